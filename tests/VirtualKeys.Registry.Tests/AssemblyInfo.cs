@@ -1,1 +1,0 @@
-namespace VirtualKeys.Registry.Tests;

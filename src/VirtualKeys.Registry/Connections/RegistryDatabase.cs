@@ -1,0 +1,266 @@
+using System.Globalization;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace VirtualKeys.Registry.Connections;
+
+/// <summary>
+/// The registry's PostgreSQL database: a pooled <see cref="NpgsqlDataSource"/> plus the host and port
+/// that every connection failure is reported with as a <see cref="RegistryUnavailableException"/>.
+/// </summary>
+public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
+{
+    private readonly string _connectionString;
+
+    private RegistryDatabase(string connectionString, string host, int port, string? database, NpgsqlDataSource dataSource)
+    {
+        _connectionString = connectionString;
+        Host = host;
+        Port = port;
+        Database = database;
+        DataSource = dataSource;
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public string? Database { get; }
+
+    /// <summary>"host:port/database", for messages and logs.</summary>
+    public string Endpoint => string.Create(CultureInfo.InvariantCulture, $"{Host}:{Port}/{Database}");
+
+    public NpgsqlDataSource DataSource { get; }
+
+    /// <summary>Checks the connection string and builds the pool; does not connect yet.</summary>
+    /// <exception cref="RegistryUnavailableException">The connection string is malformed.</exception>
+    public static RegistryDatabase Create(string connectionString, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(connectionString);
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+        {
+            var (host, port) = GuessEndpoint(connectionString);
+            throw new RegistryUnavailableException(
+                $"The registry connection string (host {host ?? "?"}, port {port?.ToString(CultureInfo.InvariantCulture) ?? "?"}) is malformed: {Scrub(ex.Message, connectionString)}",
+                host,
+                port,
+                innerException: null);
+        }
+
+        var firstHost = (builder.Host ?? "localhost").Split(',')[0].Trim();
+        if (string.IsNullOrEmpty(firstHost))
+        {
+            throw new RegistryUnavailableException(
+                "The registry connection string names no host.", host: null, builder.Port, innerException: null);
+        }
+
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        if (loggerFactory is not null)
+        {
+            dataSourceBuilder.UseLoggerFactory(loggerFactory);
+        }
+
+        return new RegistryDatabase(builder.ConnectionString, firstHost, builder.Port, builder.Database, dataSourceBuilder.Build());
+    }
+
+    /// <exception cref="RegistryUnavailableException">The server cannot be reached.</exception>
+    public async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await DataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>For the synchronous callers (the Data Protection key ring) only.</summary>
+    public NpgsqlConnection OpenConnection()
+    {
+        try
+        {
+            return DataSource.OpenConnection();
+        }
+        catch (Exception ex) when (IsUnavailable(ex, CancellationToken.None))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>
+    /// A connection outside the pool, for a session that lives long (LISTEN): keepalives detect a dead
+    /// server while the connection waits, and closing it never hands LISTEN state to another user.
+    /// </summary>
+    public async ValueTask<NpgsqlConnection> OpenDedicatedConnectionAsync(CancellationToken cancellationToken)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString)
+        {
+            Pooling = false,
+            KeepAlive = 10,
+        };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+        {
+            await connection.DisposeAsync();
+            throw Unavailable(ex);
+        }
+    }
+
+    /// <summary>
+    /// Runs a unit of work on a pooled connection; connection-level failures in the middle of it
+    /// (the server went away) surface as <see cref="RegistryUnavailableException"/> too.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await work(connection, cancellationToken);
+        }
+        catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    public T Run<T>(Func<NpgsqlConnection, T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        using var connection = OpenConnection();
+        try
+        {
+            return work(connection);
+        }
+        catch (Exception ex) when (IsUnavailable(ex, CancellationToken.None))
+        {
+            throw Unavailable(ex);
+        }
+    }
+
+    internal RegistryUnavailableException Unavailable(Exception cause)
+    {
+        var reason = cause switch
+        {
+            PostgresException pg => $"the server refused the session ({pg.SqlState}: {pg.MessageText})",
+            _ when FindInner<SocketException>(cause) is { } socket => socket.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused (is PostgreSQL running and listening there?)",
+                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => "the host name does not resolve",
+                SocketError.TimedOut => "the connection timed out",
+                _ => "a network error: " + socket.SocketErrorCode,
+            },
+            _ when FindInner<TimeoutException>(cause) is not null => "the connection timed out",
+            _ => "the connection failed or was lost",
+        };
+        return new RegistryUnavailableException(
+            string.Create(CultureInfo.InvariantCulture, $"The registry database at {Host}:{Port} is unavailable: {reason}."),
+            Host,
+            Port,
+            cause);
+    }
+
+    internal static bool IsUnavailable(Exception exception, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested || exception is RegistryUnavailableException)
+        {
+            return false;
+        }
+
+        return exception switch
+        {
+            // 08: connection exceptions, 57P01-03: the server is shutting down or starting up, 53300: too many connections.
+            PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+                || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300",
+            NpgsqlException npgsql => npgsql.IsTransient
+                || FindInner<SocketException>(npgsql) is not null
+                || FindInner<IOException>(npgsql) is not null
+                || FindInner<TimeoutException>(npgsql) is not null
+                || npgsql.InnerException is EndOfStreamException,
+            SocketException or TimeoutException => true,
+            InvalidOperationException when exception.Message.Contains("connection is broken", StringComparison.OrdinalIgnoreCase) => true,
+            _ => false,
+        };
+    }
+
+    public async ValueTask DisposeAsync() => await DataSource.DisposeAsync();
+
+    public void Dispose() => DataSource.Dispose();
+
+    private static T? FindInner<T>(Exception exception)
+        where T : Exception
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads host and port with plain string splitting, for a string Npgsql refused to parse.</summary>
+    private static (string? Host, int? Port) GuessEndpoint(string connectionString)
+    {
+        string? host = null;
+        int? port = null;
+        foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                continue;
+            }
+
+            var key = part[..equals].Trim().ToLowerInvariant();
+            var value = part[(equals + 1)..].Trim();
+            if (key is "host" or "server")
+            {
+                host = value;
+            }
+            else if (key == "port" && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                port = parsed;
+            }
+        }
+
+        return (host, port ?? (host is null ? null : 5432));
+    }
+
+    /// <summary>Parser messages quote keywords, not values; still, never let a password through.</summary>
+    private static string Scrub(string message, string connectionString)
+    {
+        foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                continue;
+            }
+
+            var key = part[..equals].Trim().ToLowerInvariant();
+            var value = part[(equals + 1)..].Trim();
+            if (key is "password" or "pwd" && value.Length > 0)
+            {
+                message = message.Replace(value, "***", StringComparison.Ordinal);
+            }
+        }
+
+        return message.ReplaceLineEndings(" ");
+    }
+}

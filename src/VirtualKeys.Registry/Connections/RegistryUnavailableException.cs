@@ -1,0 +1,35 @@
+namespace VirtualKeys.Registry.Connections;
+
+/// <summary>
+/// The registry's PostgreSQL server cannot be used: the connection string is malformed, or the server
+/// does not answer. The message is one line naming host and port; it never contains the password.
+/// </summary>
+public sealed class RegistryUnavailableException : Exception
+{
+    public RegistryUnavailableException()
+        : this("The registry's PostgreSQL server is unavailable.")
+    {
+    }
+
+    public RegistryUnavailableException(string message)
+        : this(message, host: null, port: null, innerException: null)
+    {
+    }
+
+    public RegistryUnavailableException(string message, Exception innerException)
+        : this(message, host: null, port: null, innerException)
+    {
+    }
+
+    public RegistryUnavailableException(string message, string? host, int? port, Exception? innerException)
+        : base(message, innerException)
+    {
+        Host = host;
+        Port = port;
+    }
+
+    /// <summary>The host from the connection string; null when even that could not be read.</summary>
+    public string? Host { get; }
+
+    public int? Port { get; }
+}

@@ -1,0 +1,276 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtualKeys.Registry.Connections;
+
+namespace VirtualKeys.Registry.Protection;
+
+/// <summary>
+/// Encrypts raw provider keys before they reach PostgreSQL, with ASP.NET Core Data Protection whose
+/// key ring lives in the registry database, encrypted under a <see cref="KeyEncryptionKey"/>.
+/// Builds its own small service provider, so no ASP.NET Core host is needed.
+/// </summary>
+public sealed partial class CredentialProtector : IDisposable
+{
+    /// <summary>Fixed, so every operator and sidecar replica reads what the others wrote.</summary>
+    public const string ApplicationName = "aigateway.dev/virtual-key-operator";
+
+    public const string Purpose = "VirtualKeys.Registry.ProviderCredential.v1";
+
+    private const string FingerprintPurpose = "vk credential fingerprint v1";
+
+    // Data Protection payloads start with this magic header, then the id of the key that protected them.
+    private static readonly byte[] PayloadMagic = [0x09, 0xF0, 0xC9, 0xF0];
+
+    private readonly RegistryDatabase _database;
+    private readonly KeyEncryptionKey _keyEncryptionKey;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly byte[] _fingerprintKey;
+    private readonly Lock _gate = new();
+    private readonly List<ServiceProvider> _serviceProviders = [];
+    private volatile Ring _ring;
+
+    private CredentialProtector(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    {
+        _database = database;
+        _keyEncryptionKey = keyEncryptionKey;
+        _timeProvider = timeProvider;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<CredentialProtector>();
+        _fingerprintKey = keyEncryptionKey.DeriveKey(FingerprintPurpose, 32);
+        _ring = BuildRing();
+    }
+
+    /// <summary>Loads the KEK from its file, checks it opens the stored key ring, and builds the protector.</summary>
+    /// <exception cref="RegistryProtectionException">The KEK file is unusable, or the stored ring was encrypted under another KEK or modified.</exception>
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public static CredentialProtector Create(
+        RegistryDatabase database,
+        string keyEncryptionKeyPath,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null) =>
+        Create(database, KeyEncryptionKey.Load(keyEncryptionKeyPath), timeProvider, loggerFactory);
+
+    /// <summary>As above with a KEK already loaded; the protector takes ownership of it.</summary>
+    public static CredentialProtector Create(
+        RegistryDatabase database,
+        KeyEncryptionKey keyEncryptionKey,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(keyEncryptionKey);
+        VerifyKeyRing(database, keyEncryptionKey);
+        return new CredentialProtector(database, keyEncryptionKey, timeProvider ?? TimeProvider.System, loggerFactory ?? NullLoggerFactory.Instance);
+    }
+
+    /// <summary>The ids of the Data Protection keys in the shared ring, oldest first.</summary>
+    public IReadOnlyList<Guid> KeyIds =>
+        [.. _ring.KeyManager.GetAllKeys().OrderBy(key => key.CreationDate).Select(key => key.KeyId)];
+
+    /// <summary>Protects a raw provider key for one virtual key (by uid) and provider: ciphertext copied to another row does not open.</summary>
+    public byte[] Protect(string rawCredential, string keyUid, string providerName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(rawCredential);
+        var plaintext = Encoding.UTF8.GetBytes(rawCredential);
+        try
+        {
+            return _ring.Protector.CreateProtector(keyUid, providerName).Protect(plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <exception cref="RegistryProtectionException">The ciphertext was modified, belongs to another key or provider, or names a ring key that is gone.</exception>
+    public string Unprotect(byte[] ciphertext, string keyUid, string providerName)
+    {
+        ArgumentNullException.ThrowIfNull(ciphertext);
+        var ring = _ring;
+        try
+        {
+            return Unprotect(ring, ciphertext, keyUid, providerName);
+        }
+        catch (CryptographicException ex)
+        {
+            if (Find<RegistryProtectionException>(ex) is { } protection)
+            {
+                throw protection;
+            }
+
+            if (ReadKeyId(ciphertext) is not { } keyId)
+            {
+                throw Tampered(providerName, ex);
+            }
+
+            if (!ring.KeyManager.GetAllKeys().Any(key => key.KeyId == keyId))
+            {
+                throw new RegistryProtectionException(
+                    RegistryProtectionFailure.KeyNotInRing,
+                    $"The credential of provider '{providerName}' was protected with Data Protection key {keyId}, which the key ring in {_database.Endpoint} does not hold (was the key ring table restored from an older backup?).",
+                    ex);
+            }
+
+            // Another replica may have added that key after this one cached the ring.
+            Log.RefreshingRing(_logger, keyId);
+            var refreshed = Refresh(ring);
+            try
+            {
+                return Unprotect(refreshed, ciphertext, keyUid, providerName);
+            }
+            catch (CryptographicException retry)
+            {
+                throw Find<RegistryProtectionException>(retry) ?? Tampered(providerName, retry);
+            }
+        }
+    }
+
+    /// <summary>
+    /// HMAC-SHA256 of the raw key under a key derived from the KEK: equal credentials have equal
+    /// fingerprints, so a caller can tell whether a credential changed without decrypting anything,
+    /// and a database reader cannot test guesses without the KEK.
+    /// </summary>
+    public byte[] Fingerprint(string rawCredential)
+    {
+        ArgumentNullException.ThrowIfNull(rawCredential);
+        return HMACSHA256.HashData(_fingerprintKey, Encoding.UTF8.GetBytes(rawCredential));
+    }
+
+    /// <summary>
+    /// Adds a new Data Protection key, active now, which protects everything from here on;
+    /// older keys stay in the ring, so data they protected still opens.
+    /// </summary>
+    public Guid RotateKey()
+    {
+        var now = _timeProvider.GetUtcNow();
+        var key = _ring.KeyManager.CreateNewKey(now, now.AddDays(90));
+        Log.Rotated(_logger, key.KeyId, _database.Endpoint);
+        return key.KeyId;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var provider in _serviceProviders)
+            {
+                provider.Dispose();
+            }
+
+            _serviceProviders.Clear();
+        }
+
+        CryptographicOperations.ZeroMemory(_fingerprintKey);
+        _keyEncryptionKey.Dispose();
+    }
+
+    /// <summary>
+    /// Opens every stored ring element with the KEK before anything is protected: with a wrong KEK,
+    /// Data Protection would otherwise skip the unreadable keys and quietly add new ones to the ring.
+    /// </summary>
+    private static void VerifyKeyRing(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey)
+    {
+        var decryptor = new KekXmlDecryptor(keyEncryptionKey);
+        foreach (var element in new PostgresXmlRepository(database).GetAllElements())
+        {
+            foreach (var encrypted in element.Descendants(KekXmlEncryptor.ElementName))
+            {
+                decryptor.Decrypt(encrypted);
+            }
+        }
+    }
+
+    private static string Unprotect(Ring ring, byte[] ciphertext, string keyUid, string providerName)
+    {
+        var plaintext = ring.Protector.CreateProtector(keyUid, providerName).Unprotect(ciphertext);
+        try
+        {
+            return Encoding.UTF8.GetString(plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    private static Guid? ReadKeyId(byte[] ciphertext) =>
+        ciphertext.Length >= PayloadMagic.Length + 16 && ciphertext.AsSpan(0, PayloadMagic.Length).SequenceEqual(PayloadMagic)
+            ? new Guid(ciphertext.AsSpan(PayloadMagic.Length, 16))
+            : null;
+
+    private static T? Find<T>(Exception exception)
+        where T : Exception
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
+    }
+
+    private static RegistryProtectionException Tampered(string providerName, Exception inner) =>
+        new(
+            RegistryProtectionFailure.Tampered,
+            $"The stored credential of provider '{providerName}' failed its integrity check: the ciphertext was modified, corrupted, or copied from another key.",
+            inner);
+
+    private Ring Refresh(Ring stale)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(_ring, stale))
+            {
+                _ring = BuildRing();
+            }
+
+            return _ring;
+        }
+    }
+
+    private Ring BuildRing()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(_keyEncryptionKey);
+        services.AddSingleton(_loggerFactory);
+        services.AddSingleton(_timeProvider);
+        services.AddLogging();
+        services.AddDataProtection().SetApplicationName(ApplicationName);
+        services.Configure<KeyManagementOptions>(options =>
+        {
+            options.XmlRepository = new PostgresXmlRepository(_database);
+            options.XmlEncryptor = new KekXmlEncryptor(_keyEncryptionKey);
+        });
+
+        var provider = services.BuildServiceProvider();
+        lock (_gate)
+        {
+            _serviceProviders.Add(provider);
+        }
+
+        return new Ring(
+            provider.GetRequiredService<IDataProtectionProvider>().CreateProtector(Purpose),
+            provider.GetRequiredService<IKeyManager>());
+    }
+
+    private sealed record Ring(IDataProtector Protector, IKeyManager KeyManager);
+
+    private static partial class Log
+    {
+        [LoggerMessage(2001, LogLevel.Information, "Data Protection key {KeyId} is not in the cached key ring; reloading the ring")]
+        public static partial void RefreshingRing(ILogger logger, Guid keyId);
+
+        [LoggerMessage(2002, LogLevel.Information, "Created Data Protection key {KeyId} in {Endpoint}; it protects new credentials from now on")]
+        public static partial void Rotated(ILogger logger, Guid keyId, string endpoint);
+    }
+}

@@ -1,0 +1,20 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
+
+namespace VirtualKeys.Operator.Runtime.Informers;
+
+internal static class WatchErrors
+{
+    /// <summary>
+    /// The resource version asked for is older than the server keeps: the only way back is a
+    /// fresh list. Comes as an ERROR watch event with code 410, or as HTTP 410 on the request.
+    /// </summary>
+    public static bool IsGone(Exception exception) => exception switch
+    {
+        KubernetesException { Status.Code: (int)HttpStatusCode.Gone } => true,
+        KubernetesException { Status.Reason: "Expired" or "Gone" } => true,
+        HttpOperationException { Response.StatusCode: HttpStatusCode.Gone } => true,
+        _ => false,
+    };
+}

@@ -1,0 +1,10 @@
+namespace VirtualKeys.Registry.Keys;
+
+public enum ProviderType
+{
+    OpenAI,
+    AzureOpenAI,
+    Anthropic,
+    Gemini,
+    OpenAICompatible,
+}

@@ -1,0 +1,919 @@
+using System.Data;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Notifications;
+using VirtualKeys.Registry.Protection;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Registry.Usage;
+
+namespace VirtualKeys.Registry;
+
+/// <summary>
+/// The encrypted registry of virtual keys in PostgreSQL: keys, their encrypted provider credentials,
+/// token hashes and usage. Every key change is one transaction that also NOTIFYs
+/// <see cref="RegistryChangeListener.Channel"/>.
+/// </summary>
+public sealed partial class VirtualKeyRegistry : IAsyncDisposable
+{
+    private const string KeyColumns =
+        """
+        id AS Id, namespace AS Namespace, name AS Name, uid AS Uid, key_id AS KeyId, generation AS Generation,
+        state AS State, spec_fingerprint AS SpecFingerprint, config::text AS Config, change_version AS ChangeVersion,
+        created_at AS CreatedAt, updated_at AS UpdatedAt, tombstoned_at AS TombstonedAt
+        """;
+
+    private static readonly BudgetPeriodKind[] AllPeriods = Enum.GetValues<BudgetPeriodKind>();
+
+    private readonly RegistryDatabase _database;
+    private readonly CredentialProtector _protector;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly bool _ownsDependencies;
+
+    public VirtualKeyRegistry(
+        RegistryDatabase database,
+        CredentialProtector protector,
+        TimeProvider? timeProvider = null,
+        ILogger<VirtualKeyRegistry>? logger = null)
+        : this(database, protector, timeProvider, logger, ownsDependencies: false)
+    {
+    }
+
+    private VirtualKeyRegistry(
+        RegistryDatabase database,
+        CredentialProtector protector,
+        TimeProvider? timeProvider,
+        ILogger? logger,
+        bool ownsDependencies)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(protector);
+        _database = database;
+        _protector = protector;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        _ownsDependencies = ownsDependencies;
+    }
+
+    public RegistryDatabase Database => _database;
+
+    public CredentialProtector Protector => _protector;
+
+    /// <summary>
+    /// Start-up in one call: checks the connection string, applies migrations (or fails clearly on a
+    /// newer schema), loads the KEK and checks it opens the key ring. The registry owns and disposes
+    /// what it created.
+    /// </summary>
+    /// <exception cref="RegistryUnavailableException">Malformed connection string, or PostgreSQL unreachable.</exception>
+    /// <exception cref="RegistrySchemaException">The schema is newer than this binary.</exception>
+    /// <exception cref="RegistryProtectionException">The KEK file is unusable or does not open the key ring.</exception>
+    public static async Task<VirtualKeyRegistry> OpenAsync(
+        string connectionString,
+        string keyEncryptionKeyPath,
+        CancellationToken cancellationToken,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null)
+    {
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var database = RegistryDatabase.Create(connectionString, loggerFactory);
+        try
+        {
+            await new RegistryMigrator(database, timeProvider, loggerFactory.CreateLogger<RegistryMigrator>()).MigrateAsync(cancellationToken);
+            var protector = CredentialProtector.Create(database, keyEncryptionKeyPath, timeProvider, loggerFactory);
+            return new VirtualKeyRegistry(database, protector, timeProvider, loggerFactory.CreateLogger<VirtualKeyRegistry>(), ownsDependencies: true);
+        }
+        catch
+        {
+            await database.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes a key, its credentials (encrypted here) and token changes in one transaction, and only
+    /// what differs from what is stored: an identical upsert writes nothing and sends no NOTIFY.
+    /// </summary>
+    /// <remarks>
+    /// A live key of the same namespace/name with another uid belongs to a deleted-and-recreated
+    /// resource whose delete was never seen: it is tombstoned in the same transaction.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The upsert is inconsistent; the message names the field.</exception>
+    public Task<UpsertResult> UpsertAsync(VirtualKeyUpsert upsert, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(upsert);
+        Validate(upsert);
+        var identity = upsert.Identity;
+        var keyId = VirtualKeyId.FromUid(identity.Uid);
+        var tokens = upsert.Tokens ?? TokenChanges.None;
+        foreach (var token in tokens.Issue)
+        {
+            if (token.KeyId != keyId)
+            {
+                throw new ArgumentException($"Tokens.Issue holds a token for key id {token.KeyId}, but {identity} has key id {keyId}.", nameof(upsert));
+            }
+        }
+
+        var config = JsonSerializer.Serialize(Normalize(upsert.Config), RegistryJsonContext.Default.VirtualKeyConfig);
+        var state = upsert.Config.Suspended ? VirtualKeyState.Suspended : VirtualKeyState.Active;
+        var fingerprints = upsert.Credentials.ToDictionary(c => c.ProviderName, c => _protector.Fingerprint(c.Secret), StringComparer.Ordinal);
+        var issuedHashes = tokens.Issue.Select(t => t.ComputeHash()).ToArray();
+        var now = _timeProvider.GetUtcNow();
+
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var sql = new Sql(connection, transaction, ct);
+                await LockNameAsync(sql, identity.Namespace, identity.Name);
+
+                var changed = false;
+                foreach (var replaced in await sql.QueryAsync<KeyRow>(
+                    $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid <> @Uid AND state <> 'tombstoned'",
+                    new { identity.Namespace, identity.Name, identity.Uid }))
+                {
+                    await TombstoneRowAsync(sql, replaced, now);
+                    Log.Replaced(_logger, identity.Namespace, identity.Name, replaced.KeyId);
+                }
+
+                var row = await sql.QuerySingleOrDefaultAsync<ExistingRow>(
+                    """
+                    SELECT id AS Id, generation AS Generation, state AS State, spec_fingerprint AS SpecFingerprint,
+                           change_version AS ChangeVersion, config = @config::jsonb AS ConfigSame
+                    FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid
+                    """,
+                    new { identity.Namespace, identity.Name, identity.Uid, config });
+
+                long changeVersion;
+                long id;
+                if (row is null)
+                {
+                    changeVersion = await NextChangeVersionAsync(sql);
+                    id = await sql.ExecuteScalarAsync<long>(
+                        """
+                        INSERT INTO vk.virtual_keys (namespace, name, uid, key_id, generation, state, spec_fingerprint, config, change_version, created_at, updated_at)
+                        VALUES (@Namespace, @Name, @Uid, @keyId, @generation, @state, @spec, @config::jsonb, @changeVersion, @now, @now)
+                        RETURNING id
+                        """,
+                        new
+                        {
+                            identity.Namespace,
+                            identity.Name,
+                            identity.Uid,
+                            keyId,
+                            generation = upsert.Generation,
+                            state = StateText(state),
+                            spec = upsert.SpecFingerprint,
+                            config,
+                            changeVersion,
+                            now,
+                        });
+                    changed = true;
+                }
+                else if (row.State == StateText(VirtualKeyState.Tombstoned))
+                {
+                    await transaction.CommitAsync(ct);
+                    return new UpsertResult(keyId, false, row.ChangeVersion, VirtualKeyState.Tombstoned);
+                }
+                else
+                {
+                    id = row.Id;
+                    changeVersion = row.ChangeVersion;
+                    changed = !row.ConfigSame
+                        || row.Generation != upsert.Generation
+                        || row.SpecFingerprint != upsert.SpecFingerprint
+                        || row.State != StateText(state);
+                }
+
+                changed |= await WriteCredentialsAsync(sql, id, identity, upsert.Credentials, fingerprints, now);
+                changed |= await WriteTokensAsync(sql, id, issuedHashes, tokens.RetireOthersAt, now);
+
+                if (changed && row is not null)
+                {
+                    changeVersion = await NextChangeVersionAsync(sql);
+                    await sql.ExecuteAsync(
+                        """
+                        UPDATE vk.virtual_keys
+                        SET generation = @generation, state = @state, spec_fingerprint = @spec, config = @config::jsonb,
+                            change_version = @changeVersion, updated_at = @now
+                        WHERE id = @id
+                        """,
+                        new { id, generation = upsert.Generation, state = StateText(state), spec = upsert.SpecFingerprint, config, changeVersion, now });
+                }
+
+                if (changed)
+                {
+                    await NotifyAsync(sql, new RegistryChange(keyId, identity.Namespace, identity.Name, state, changeVersion));
+                }
+
+                await transaction.CommitAsync(ct);
+                if (changed)
+                {
+                    Log.Upserted(_logger, identity.Namespace, identity.Name, keyId, changeVersion);
+                }
+
+                return new UpsertResult(keyId, changed, changeVersion, state);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks a deleted resource's key as tombstoned: its tokens are refused from now on and its
+    /// encrypted credentials are erased; the row and its usage history stay.
+    /// </summary>
+    /// <returns>False when there was nothing to do (no such key, or already tombstoned).</returns>
+    public Task<bool> TombstoneAsync(VirtualKeyIdentity identity, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        var now = _timeProvider.GetUtcNow();
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var sql = new Sql(connection, transaction, ct);
+                await LockNameAsync(sql, identity.Namespace, identity.Name);
+                var row = await sql.QuerySingleOrDefaultAsync<KeyRow>(
+                    $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid AND state <> 'tombstoned'",
+                    new { identity.Namespace, identity.Name, identity.Uid });
+                if (row is null)
+                {
+                    return false;
+                }
+
+                await TombstoneRowAsync(sql, row, now);
+                await transaction.CommitAsync(ct);
+                Log.Tombstoned(_logger, identity.Namespace, identity.Name, row.KeyId);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>The live key of that name, else the most recently deleted one; null when there never was one.</summary>
+    public Task<VirtualKeyRecord?> GetAsync(string @namespace, string name, CancellationToken cancellationToken, bool includeCredentials = false) =>
+        GetOneAsync(
+            "namespace = @ns AND name = @name ORDER BY (state <> 'tombstoned') DESC, id DESC LIMIT 1",
+            new { ns = @namespace, name },
+            includeCredentials,
+            cancellationToken);
+
+    public Task<VirtualKeyRecord?> GetByKeyIdAsync(string keyId, CancellationToken cancellationToken, bool includeCredentials = false) =>
+        GetOneAsync("key_id = @keyId", new { keyId }, includeCredentials, cancellationToken);
+
+    /// <summary>
+    /// Every key not deleted (active and suspended: the sidecar needs suspended keys to refuse them
+    /// with a reason), read in one snapshot with the change version to continue from.
+    /// </summary>
+    /// <exception cref="RegistryProtectionException">A credential does not decrypt (only with <paramref name="includeCredentials"/>).</exception>
+    public Task<RegistryKeySet> ListLiveKeysAsync(bool includeCredentials, CancellationToken cancellationToken) =>
+        ListAsync("state <> 'tombstoned' ORDER BY id", new { }, includeCredentials, cancellationToken);
+
+    /// <summary>
+    /// Keys whose change version is above <paramref name="changeVersion"/>, tombstoned ones included
+    /// (so a snapshot can drop them), in change order.
+    /// </summary>
+    public Task<RegistryKeySet> ListChangedSinceAsync(long changeVersion, bool includeCredentials, CancellationToken cancellationToken) =>
+        ListAsync("change_version > @changeVersion ORDER BY change_version", new { changeVersion }, includeCredentials, cancellationToken);
+
+    /// <summary>
+    /// Checks a presented token: format, key, hash (constant-time), grace period. The registry's own
+    /// answer; a sidecar verifies against its snapshot with <see cref="TokenVerifier"/> instead.
+    /// </summary>
+    public async Task<TokenVerification> VerifyTokenAsync(string? presented, CancellationToken cancellationToken)
+    {
+        if (!VirtualKeyToken.TryParse(presented, out var token, out var formatError))
+        {
+            return new TokenVerification(TokenVerificationStatus.Malformed, FormatError: formatError);
+        }
+
+        var (row, hashes) = await _database.RunAsync(
+            async (connection, ct) =>
+            {
+                var sql = new Sql(connection, null, ct);
+                var key = await sql.QuerySingleOrDefaultAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE key_id = @KeyId", new { token.KeyId });
+                var stored = key is null ? [] : await LoadTokensAsync(sql, [key.Id]);
+                return (key, stored);
+            },
+            cancellationToken);
+
+        if (row is null)
+        {
+            return new TokenVerification(TokenVerificationStatus.UnknownKey, token.KeyId);
+        }
+
+        var identity = new VirtualKeyIdentity(row.Namespace, row.Name, row.Uid);
+        var state = ParseState(row.State);
+        if (state == VirtualKeyState.Tombstoned)
+        {
+            return new TokenVerification(TokenVerificationStatus.KeyDeleted, row.KeyId, identity, state);
+        }
+
+        var check = TokenVerifier.Verify(token, hashes.Select(h => h.Token), _timeProvider.GetUtcNow());
+        var status = check switch
+        {
+            TokenCheck.Accepted => TokenVerificationStatus.Accepted,
+            TokenCheck.Retired => TokenVerificationStatus.Retired,
+            _ => TokenVerificationStatus.WrongSecret,
+        };
+        return new TokenVerification(status, row.KeyId, identity, state);
+    }
+
+    /// <summary>
+    /// Records a batch of usage events and adds them to their keys' totals for every budget period
+    /// kind, in one transaction. Idempotent per request id: a batch sent again changes nothing.
+    /// </summary>
+    public Task<UsageBatchResult> RecordUsageAsync(IReadOnlyCollection<UsageEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        foreach (var usage in events)
+        {
+            ValidateUsage(usage);
+        }
+
+        if (events.Count == 0)
+        {
+            return Task.FromResult(new UsageBatchResult(0, 0));
+        }
+
+        var now = _timeProvider.GetUtcNow().UtcDateTime;
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var inserted = await InsertEventsAsync(connection, transaction, events, now, ct);
+                var fresh = events.Where(e => inserted.Remove(e.RequestId)).ToList();
+                await AddToTotalsAsync(connection, transaction, fresh, now, ct);
+                await transaction.CommitAsync(ct);
+                return new UsageBatchResult(fresh.Count, events.Count - fresh.Count);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>A key's usage in the period of <paramref name="period"/> that holds <paramref name="at"/>; zeros when there was none.</summary>
+    public async Task<UsageTotals> GetUsageAsync(string keyId, BudgetPeriodKind period, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var all = await GetUsageAsync([keyId], period, at, cancellationToken);
+        return all[keyId];
+    }
+
+    /// <summary>Several keys' usage in the same kind of period, in one query (for the usage syncer).</summary>
+    public Task<IReadOnlyDictionary<string, UsageTotals>> GetUsageAsync(
+        IReadOnlyCollection<string> keyIds,
+        BudgetPeriodKind period,
+        DateTimeOffset at,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keyIds);
+        var start = BudgetPeriod.StartOf(period, at);
+        return _database.RunAsync<IReadOnlyDictionary<string, UsageTotals>>(
+            async (connection, ct) =>
+            {
+                var rows = await new Sql(connection, null, ct).QueryAsync<TotalsRow>(
+                    """
+                    SELECT key_id AS KeyId, requests AS Requests, input_tokens AS InputTokens, output_tokens AS OutputTokens,
+                           cost_usd AS CostUsd, rejections::text AS Rejections, last_request_at AS LastRequestAt
+                    FROM vk.usage_totals
+                    WHERE key_id = ANY(@keyIds) AND period = @period AND period_start = @start
+                    """,
+                    new { keyIds = keyIds.ToArray(), period = PeriodText(period), start });
+                var found = rows.ToDictionary(r => r.KeyId, StringComparer.Ordinal);
+                var result = new Dictionary<string, UsageTotals>(StringComparer.Ordinal);
+                foreach (var keyId in keyIds)
+                {
+                    result[keyId] = found.TryGetValue(keyId, out var row)
+                        ? new UsageTotals(
+                            keyId,
+                            period,
+                            start,
+                            row.Requests,
+                            row.InputTokens,
+                            row.OutputTokens,
+                            row.CostUsd,
+                            JsonSerializer.Deserialize(row.Rejections, RegistryJsonContext.Default.DictionaryStringInt64) ?? [],
+                            ToUtc(row.LastRequestAt))
+                        : new UsageTotals(keyId, period, start, 0, 0, 0, 0m, new Dictionary<string, long>(), null);
+                }
+
+                return result;
+            },
+            cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsDependencies)
+        {
+            _protector.Dispose();
+            await _database.DisposeAsync();
+        }
+    }
+
+    private static void Validate(VirtualKeyUpsert upsert)
+    {
+        var identity = upsert.Identity ?? throw new ArgumentException("Identity is required.", nameof(upsert));
+        Require(identity.Namespace, "Identity.Namespace");
+        Require(identity.Name, "Identity.Name");
+        Require(identity.Uid, "Identity.Uid");
+        Require(upsert.SpecFingerprint, "SpecFingerprint");
+        if (upsert.Generation < 0)
+        {
+            throw new ArgumentException($"Generation must not be negative ({upsert.Generation}).", nameof(upsert));
+        }
+
+        var config = upsert.Config ?? throw new ArgumentException("Config is required.", nameof(upsert));
+        var providers = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < config.Providers.Count; i++)
+        {
+            var name = config.Providers[i].Name;
+            Require(name, $"Config.Providers[{i}].Name");
+            if (!providers.Add(name))
+            {
+                throw new ArgumentException($"Config.Providers[{i}].Name: provider '{name}' appears twice.", nameof(upsert));
+            }
+        }
+
+        var credentials = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < upsert.Credentials.Count; i++)
+        {
+            var credential = upsert.Credentials[i];
+            if (!providers.Contains(credential.ProviderName))
+            {
+                throw new ArgumentException($"Credentials[{i}].ProviderName: '{credential.ProviderName}' is not in Config.Providers.", nameof(upsert));
+            }
+
+            if (!credentials.Add(credential.ProviderName))
+            {
+                throw new ArgumentException($"Credentials[{i}].ProviderName: provider '{credential.ProviderName}' has two credentials.", nameof(upsert));
+            }
+
+            if (string.IsNullOrEmpty(credential.Secret))
+            {
+                throw new ArgumentException($"Credentials[{i}].Secret: the credential of provider '{credential.ProviderName}' is empty.", nameof(upsert));
+            }
+        }
+
+        var missing = providers.Except(credentials, StringComparer.Ordinal).FirstOrDefault();
+        if (missing is not null)
+        {
+            throw new ArgumentException($"Credentials: provider '{missing}' has no credential.", nameof(upsert));
+        }
+
+        static void Require(string? value, string field)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new ArgumentException($"{field} is required.", nameof(upsert));
+            }
+        }
+    }
+
+    private static void ValidateUsage(UsageEvent usage)
+    {
+        ArgumentNullException.ThrowIfNull(usage);
+        if (string.IsNullOrEmpty(usage.RequestId) || string.IsNullOrEmpty(usage.KeyId))
+        {
+            throw new ArgumentException("Every usage event needs a RequestId and a KeyId.", nameof(usage));
+        }
+
+        if (usage.InputTokens < 0 || usage.OutputTokens < 0 || usage.CostUsd < 0)
+        {
+            throw new ArgumentException($"Usage event {usage.RequestId}: tokens and cost must not be negative.", nameof(usage));
+        }
+    }
+
+    /// <summary>Equal instants must serialize equally, or an offset change alone would count as a change.</summary>
+    private static VirtualKeyConfig Normalize(VirtualKeyConfig config) =>
+        config with { ExpiresAt = config.ExpiresAt?.ToUniversalTime() };
+
+    private static string StateText(VirtualKeyState state) => state switch
+    {
+        VirtualKeyState.Active => "active",
+        VirtualKeyState.Suspended => "suspended",
+        _ => "tombstoned",
+    };
+
+    private static VirtualKeyState ParseState(string state) => state switch
+    {
+        "active" => VirtualKeyState.Active,
+        "suspended" => VirtualKeyState.Suspended,
+        _ => VirtualKeyState.Tombstoned,
+    };
+
+    private static string PeriodText(BudgetPeriodKind period) => period.ToString().ToLowerInvariant();
+
+    private static DateTimeOffset ToUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    private static DateTimeOffset? ToUtc(DateTime? value) => value is null ? null : ToUtc(value.Value);
+
+    /// <summary>Serializes every writer of one namespace/name, including the insert of a brand-new key.</summary>
+    private static Task LockNameAsync(Sql sql, string @namespace, string name) =>
+        sql.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", new { key = "vk-key:" + @namespace + "/" + name });
+
+    /// <summary>Taking this row lock orders change versions by commit (see migration 0001).</summary>
+    private static Task<long> NextChangeVersionAsync(Sql sql) =>
+        sql.ExecuteScalarAsync<long>("UPDATE vk.registry_state SET change_version = change_version + 1 RETURNING change_version", null);
+
+    private static Task NotifyAsync(Sql sql, RegistryChange change) =>
+        sql.ExecuteAsync("SELECT pg_notify(@channel, @payload)", new { channel = RegistryChangeListener.Channel, payload = change.ToPayload() });
+
+    private static async Task TombstoneRowAsync(Sql sql, KeyRow row, DateTimeOffset now)
+    {
+        var changeVersion = await NextChangeVersionAsync(sql);
+        await sql.ExecuteAsync(
+            """
+            UPDATE vk.virtual_keys SET state = 'tombstoned', tombstoned_at = @now, updated_at = @now, change_version = @changeVersion WHERE id = @Id;
+            DELETE FROM vk.provider_credentials WHERE virtual_key = @Id;
+            UPDATE vk.token_hashes SET not_after = @now WHERE virtual_key = @Id AND (not_after IS NULL OR not_after > @now);
+            """,
+            new { row.Id, now, changeVersion });
+        await NotifyAsync(sql, new RegistryChange(row.KeyId, row.Namespace, row.Name, VirtualKeyState.Tombstoned, changeVersion));
+    }
+
+    private async Task<bool> WriteCredentialsAsync(
+        Sql sql,
+        long id,
+        VirtualKeyIdentity identity,
+        IReadOnlyList<ProviderCredential> credentials,
+        Dictionary<string, byte[]> fingerprints,
+        DateTimeOffset now)
+    {
+        var stored = (await sql.QueryAsync<CredentialFingerprintRow>(
+                "SELECT provider_name AS ProviderName, fingerprint AS Fingerprint FROM vk.provider_credentials WHERE virtual_key = @id",
+                new { id }))
+            .ToDictionary(r => r.ProviderName, r => r.Fingerprint, StringComparer.Ordinal);
+
+        var changed = false;
+        foreach (var credential in credentials)
+        {
+            var fingerprint = fingerprints[credential.ProviderName];
+            if (stored.TryGetValue(credential.ProviderName, out var existing) && existing.AsSpan().SequenceEqual(fingerprint))
+            {
+                continue;
+            }
+
+            // Protect only what changed: Data Protection ciphertext differs on every call.
+            var ciphertext = _protector.Protect(credential.Secret, identity.Uid, credential.ProviderName);
+            await sql.ExecuteAsync(
+                """
+                INSERT INTO vk.provider_credentials (virtual_key, provider_name, ciphertext, fingerprint, updated_at)
+                VALUES (@id, @provider, @ciphertext, @fingerprint, @now)
+                ON CONFLICT (virtual_key, provider_name)
+                DO UPDATE SET ciphertext = excluded.ciphertext, fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+                """,
+                new { id, provider = credential.ProviderName, ciphertext, fingerprint, now });
+            changed = true;
+        }
+
+        var removed = stored.Keys.Where(name => !fingerprints.ContainsKey(name)).ToArray();
+        if (removed.Length > 0)
+        {
+            await sql.ExecuteAsync(
+                "DELETE FROM vk.provider_credentials WHERE virtual_key = @id AND provider_name = ANY(@removed)",
+                new { id, removed });
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    private static async Task<bool> WriteTokensAsync(Sql sql, long id, byte[][] issuedHashes, DateTimeOffset? retireOthersAt, DateTimeOffset now)
+    {
+        var changed = false;
+        foreach (var hash in issuedHashes)
+        {
+            changed |= await sql.ExecuteAsync(
+                "INSERT INTO vk.token_hashes (hash, virtual_key, created_at) VALUES (@hash, @id, @now) ON CONFLICT (hash) DO NOTHING",
+                new { hash, id, now }) > 0;
+        }
+
+        if (retireOthersAt is { } retireAt)
+        {
+            changed |= await sql.ExecuteAsync(
+                """
+                UPDATE vk.token_hashes SET not_after = @retireAt
+                WHERE virtual_key = @id AND NOT (hash = ANY(@issuedHashes)) AND (not_after IS NULL OR not_after > @retireAt)
+                """,
+                new { id, issuedHashes, retireAt = retireAt.ToUniversalTime() }) > 0;
+        }
+
+        return changed;
+    }
+
+    private Task<VirtualKeyRecord?> GetOneAsync(string where, object parameters, bool includeCredentials, CancellationToken cancellationToken) =>
+        _database.RunAsync(
+            async (connection, ct) =>
+            {
+                var sql = new Sql(connection, null, ct);
+                var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
+                var records = await ToRecordsAsync(sql, rows, includeCredentials);
+                return records.Count == 0 ? null : records[0];
+            },
+            cancellationToken);
+
+    private Task<RegistryKeySet> ListAsync(string where, object parameters, bool includeCredentials, CancellationToken cancellationToken) =>
+        _database.RunAsync(
+            async (connection, ct) =>
+            {
+                // One snapshot for the version and the rows: a change committed in between is either in both or in neither.
+                await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+                var sql = new Sql(connection, transaction, ct);
+                var version = await sql.ExecuteScalarAsync<long>("SELECT change_version FROM vk.registry_state", null);
+                var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
+                var records = await ToRecordsAsync(sql, rows, includeCredentials);
+                await transaction.CommitAsync(ct);
+                return new RegistryKeySet(version, records);
+            },
+            cancellationToken);
+
+    private async Task<List<VirtualKeyRecord>> ToRecordsAsync(Sql sql, List<KeyRow> rows, bool includeCredentials)
+    {
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        var ids = rows.Select(r => r.Id).ToArray();
+        var tokens = (await LoadTokensAsync(sql, ids)).ToLookup(t => t.KeyRowId, t => t.Token);
+        var credentials = includeCredentials
+            ? (await sql.QueryAsync<CredentialRow>(
+                "SELECT virtual_key AS KeyRowId, provider_name AS ProviderName, ciphertext AS Ciphertext FROM vk.provider_credentials WHERE virtual_key = ANY(@ids)",
+                new { ids })).ToLookup(c => c.KeyRowId)
+            : null;
+
+        return [.. rows.Select(row =>
+        {
+            var identity = new VirtualKeyIdentity(row.Namespace, row.Name, row.Uid);
+            return new VirtualKeyRecord(
+                identity,
+                row.KeyId,
+                row.Generation,
+                ParseState(row.State),
+                row.SpecFingerprint,
+                JsonSerializer.Deserialize(row.Config, RegistryJsonContext.Default.VirtualKeyConfig)!,
+                row.ChangeVersion,
+                ToUtc(row.CreatedAt),
+                ToUtc(row.UpdatedAt),
+                ToUtc(row.TombstonedAt),
+                [.. tokens[row.Id]],
+                credentials is null ? null : Decrypt(identity, credentials[row.Id]));
+        })];
+    }
+
+    private Dictionary<string, ProviderCredential> Decrypt(VirtualKeyIdentity identity, IEnumerable<CredentialRow> rows)
+    {
+        var result = new Dictionary<string, ProviderCredential>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            try
+            {
+                result[row.ProviderName] = new ProviderCredential(row.ProviderName, _protector.Unprotect(row.Ciphertext, identity.Uid, row.ProviderName));
+            }
+            catch (RegistryProtectionException ex)
+            {
+                throw new RegistryProtectionException(ex.Failure, $"Virtual key {identity}: {ex.Message}", ex);
+            }
+        }
+
+        return result;
+    }
+
+    private static async Task<List<TokenRow>> LoadTokensAsync(Sql sql, long[] ids) =>
+        [.. (await sql.QueryAsync<TokenHashRow>(
+            "SELECT virtual_key AS KeyRowId, hash AS Hash, created_at AS CreatedAt, not_after AS NotAfter FROM vk.token_hashes WHERE virtual_key = ANY(@ids) ORDER BY created_at",
+            new { ids }))
+        .Select(r => new TokenRow(r.KeyRowId, new StoredTokenHash(r.Hash, ToUtc(r.CreatedAt), ToUtc(r.NotAfter))))];
+
+    private static async Task<HashSet<string>> InsertEventsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        IReadOnlyCollection<UsageEvent> events,
+        DateTime now,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, recorded_at)
+            SELECT e.*, @now FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections) AS e
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING request_id
+            """,
+            connection,
+            transaction);
+        command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now });
+        command.Parameters.Add(Array("requestIds", NpgsqlDbType.Text, events.Select(e => e.RequestId).ToArray()));
+        command.Parameters.Add(Array("keyIds", NpgsqlDbType.Text, events.Select(e => e.KeyId).ToArray()));
+        command.Parameters.Add(Array("occurredAt", NpgsqlDbType.TimestampTz, events.Select(e => e.OccurredAt.UtcDateTime).ToArray()));
+        command.Parameters.Add(Array("models", NpgsqlDbType.Text, events.Select(e => e.Model).ToArray()));
+        command.Parameters.Add(Array("providers", NpgsqlDbType.Text, events.Select(e => e.Provider).ToArray()));
+        command.Parameters.Add(Array("inputTokens", NpgsqlDbType.Bigint, events.Select(e => e.InputTokens).ToArray()));
+        command.Parameters.Add(Array("outputTokens", NpgsqlDbType.Bigint, events.Select(e => e.OutputTokens).ToArray()));
+        command.Parameters.Add(Array("costs", NpgsqlDbType.Numeric, events.Select(e => e.CostUsd).ToArray()));
+        command.Parameters.Add(Array("rejections", NpgsqlDbType.Text, events.Select(e => e.RejectionCause).ToArray()));
+
+        var inserted = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            inserted.Add(reader.GetString(0));
+        }
+
+        return inserted;
+    }
+
+    private static async Task AddToTotalsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        List<UsageEvent> fresh,
+        DateTime now,
+        CancellationToken cancellationToken)
+    {
+        if (fresh.Count == 0)
+        {
+            return;
+        }
+
+        // Sorted, so concurrent batches lock the same total rows in the same order.
+        var totals = fresh
+            .SelectMany(e => AllPeriods.Select(p => (Event: e, Period: p, Start: BudgetPeriod.StartOf(p, e.OccurredAt))))
+            .GroupBy(x => (x.Event.KeyId, x.Period, x.Start))
+            .OrderBy(g => g.Key.KeyId, StringComparer.Ordinal).ThenBy(g => g.Key.Period).ThenBy(g => g.Key.Start)
+            .Select(g =>
+            {
+                var served = g.Where(x => x.Event.RejectionCause is null).ToList();
+                var rejections = g.Where(x => x.Event.RejectionCause is not null)
+                    .GroupBy(x => x.Event.RejectionCause!, StringComparer.Ordinal)
+                    .ToDictionary(r => r.Key, r => (long)r.Count(), StringComparer.Ordinal);
+                return new
+                {
+                    g.Key.KeyId,
+                    Period = PeriodText(g.Key.Period),
+                    Start = g.Key.Start.UtcDateTime,
+                    Requests = (long)served.Count,
+                    InputTokens = g.Sum(x => x.Event.InputTokens),
+                    OutputTokens = g.Sum(x => x.Event.OutputTokens),
+                    Cost = g.Sum(x => x.Event.CostUsd),
+                    Rejections = JsonSerializer.Serialize(rejections, RegistryJsonContext.Default.DictionaryStringInt64),
+                    LastRequestAt = g.Max(x => x.Event.OccurredAt).UtcDateTime,
+                };
+            })
+            .ToList();
+
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO vk.usage_totals (key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at, updated_at)
+            SELECT t.key_id, t.period, t.period_start, t.requests, t.input_tokens, t.output_tokens, t.cost_usd, t.rejections::jsonb, t.last_request_at, @now
+            FROM unnest(@keyIds, @periods, @starts, @requests, @inputTokens, @outputTokens, @costs, @rejections, @lastRequestAt)
+                AS t(key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at)
+            ON CONFLICT (key_id, period, period_start) DO UPDATE SET
+                requests = usage_totals.requests + excluded.requests,
+                input_tokens = usage_totals.input_tokens + excluded.input_tokens,
+                output_tokens = usage_totals.output_tokens + excluded.output_tokens,
+                cost_usd = usage_totals.cost_usd + excluded.cost_usd,
+                rejections = vk.add_counts(usage_totals.rejections, excluded.rejections),
+                last_request_at = greatest(usage_totals.last_request_at, excluded.last_request_at),
+                updated_at = excluded.updated_at
+            """,
+            connection,
+            transaction);
+        command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now });
+        command.Parameters.Add(Array("keyIds", NpgsqlDbType.Text, totals.Select(t => t.KeyId).ToArray()));
+        command.Parameters.Add(Array("periods", NpgsqlDbType.Text, totals.Select(t => t.Period).ToArray()));
+        command.Parameters.Add(Array("starts", NpgsqlDbType.TimestampTz, totals.Select(t => t.Start).ToArray()));
+        command.Parameters.Add(Array("requests", NpgsqlDbType.Bigint, totals.Select(t => t.Requests).ToArray()));
+        command.Parameters.Add(Array("inputTokens", NpgsqlDbType.Bigint, totals.Select(t => t.InputTokens).ToArray()));
+        command.Parameters.Add(Array("outputTokens", NpgsqlDbType.Bigint, totals.Select(t => t.OutputTokens).ToArray()));
+        command.Parameters.Add(Array("costs", NpgsqlDbType.Numeric, totals.Select(t => t.Cost).ToArray()));
+        command.Parameters.Add(Array("rejections", NpgsqlDbType.Text, totals.Select(t => t.Rejections).ToArray()));
+        command.Parameters.Add(Array("lastRequestAt", NpgsqlDbType.TimestampTz, totals.Select(t => t.LastRequestAt).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static NpgsqlParameter Array<T>(string name, NpgsqlDbType elementType, T[] values) =>
+        new(name, NpgsqlDbType.Array | elementType) { Value = values };
+
+    /// <summary>Dapper calls bound to one connection, transaction and token.</summary>
+    private readonly record struct Sql(NpgsqlConnection Connection, NpgsqlTransaction? Transaction, CancellationToken CancellationToken)
+    {
+        public Task<IEnumerable<T>> QueryAsync<T>(string sql, object? parameters) =>
+            Connection.QueryAsync<T>(Command(sql, parameters));
+
+        public Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters) =>
+            Connection.QuerySingleOrDefaultAsync<T>(Command(sql, parameters));
+
+        public Task<T?> ExecuteScalarAsync<T>(string sql, object? parameters) =>
+            Connection.ExecuteScalarAsync<T>(Command(sql, parameters));
+
+        public Task<int> ExecuteAsync(string sql, object? parameters) =>
+            Connection.ExecuteAsync(Command(sql, parameters));
+
+        private CommandDefinition Command(string sql, object? parameters) =>
+            new(sql, parameters, Transaction, cancellationToken: CancellationToken);
+    }
+
+    private sealed class KeyRow
+    {
+        public long Id { get; set; }
+
+        public string Namespace { get; set; } = "";
+
+        public string Name { get; set; } = "";
+
+        public string Uid { get; set; } = "";
+
+        public string KeyId { get; set; } = "";
+
+        public long Generation { get; set; }
+
+        public string State { get; set; } = "";
+
+        public string SpecFingerprint { get; set; } = "";
+
+        public string Config { get; set; } = "";
+
+        public long ChangeVersion { get; set; }
+
+        public DateTime CreatedAt { get; set; }
+
+        public DateTime UpdatedAt { get; set; }
+
+        public DateTime? TombstonedAt { get; set; }
+    }
+
+    private sealed class ExistingRow
+    {
+        public long Id { get; set; }
+
+        public long Generation { get; set; }
+
+        public string State { get; set; } = "";
+
+        public string SpecFingerprint { get; set; } = "";
+
+        public long ChangeVersion { get; set; }
+
+        public bool ConfigSame { get; set; }
+    }
+
+    private sealed class CredentialFingerprintRow
+    {
+        public string ProviderName { get; set; } = "";
+
+        public byte[] Fingerprint { get; set; } = [];
+    }
+
+    private sealed class CredentialRow
+    {
+        public long KeyRowId { get; set; }
+
+        public string ProviderName { get; set; } = "";
+
+        public byte[] Ciphertext { get; set; } = [];
+    }
+
+    private sealed class TokenHashRow
+    {
+        public long KeyRowId { get; set; }
+
+        public byte[] Hash { get; set; } = [];
+
+        public DateTime CreatedAt { get; set; }
+
+        public DateTime? NotAfter { get; set; }
+    }
+
+    private sealed record TokenRow(long KeyRowId, StoredTokenHash Token);
+
+    private sealed class TotalsRow
+    {
+        public string KeyId { get; set; } = "";
+
+        public long Requests { get; set; }
+
+        public long InputTokens { get; set; }
+
+        public long OutputTokens { get; set; }
+
+        public decimal CostUsd { get; set; }
+
+        public string Rejections { get; set; } = "{}";
+
+        public DateTime? LastRequestAt { get; set; }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(4001, LogLevel.Information, "Registry key {Namespace}/{Name} ({KeyId}) written at change version {ChangeVersion}")]
+        public static partial void Upserted(ILogger logger, string @namespace, string name, string keyId, long changeVersion);
+
+        [LoggerMessage(4002, LogLevel.Information, "Registry key {Namespace}/{Name} ({KeyId}) tombstoned")]
+        public static partial void Tombstoned(ILogger logger, string @namespace, string name, string keyId);
+
+        [LoggerMessage(4003, LogLevel.Information, "Registry key {Namespace}/{Name} ({KeyId}) tombstoned: a resource with a new uid replaced it")]
+        public static partial void Replaced(ILogger logger, string @namespace, string name, string keyId);
+    }
+}

@@ -1,0 +1,84 @@
+using VirtualKeys.Deploy.Tests.Support;
+using VirtualKeys.Testing;
+using YamlDotNet.RepresentationModel;
+
+namespace VirtualKeys.Deploy.Tests;
+
+public class HelmChartTests
+{
+    private const string Chart = "charts/virtual-key-operator";
+    private const string AllOptions = "charts/virtual-key-operator/ci/all-options-values.yaml";
+
+    [Fact]
+    public async Task Lint_passes_for_default_values_and_for_every_option()
+    {
+        var defaults = await ProcessRunner.RunAsync(ToolPaths.Helm, "lint", Chart);
+        var full = await ProcessRunner.RunAsync(ToolPaths.Helm, "lint", Chart, "-f", AllOptions);
+
+        Assert.Contains("0 chart(s) failed", defaults);
+        Assert.Contains("0 chart(s) failed", full);
+    }
+
+    [Fact]
+    public async Task Default_values_render_a_leader_elected_operator_with_cluster_wide_rbac()
+    {
+        var objects = Manifests.Parse(await ProcessRunner.RunAsync(ToolPaths.Helm, "template", "virtual-key-operator", Chart, "-n", "vk-system"));
+        var kinds = objects.Select(o => o.Kind()).ToHashSet();
+
+        Assert.Superset(new HashSet<string> { "Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "PodDisruptionBudget", "Secret" }, kinds);
+        Assert.DoesNotContain("ServiceMonitor", kinds);
+        Assert.DoesNotContain("PrometheusRule", kinds);
+        Assert.DoesNotContain("NetworkPolicy", kinds);
+
+        var deployment = objects.Single(o => o.Kind() == "Deployment");
+        Assert.Equal("2", ((YamlScalarNode)deployment.Path("spec", "replicas")!).Value);
+        var container = (YamlMappingNode)((YamlSequenceNode)deployment.Path("spec", "template", "spec", "containers")!).Children[0];
+        var env = ((YamlSequenceNode)container["env"]).Children.OfType<YamlMappingNode>().ToDictionary(e => e.Scalar("name"));
+        Assert.Equal("true", env["LeaderElection__Enabled"].Scalar("value"));
+        Assert.Equal("virtual-key-registry", ((YamlMappingNode)env["Registry__ConnectionString"].Path("valueFrom", "secretKeyRef")!).Scalar("name"));
+        Assert.Equal("true", ((YamlScalarNode)container.Path("securityContext", "readOnlyRootFilesystem")!).Value);
+        Assert.NotNull(container.Path("livenessProbe"));
+        Assert.NotNull(container.Path("readinessProbe"));
+
+        var kek = objects.Single(o => o.Kind() == "Secret");
+        Assert.Equal("keep", ((YamlMappingNode)kek["metadata"]).Path("annotations", "helm.sh/resource-policy") is YamlScalarNode keep ? keep.Value : null);
+        var kekFile = System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(((YamlScalarNode)kek.Path("data", "kek")!).Value!));
+        var kekBytes = Convert.FromBase64String(kekFile); // the file holds 32 random bytes, base64
+        Assert.Equal(32, kekBytes.Length);
+    }
+
+    [Fact]
+    public async Task Every_option_renders_namespaced_roles_and_monitoring()
+    {
+        var objects = Manifests.Parse(await ProcessRunner.RunAsync(ToolPaths.Helm, "template", "vko", Chart, "-n", "platform", "-f", AllOptions));
+        var kinds = objects.GroupBy(o => o.Kind()).ToDictionary(g => g.Key, g => g.Count());
+
+        Assert.False(kinds.ContainsKey("ClusterRole"), "watching a list of namespaces must not grant cluster-wide access");
+        Assert.Equal(3, kinds["Role"]); // team-a, team-b, and the leader-election Role
+        Assert.Equal(1, kinds["ServiceMonitor"]);
+        Assert.Equal(1, kinds["PrometheusRule"]);
+        Assert.Equal(1, kinds["NetworkPolicy"]);
+        Assert.False(kinds.ContainsKey("Secret"), "an existing KEK Secret is used, none is generated");
+
+        var roleNamespaces = objects.Where(o => o.Kind() == "Role" && !o.Name().EndsWith("leader-election", StringComparison.Ordinal))
+            .Select(o => ((YamlMappingNode)o["metadata"]).Scalar("namespace"))
+            .Order()
+            .ToArray();
+        Assert.Equal(["team-a", "team-b"], roleNamespaces);
+
+        var rule = objects.Single(o => o.Kind() == "PrometheusRule");
+        var alerts = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
+            .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("alert")).ToArray();
+        Assert.Equal(["VirtualKeyBudgetThreshold", "VirtualKeyBudgetExhausted", "VirtualKeyOperatorDown", "VirtualKeySidecarDegraded", "VirtualKeyReconcileErrors"], alerts);
+    }
+
+    [Fact]
+    public void Chart_crd_is_the_generated_crd()
+    {
+        var root = ToolPaths.RepositoryRoot;
+        var chartCrd = File.ReadAllText(Path.Combine(root, Chart, "crds", "virtualkeys.yaml"));
+        var generated = File.ReadAllText(Path.Combine(root, "config", "crd", "bases", "aigateway.dev_virtualkeys.yaml"));
+
+        Assert.True(generated == chartCrd, "charts/virtual-key-operator/crds/virtualkeys.yaml differs from config/crd: copy config/crd/bases/aigateway.dev_virtualkeys.yaml over it");
+    }
+}

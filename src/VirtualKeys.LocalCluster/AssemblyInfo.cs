@@ -1,1 +1,3 @@
-namespace VirtualKeys.LocalCluster;
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("VirtualKeys.LocalCluster.Tests")]

@@ -1,0 +1,8 @@
+namespace VirtualKeys.LocalCluster.Handlers;
+
+internal enum ResponseForm
+{
+    Json,
+    Table,
+    PartialObjectMetadata,
+}

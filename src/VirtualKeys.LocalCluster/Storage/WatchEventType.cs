@@ -1,0 +1,8 @@
+namespace VirtualKeys.LocalCluster.Storage;
+
+internal enum WatchEventType
+{
+    Added,
+    Modified,
+    Deleted,
+}

@@ -86,7 +86,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         try
         {
             await new RegistryMigrator(database, timeProvider, loggerFactory.CreateLogger<RegistryMigrator>()).MigrateAsync(cancellationToken);
-            var protector = CredentialProtector.Create(database, keyEncryptionKeyPath, timeProvider, loggerFactory);
+            var protector = CredentialProtector.Create(database, keyEncryptionKeyPath, loggerFactory);
             return new VirtualKeyRegistry(database, protector, timeProvider, loggerFactory.CreateLogger<VirtualKeyRegistry>(), ownsDependencies: true);
         }
         catch

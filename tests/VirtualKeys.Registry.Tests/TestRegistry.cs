@@ -38,7 +38,7 @@ internal sealed class TestRegistry : IAsyncDisposable
 
         var database = RegistryDatabase.Create(connectionString);
         await new RegistryMigrator(database, time).MigrateAsync(TestContext.Current.CancellationToken);
-        var protector = CredentialProtector.Create(database, kekPath, time);
+        var protector = CredentialProtector.Create(database, kekPath);
         return new TestRegistry(connectionString, kekPath, database, protector, time);
     }
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.KeyManagement.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -28,7 +29,6 @@ public sealed partial class CredentialProtector : IDisposable
 
     private readonly RegistryDatabase _database;
     private readonly KeyEncryptionKey _keyEncryptionKey;
-    private readonly TimeProvider _timeProvider;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly byte[] _fingerprintKey;
@@ -36,11 +36,10 @@ public sealed partial class CredentialProtector : IDisposable
     private readonly List<ServiceProvider> _serviceProviders = [];
     private volatile Ring _ring;
 
-    private CredentialProtector(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+    private CredentialProtector(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey, ILoggerFactory loggerFactory)
     {
         _database = database;
         _keyEncryptionKey = keyEncryptionKey;
-        _timeProvider = timeProvider;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<CredentialProtector>();
         _fingerprintKey = keyEncryptionKey.DeriveKey(FingerprintPurpose, 32);
@@ -53,21 +52,19 @@ public sealed partial class CredentialProtector : IDisposable
     public static CredentialProtector Create(
         RegistryDatabase database,
         string keyEncryptionKeyPath,
-        TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null) =>
-        Create(database, KeyEncryptionKey.Load(keyEncryptionKeyPath), timeProvider, loggerFactory);
+        Create(database, KeyEncryptionKey.Load(keyEncryptionKeyPath), loggerFactory);
 
     /// <summary>As above with a KEK already loaded; the protector takes ownership of it.</summary>
     public static CredentialProtector Create(
         RegistryDatabase database,
         KeyEncryptionKey keyEncryptionKey,
-        TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(keyEncryptionKey);
         VerifyKeyRing(database, keyEncryptionKey);
-        return new CredentialProtector(database, keyEncryptionKey, timeProvider ?? TimeProvider.System, loggerFactory ?? NullLoggerFactory.Instance);
+        return new CredentialProtector(database, keyEncryptionKey, loggerFactory ?? NullLoggerFactory.Instance);
     }
 
     /// <summary>The ids of the Data Protection keys in the shared ring, oldest first.</summary>
@@ -149,8 +146,20 @@ public sealed partial class CredentialProtector : IDisposable
     /// </summary>
     public Guid RotateKey()
     {
-        var now = _timeProvider.GetUtcNow();
-        var key = _ring.KeyManager.CreateNewKey(now, now.AddDays(90));
+        // Data Protection reads the system clock itself, so this must too. The newest activated key
+        // is the default (NewestKeyResolver): start after every key already active, even one made by a
+        // replica whose clock ran ahead; keys pre-made to activate in the future are not in the way.
+        var now = DateTimeOffset.UtcNow;
+        var activation = _ring.KeyManager.GetAllKeys()
+            .Where(existing => existing.ActivationDate <= now + TimeSpan.FromMinutes(5))
+            .Select(existing => existing.ActivationDate.AddMilliseconds(1))
+            .Append(now)
+            .Max();
+        var ring = _ring;
+        var key = ring.KeyManager.CreateNewKey(activation, activation.AddDays(90));
+
+        // Data Protection refreshes a cached ring in the background and keeps using the old one meanwhile.
+        Refresh(ring);
         Log.Rotated(_logger, key.KeyId, _database.Endpoint);
         return key.KeyId;
     }
@@ -243,9 +252,9 @@ public sealed partial class CredentialProtector : IDisposable
         var services = new ServiceCollection();
         services.AddSingleton(_keyEncryptionKey);
         services.AddSingleton(_loggerFactory);
-        services.AddSingleton(_timeProvider);
         services.AddLogging();
         services.AddDataProtection().SetApplicationName(ApplicationName);
+        services.AddSingleton<IDefaultKeyResolver, NewestKeyResolver>();
         services.Configure<KeyManagementOptions>(options =>
         {
             options.XmlRepository = new PostgresXmlRepository(_database);

@@ -1,0 +1,96 @@
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
+
+namespace VirtualKeys.Registry.Tests;
+
+public sealed class TokenVerificationTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>, IAsyncLifetime
+{
+    private TestRegistry _registry = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _registry = await fixture.OpenAsync();
+
+    public ValueTask DisposeAsync() => _registry.DisposeAsync();
+
+    [Fact]
+    public async Task Issued_token_is_accepted_and_a_wrong_secret_for_the_same_key_is_not()
+    {
+        var (upsert, token) = NewKeyWithToken();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([token]) }, Ct);
+        var guess = VirtualKeyToken.Generate(token.KeyId);
+
+        var accepted = await _registry.Registry.VerifyTokenAsync(token.Reveal(), Ct);
+        var refused = await _registry.Registry.VerifyTokenAsync(guess.Reveal(), Ct);
+
+        Assert.Equal(TokenVerificationStatus.Accepted, accepted.Status);
+        Assert.Equal(upsert.Identity, accepted.Identity);
+        Assert.Equal(VirtualKeyState.Active, accepted.State);
+        Assert.Equal(TokenVerificationStatus.WrongSecret, refused.Status);
+    }
+
+    [Fact]
+    public async Task Rotated_out_token_works_during_the_grace_period_and_is_refused_after_it()
+    {
+        var (upsert, oldToken) = NewKeyWithToken();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([oldToken]) }, Ct);
+        var newToken = VirtualKeyToken.Generate(oldToken.KeyId);
+        var graceEnd = _registry.Time.GetUtcNow().AddMinutes(30);
+
+        var rotation = await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([newToken], graceEnd) }, Ct);
+        var repeated = await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([newToken], graceEnd.AddMinutes(5)) }, Ct);
+        _registry.Time.Advance(TimeSpan.FromMinutes(29));
+        var oldWithinGrace = await _registry.Registry.VerifyTokenAsync(oldToken.Reveal(), Ct);
+        _registry.Time.Advance(TimeSpan.FromMinutes(2));
+        var oldAfterGrace = await _registry.Registry.VerifyTokenAsync(oldToken.Reveal(), Ct);
+        var newAfterGrace = await _registry.Registry.VerifyTokenAsync(newToken.Reveal(), Ct);
+
+        Assert.True(rotation.Changed);
+        Assert.False(repeated.Changed);
+        Assert.Equal(TokenVerificationStatus.Accepted, oldWithinGrace.Status);
+        Assert.Equal(TokenVerificationStatus.Retired, oldAfterGrace.Status);
+        Assert.Equal(TokenVerificationStatus.Accepted, newAfterGrace.Status);
+    }
+
+    [Fact]
+    public async Task Token_with_a_grace_end_already_past_is_refused_at_once()
+    {
+        var (upsert, oldToken) = NewKeyWithToken();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([oldToken]) }, Ct);
+
+        await _registry.Registry.UpsertAsync(
+            upsert with { Tokens = new TokenChanges([VirtualKeyToken.Generate(oldToken.KeyId)], _registry.Time.GetUtcNow().AddSeconds(-1)) },
+            Ct);
+
+        Assert.Equal(TokenVerificationStatus.Retired, (await _registry.Registry.VerifyTokenAsync(oldToken.Reveal(), Ct)).Status);
+    }
+
+    [Fact]
+    public async Task Snapshot_carries_token_hashes_that_verify_in_memory()
+    {
+        var (upsert, token) = NewKeyWithToken();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([token]) }, Ct);
+
+        var snapshot = await _registry.Registry.ListLiveKeysAsync(includeCredentials: false, Ct);
+        var key = Assert.Single(snapshot.Keys, k => k.KeyId == token.KeyId);
+
+        Assert.Equal(TokenCheck.Accepted, TokenVerifier.Verify(token, key.Tokens, _registry.Time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task Malformed_and_unknown_tokens_are_told_apart()
+    {
+        var malformed = await _registry.Registry.VerifyTokenAsync("sk-not-a-virtual-key", Ct);
+        var unknown = await _registry.Registry.VerifyTokenAsync(VirtualKeyToken.Generate(VirtualKeyId.FromUid(Guid.NewGuid().ToString())).Reveal(), Ct);
+
+        Assert.Equal(TokenVerificationStatus.Malformed, malformed.Status);
+        Assert.Equal(TokenFormatError.WrongPrefix, malformed.FormatError);
+        Assert.Equal(TokenVerificationStatus.UnknownKey, unknown.Status);
+    }
+
+    private static (VirtualKeyUpsert Upsert, VirtualKeyToken Token) NewKeyWithToken()
+    {
+        var upsert = TestRegistry.NewKey();
+        return (upsert, VirtualKeyToken.Generate(VirtualKeyId.FromUid(upsert.Identity.Uid)));
+    }
+}

@@ -1,0 +1,114 @@
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Registry.Usage;
+
+namespace VirtualKeys.Registry.Tests;
+
+public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>, IAsyncLifetime
+{
+    private static readonly DateTimeOffset SundayEvening = new(2025, 6, 8, 23, 30, 0, TimeSpan.Zero);
+    private TestRegistry _registry = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _registry = await fixture.OpenAsync();
+
+    public ValueTask DisposeAsync() => _registry.DisposeAsync();
+
+    [Fact]
+    public async Task Replayed_batch_changes_nothing()
+    {
+        var keyId = NewKeyId();
+        UsageEvent[] batch = [Served(keyId, SundayEvening, 100, 50, 0.0125m), Served(keyId, SundayEvening.AddMinutes(1), 10, 5, 0.001m)];
+
+        var first = await _registry.Registry.RecordUsageAsync(batch, Ct);
+        var totalsAfterFirst = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Monthly, SundayEvening, Ct);
+        var replay = await _registry.Registry.RecordUsageAsync(batch, Ct);
+        var overlapping = await _registry.Registry.RecordUsageAsync([batch[1], Served(keyId, SundayEvening.AddMinutes(2), 1, 1, 0.0001m)], Ct);
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Monthly, SundayEvening, Ct);
+
+        Assert.Equal(new UsageBatchResult(2, 0), first);
+        Assert.Equal(new UsageBatchResult(0, 2), replay);
+        Assert.Equal(new UsageBatchResult(1, 1), overlapping);
+        Assert.Equal(2, totalsAfterFirst.Requests);
+        Assert.Equal(3, totals.Requests);
+        Assert.Equal(111, totals.InputTokens);
+        Assert.Equal(56, totals.OutputTokens);
+        Assert.Equal(0.0136m, totals.CostUsd);
+    }
+
+    [Fact]
+    public async Task Request_id_repeated_inside_one_batch_counts_once()
+    {
+        var keyId = NewKeyId();
+        var usage = Served(keyId, SundayEvening, 10, 10, 0.01m);
+
+        var result = await _registry.Registry.RecordUsageAsync([usage, usage], Ct);
+
+        Assert.Equal(new UsageBatchResult(1, 1), result);
+        Assert.Equal(1, (await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct)).Requests);
+    }
+
+    [Fact]
+    public async Task Totals_split_at_UTC_day_and_ISO_week_boundaries_but_not_within_the_month()
+    {
+        var keyId = NewKeyId();
+        var mondayMorning = SundayEvening.AddHours(1);
+        await _registry.Registry.RecordUsageAsync(
+            [Served(keyId, SundayEvening, 1, 1, 1m), Served(keyId, mondayMorning, 2, 2, 2m), Served(keyId, mondayMorning.AddHours(3), 4, 4, 4m)],
+            Ct);
+
+        var sunday = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        var monday = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, mondayMorning, Ct);
+        var lastWeek = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Weekly, SundayEvening, Ct);
+        var thisWeek = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Weekly, mondayMorning, Ct);
+        var month = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Monthly, mondayMorning, Ct);
+        var total = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, mondayMorning, Ct);
+
+        Assert.Equal((1L, 1m), (sunday.Requests, sunday.CostUsd));
+        Assert.Equal((2L, 6m), (monday.Requests, monday.CostUsd));
+        Assert.Equal(new DateTimeOffset(2025, 6, 9, 0, 0, 0, TimeSpan.Zero), monday.PeriodStart);
+        Assert.Equal((1L, 1m), (lastWeek.Requests, lastWeek.CostUsd));
+        Assert.Equal((2L, 6m), (thisWeek.Requests, thisWeek.CostUsd));
+        Assert.Equal(new DateTimeOffset(2025, 6, 9, 0, 0, 0, TimeSpan.Zero), thisWeek.PeriodStart);
+        Assert.Equal((3L, 7m), (month.Requests, month.CostUsd));
+        Assert.Equal((3L, 7m), (total.Requests, total.CostUsd));
+        Assert.Equal(mondayMorning.AddHours(3), total.LastRequestAt);
+    }
+
+    [Fact]
+    public async Task Rejections_are_counted_by_cause_and_not_as_served_requests()
+    {
+        var keyId = NewKeyId();
+        await _registry.Registry.RecordUsageAsync(
+            [Served(keyId, SundayEvening, 5, 5, 0.5m), Rejected(keyId, SundayEvening, "RateLimited"), Rejected(keyId, SundayEvening, "RateLimited")],
+            Ct);
+        await _registry.Registry.RecordUsageAsync([Rejected(keyId, SundayEvening.AddMinutes(5), "BudgetExhausted"), Rejected(keyId, SundayEvening, "RateLimited")], Ct);
+
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.Equal(1, totals.Requests);
+        Assert.Equal(3, totals.Rejections["RateLimited"]);
+        Assert.Equal(1, totals.Rejections["BudgetExhausted"]);
+        Assert.Equal(SundayEvening.AddMinutes(5), totals.LastRequestAt);
+    }
+
+    [Fact]
+    public async Task Key_without_usage_reads_as_zero_for_the_current_period()
+    {
+        var totals = await _registry.Registry.GetUsageAsync(NewKeyId(), BudgetPeriodKind.Weekly, SundayEvening, Ct);
+
+        Assert.Equal(0, totals.Requests);
+        Assert.Equal(0m, totals.CostUsd);
+        Assert.Empty(totals.Rejections);
+        Assert.Null(totals.LastRequestAt);
+        Assert.Equal(new DateTimeOffset(2025, 6, 2, 0, 0, 0, TimeSpan.Zero), totals.PeriodStart);
+    }
+
+    private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+
+    private static UsageEvent Served(string keyId, DateTimeOffset at, long input, long output, decimal cost) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", "openai", input, output, cost);
+
+    private static UsageEvent Rejected(string keyId, DateTimeOffset at, string cause) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", null, 0, 0, 0m, cause);
+}

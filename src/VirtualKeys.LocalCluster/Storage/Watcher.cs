@@ -9,7 +9,7 @@ namespace VirtualKeys.LocalCluster.Storage;
 internal sealed class Watcher
 {
     private readonly Channel<WatchEvent> _channel = Channel.CreateUnbounded<WatchEvent>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+        new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
 
     public Watcher(string storageKey, string? ns, long startRevision)
     {

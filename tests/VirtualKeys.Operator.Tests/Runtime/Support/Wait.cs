@@ -18,4 +18,18 @@ internal static class Wait
             await Task.Delay(5, TestContext.Current.CancellationToken);
         }
     }
+
+    public static async Task UntilAsync(Func<Task<bool>> condition, Func<string> what)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {what()}.");
+            }
+
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+    }
 }

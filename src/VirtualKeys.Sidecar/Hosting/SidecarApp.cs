@@ -1,0 +1,53 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Snapshot;
+
+namespace VirtualKeys.Sidecar.Hosting;
+
+/// <summary>Builds the sidecar's web application from options, a snapshot source and a usage sink.</summary>
+public static class SidecarApp
+{
+    /// <param name="options">Null binds them from the "Sidecar" configuration section (appsettings, environment, arguments).</param>
+    /// <param name="configure">Last word on the builder before it is built (extra logging providers, service overrides).</param>
+    public static WebApplication Create(
+        SidecarOptions? options,
+        IKeySnapshotSource snapshotSource,
+        IUsageSink usageSink,
+        TimeProvider? timeProvider = null,
+        Action<WebApplicationBuilder>? configure = null,
+        string[]? args = null)
+    {
+        ArgumentNullException.ThrowIfNull(snapshotSource);
+        ArgumentNullException.ThrowIfNull(usageSink);
+
+        var builder = WebApplication.CreateSlimBuilder(args ?? []);
+        options ??= builder.Configuration.GetSection(SidecarOptions.SectionName).Get<SidecarOptions>() ?? new SidecarOptions();
+        options.Validate();
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port);
+        });
+
+        // Framework request logging names paths and query strings; a client could put a key there.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+
+        builder.Services.AddSingleton(snapshotSource);
+        builder.Services.AddSingleton(usageSink);
+        builder.Services.AddVirtualKeySidecar(options, timeProvider);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapVirtualKeySidecar();
+        return app;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Sidecar.Errors;
+using VirtualKeys.Sidecar.Observability;
+using VirtualKeys.Sidecar.Serialization;
+
+namespace VirtualKeys.Sidecar.Hosting;
+
+/// <summary>
+/// The outermost middleware: refuses non-loopback callers (unless allowed), and turns every failure into
+/// a JSON error: bad HTTP input keeps its 4xx, anything unexpected becomes a 500 that names no secret.
+/// </summary>
+internal sealed partial class SidecarMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly SidecarOptions _options;
+    private readonly SidecarMetrics _metrics;
+    private readonly ILogger<SidecarMiddleware> _logger;
+
+    public SidecarMiddleware(RequestDelegate next, SidecarOptions options, SidecarMetrics metrics, ILogger<SidecarMiddleware> logger)
+    {
+        _next = next;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
+        {
+            _metrics.Rejected(null, Refusals.ForbiddenRemoteCaller.Code);
+            await JsonResponses.WriteErrorAsync(context, Refusals.ForbiddenRemoteCaller);
+            return;
+        }
+
+        try
+        {
+            await _next(context);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            var refusal = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? Refusals.TooLarge(context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? _options.MaxRequestBodyBytes)
+                : Refusals.StatusOnly(ex.StatusCode);
+            context.Response.Clear();
+            await JsonResponses.WriteErrorAsync(context, refusal);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? "", ex.GetType().Name);
+            context.Response.Clear();
+            await JsonResponses.WriteErrorAsync(context, Refusals.Internal);
+        }
+    }
+
+    /// <summary>Body for a status set without one (unknown path 404, wrong method 405).</summary>
+    public static Task WriteStatusBodyAsync(HttpContext context)
+    {
+        var status = context.Response.StatusCode;
+        var refusal = status switch
+        {
+            StatusCodes.Status404NotFound => Refusals.NotFound(context.Request.Path.Value ?? "/"),
+            StatusCodes.Status405MethodNotAllowed => Refusals.MethodNotAllowed(context.Request.Method),
+            _ => Refusals.StatusOnly(status),
+        };
+        return JsonResponses.WriteErrorAsync(context, refusal);
+    }
+
+    private static bool IsLoopback(IPAddress address) =>
+        IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
+
+    private static partial class Log
+    {
+        // The exception's type only: messages of unexpected exceptions are not vetted for secrets.
+        [LoggerMessage(50, LogLevel.Error, "Unhandled {ExceptionType} serving {Method} {Path}")]
+        public static partial void Unhandled(ILogger logger, string method, string path, string exceptionType);
+    }
+}

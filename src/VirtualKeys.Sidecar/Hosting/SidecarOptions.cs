@@ -1,0 +1,108 @@
+using System.Net;
+
+namespace VirtualKeys.Sidecar.Hosting;
+
+/// <summary>Bound from the "Sidecar" configuration section; validated once at start-up.</summary>
+public sealed class SidecarOptions
+{
+    public const string SectionName = "Sidecar";
+
+    /// <summary>Loopback by default: the sidecar hands out provider credentials to whoever can reach it.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port (tests).</summary>
+    public int Port { get; set; } = 8787;
+
+    /// <summary>Serve callers that are not on the loopback interface (only behind a network policy).</summary>
+    public bool AllowNonLoopbackCallers { get; set; }
+
+    /// <summary>Largest proxied request body (prompts with images are big).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Largest body of the resolve and usage APIs.</summary>
+    public int MaxApiBodyBytes { get; set; } = 16 * 1024;
+
+    /// <summary>How long an unreported resolve decision holds its slot before it is settled at its estimate.</summary>
+    public TimeSpan DecisionTtl { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Label request, token and cost metrics with namespace/name of the key (off for very many keys).</summary>
+    public bool PerKeyMetricLabels { get; set; } = true;
+
+    /// <summary>A JSON pricing file whose entries override the shipped table, e.g. mounted from a ConfigMap.</summary>
+    public string? PricingFile { get; set; }
+
+    /// <summary>Price of a model the table does not know; deliberately high so an unknown model does not look free.</summary>
+    public decimal UnknownModelInputPerMillionUsd { get; set; } = 10m;
+
+    public decimal UnknownModelOutputPerMillionUsd { get; set; } = 30m;
+
+    /// <summary>Reserved for a request that states no max output tokens.</summary>
+    public long DefaultMaxOutputTokens { get; set; } = 1024;
+
+    public int UsageBufferCapacity { get; set; } = 10_000;
+
+    public int UsageBatchSize { get; set; } = 500;
+
+    public TimeSpan UsageShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest silence from an upstream (before headers, or between body chunks).</summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    public TimeSpan UpstreamConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Add <c>stream_options.include_usage</c> to streamed chat/completions requests that do not set
+    /// stream_options, so usage can be metered from the stream instead of estimated.
+    /// </summary>
+    public bool RequestStreamUsage { get; set; } = true;
+
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (!IPAddress.TryParse(ListenAddress, out _))
+        {
+            problems.Add($"ListenAddress '{ListenAddress}' is not an IP address");
+        }
+
+        if (Port is < 0 or > 65535)
+        {
+            problems.Add($"Port {Port} is out of range");
+        }
+
+        Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
+        Positive(MaxApiBodyBytes, nameof(MaxApiBodyBytes));
+        Positive(UsageBufferCapacity, nameof(UsageBufferCapacity));
+        Positive(UsageBatchSize, nameof(UsageBatchSize));
+        Positive(DecisionTtl.Ticks, nameof(DecisionTtl));
+        Positive(UpstreamTimeout.Ticks, nameof(UpstreamTimeout));
+        Positive(UpstreamConnectTimeout.Ticks, nameof(UpstreamConnectTimeout));
+        Positive(UsageShutdownFlushTimeout.Ticks, nameof(UsageShutdownFlushTimeout));
+        if (DefaultMaxOutputTokens < 0)
+        {
+            problems.Add("DefaultMaxOutputTokens must not be negative");
+        }
+
+        if (UnknownModelInputPerMillionUsd < 0 || UnknownModelOutputPerMillionUsd < 0)
+        {
+            problems.Add("unknown-model prices must not be negative");
+        }
+
+        if (PricingFile is { Length: > 0 } file && !File.Exists(file))
+        {
+            problems.Add($"PricingFile {file} does not exist");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid sidecar options: " + string.Join("; ", problems) + ".");
+        }
+
+        void Positive(long value, string name)
+        {
+            if (value <= 0)
+            {
+                problems.Add($"{name} must be positive");
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+namespace VirtualKeys.Sidecar.Limits;
+
+public enum QuotaRefusalReason
+{
+    None,
+    RequestsPerMinute,
+    TokensPerMinute,
+    ParallelRequests,
+    Budget,
+}

@@ -1,0 +1,8 @@
+namespace VirtualKeys.Sidecar.Limits;
+
+/// <summary>What an admitted request holds until it settles: one parallel slot and its reservations.</summary>
+/// <param name="KeyId">The key whose account was charged.</param>
+/// <param name="MinuteWindow">Minutes since the epoch (UTC) of the RPM/TPM window the request was admitted in.</param>
+/// <param name="ReservedTokens">Tokens reserved against TPM.</param>
+/// <param name="ReservedCostUsd">Cost reserved against the budget.</param>
+public readonly record struct QuotaTicket(string KeyId, long MinuteWindow, long ReservedTokens, decimal ReservedCostUsd);

@@ -1,0 +1,155 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Sidecar.Hosting;
+
+namespace VirtualKeys.Sidecar.Metering;
+
+/// <summary>
+/// Drains the usage buffer into the sink. Batches form naturally: while one write is in progress the
+/// next batch accumulates. A failing sink is retried with backoff, the batch kept; on shutdown
+/// everything left is flushed within <see cref="SidecarOptions.UsageShutdownFlushTimeout"/>.
+/// </summary>
+internal sealed partial class UsageFlushService : IHostedService, IDisposable
+{
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
+
+    private readonly UsageBuffer _buffer;
+    private readonly IUsageSink _sink;
+    private readonly SidecarOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UsageFlushService> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<UsageRecord> _batch = [];
+    private int _batchCommitted;
+    private Task _loop = Task.CompletedTask;
+
+    public UsageFlushService(
+        UsageBuffer buffer,
+        IUsageSink sink,
+        SidecarOptions options,
+        [FromKeyedServices(SidecarServiceKeys.Clock)] TimeProvider time,
+        ILogger<UsageFlushService> logger)
+    {
+        _buffer = buffer;
+        _sink = sink;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>True while the sink keeps failing.</summary>
+    public bool IsDegraded { get; private set; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        using var deadline = new CancellationTokenSource(_options.UsageShutdownFlushTimeout);
+        try
+        {
+            await FlushAvailableAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        var left = _batch.Count + _buffer.Records.Count;
+        if (left > 0)
+        {
+            Log.RecordsLostAtShutdown(_logger, left, _options.UsageShutdownFlushTimeout);
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        while (await _buffer.Wake.WaitToReadAsync(stopping))
+        {
+            _buffer.Wake.TryRead(out _);
+            await FlushAvailableAsync(stopping);
+        }
+    }
+
+    private async Task FlushAvailableAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // A batch interrupted by shutdown is still here and goes first.
+            if (_batch.Count == 0)
+            {
+                while (_batch.Count < _options.UsageBatchSize && _buffer.Records.TryRead(out var record))
+                {
+                    _batch.Add(record);
+                }
+
+                _batchCommitted = _batch.Count;
+                _buffer.DrainRejections(_batch, _time.GetUtcNow());
+            }
+
+            if (_batch.Count == 0)
+            {
+                return;
+            }
+
+            await WriteWithRetryAsync(cancellationToken);
+            _buffer.Written(_batchCommitted);
+            _batch.Clear();
+            _batchCommitted = 0;
+        }
+    }
+
+    private async Task WriteWithRetryAsync(CancellationToken cancellationToken)
+    {
+        var backoff = InitialBackoff;
+        while (true)
+        {
+            try
+            {
+                await _sink.WriteAsync(_batch, cancellationToken);
+                if (IsDegraded)
+                {
+                    IsDegraded = false;
+                    Log.SinkRecovered(_logger);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                IsDegraded = true;
+                Log.SinkFailed(_logger, _batch.Count, ex.GetType().Name, ex.Message, backoff);
+            }
+
+            await Task.Delay(backoff, _time, cancellationToken);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(20, LogLevel.Warning, "Writing {Count} usage records failed ({ErrorType}: {ErrorMessage}); keeping them and retrying in {Backoff}")]
+        public static partial void SinkFailed(ILogger logger, int count, string errorType, string errorMessage, TimeSpan backoff);
+
+        [LoggerMessage(21, LogLevel.Information, "The usage sink accepts records again")]
+        public static partial void SinkRecovered(ILogger logger);
+
+        [LoggerMessage(22, LogLevel.Error, "{Count} usage records could not be written within {Timeout} of shutdown and are lost")]
+        public static partial void RecordsLostAtShutdown(ILogger logger, int count, TimeSpan timeout);
+    }
+}

@@ -1,0 +1,134 @@
+using Prometheus;
+using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Snapshot;
+
+namespace VirtualKeys.Sidecar.Observability;
+
+/// <summary>
+/// The sidecar's Prometheus metrics, in a registry of their own so several sidecars can share a process
+/// (tests). Labels never carry a token or credential: keys appear as namespace/name (or not at all when
+/// per-key labels are off) and client-chosen model names only when the key's configuration or the
+/// pricing table names them, otherwise as "other".
+/// </summary>
+internal sealed class SidecarMetrics
+{
+    public const string OtherModel = "other";
+    public const string NoKey = "";
+
+    private readonly bool _perKey;
+    private readonly Counter _requests;
+    private readonly Counter _tokens;
+    private readonly Counter _cost;
+    private readonly Counter _rejections;
+    private readonly Counter _unpriced;
+    private readonly Counter _failovers;
+    private readonly Counter _estimatedUsage;
+    private readonly Histogram _resolveDuration;
+    private readonly Histogram _upstreamDuration;
+    private readonly Gauge _budgetSpent;
+
+    public SidecarMetrics(SidecarOptions options)
+    {
+        _perKey = options.PerKeyMetricLabels;
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+
+        _requests = factory.CreateCounter("vk_sidecar_requests_total", "Admitted requests by outcome (refusals are in vk_sidecar_rejections_total).", Labels("model", "outcome"));
+        _tokens = factory.CreateCounter("vk_sidecar_tokens_total", "Tokens used, by direction (input or output).", Labels("model", "direction"));
+        _cost = factory.CreateCounter("vk_sidecar_cost_usd_total", "Cost in USD, priced from the pricing table.", Labels("model"));
+        _rejections = factory.CreateCounter("vk_sidecar_rejections_total", "Requests refused, by reason (the error code).", Labels("reason"));
+        _unpriced = factory.CreateCounter("vk_sidecar_unpriced_model_requests_total", "Requests for models missing from the pricing table, priced by the default.", "model");
+        _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
+        _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Completed requests whose tokens were estimated because no usage was reported.");
+        _resolveDuration = factory.CreateHistogram("vk_sidecar_resolve_duration_seconds", "Time to resolve a key into a routing decision (admission included).", new HistogramConfiguration
+        {
+            LabelNames = ["endpoint"],
+            Buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+        });
+        _upstreamDuration = factory.CreateHistogram("vk_sidecar_upstream_duration_seconds", "Time from sending to an upstream until its response ended.", new HistogramConfiguration
+        {
+            LabelNames = ["provider_type", "status"],
+            Buckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+        });
+        _budgetSpent = factory.CreateGauge("vk_sidecar_budget_spent_ratio", "Spend in the current budget period as a fraction of the cap (per key only).", "key");
+
+        SnapshotAge = factory.CreateGauge("vk_sidecar_snapshot_age_seconds", "Time since the key snapshot was last confirmed by its source; -1 before the first load.");
+        SnapshotKeys = factory.CreateGauge("vk_sidecar_snapshot_keys", "Virtual keys in the served snapshot.");
+        UsageBufferDepth = factory.CreateGauge("vk_sidecar_usage_buffer_depth", "Usage records waiting for the sink plus places reserved by requests in flight.");
+        UsageBufferCapacity = factory.CreateGauge("vk_sidecar_usage_buffer_capacity", "Places in the usage buffer; requests are refused with 503 when it is full.");
+        Degraded = factory.CreateGauge("vk_sidecar_degraded", "1 while a dependency fails and the sidecar serves from what it has.", "component");
+        InFlightDecisions = factory.CreateGauge("vk_sidecar_inflight_decisions", "Resolve decisions issued and not yet reported or expired.");
+        ExpiredDecisions = factory.CreateCounter("vk_sidecar_decisions_expired_total", "Resolve decisions never reported, settled at their estimate.");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Gauge SnapshotAge { get; }
+
+    public Gauge SnapshotKeys { get; }
+
+    public Gauge UsageBufferDepth { get; }
+
+    public Gauge UsageBufferCapacity { get; }
+
+    public Gauge Degraded { get; }
+
+    public Gauge InFlightDecisions { get; }
+
+    public Counter ExpiredDecisions { get; }
+
+    public static string ModelLabel(ServingKey key, string model, bool priced) =>
+        priced || key.MentionsModel(model) ? model : OtherModel;
+
+    public void Completed(ServingKey key, string modelLabel, string outcome, long inputTokens, long outputTokens, decimal costUsd)
+    {
+        var name = key.DisplayName;
+        if (_perKey)
+        {
+            _requests.WithLabels(name, modelLabel, outcome).Inc();
+            _tokens.WithLabels(name, modelLabel, "input").Inc(inputTokens);
+            _tokens.WithLabels(name, modelLabel, "output").Inc(outputTokens);
+            _cost.WithLabels(name, modelLabel).Inc((double)costUsd);
+        }
+        else
+        {
+            _requests.WithLabels(modelLabel, outcome).Inc();
+            _tokens.WithLabels(modelLabel, "input").Inc(inputTokens);
+            _tokens.WithLabels(modelLabel, "output").Inc(outputTokens);
+            _cost.WithLabels(modelLabel).Inc((double)costUsd);
+        }
+    }
+
+    public void Rejected(ServingKey? key, string reason)
+    {
+        if (_perKey)
+        {
+            _rejections.WithLabels(key?.DisplayName ?? NoKey, reason).Inc();
+        }
+        else
+        {
+            _rejections.WithLabels(reason).Inc();
+        }
+    }
+
+    public void BudgetSpent(ServingKey key, decimal spentUsd, decimal maxUsd)
+    {
+        if (_perKey && maxUsd > 0)
+        {
+            _budgetSpent.WithLabels(key.DisplayName).Set((double)(spentUsd / maxUsd));
+        }
+    }
+
+    public void Unpriced(string modelLabel) => _unpriced.WithLabels(modelLabel).Inc();
+
+    public void Failover(string providerType, string reason) => _failovers.WithLabels(providerType, reason).Inc();
+
+    public void UsageEstimated() => _estimatedUsage.Inc();
+
+    public void ResolveDuration(string endpoint, TimeSpan elapsed) => _resolveDuration.WithLabels(endpoint).Observe(elapsed.TotalSeconds);
+
+    public void UpstreamDuration(string providerType, string status, TimeSpan elapsed) =>
+        _upstreamDuration.WithLabels(providerType, status).Observe(elapsed.TotalSeconds);
+
+    private string[] Labels(params string[] rest) => _perKey ? ["key", .. rest] : rest;
+}

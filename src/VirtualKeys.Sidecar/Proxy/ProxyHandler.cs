@@ -1,0 +1,264 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Sidecar.Errors;
+using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Observability;
+using VirtualKeys.Sidecar.Resolve;
+using VirtualKeys.Sidecar.Serialization;
+using VirtualKeys.Sidecar.Snapshot;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace VirtualKeys.Sidecar.Proxy;
+
+/// <summary>
+/// OpenAI- and Anthropic-compatible proxy: any SDK pointed at the sidecar with a virtual key gets the
+/// key's default model, aliases, allowlist, limits and metering, and its providers in failover order.
+/// </summary>
+/// <remarks>
+/// YARP's <see cref="IHttpForwarder"/> does the forwarding. Failover before the first byte fits it:
+/// the body is read once (it must be, to check and rewrite the model) and offered again to each
+/// attempt as a fresh stream, and <see cref="ProxyAttempt"/> declines to relay a failed response so the
+/// client has seen nothing when the next provider is tried.
+/// </remarks>
+internal sealed partial class ProxyHandler
+{
+    private readonly KeyResolver _resolver;
+    private readonly UsageRecorder _recorder;
+    private readonly IHttpForwarder _forwarder;
+    private readonly UpstreamClient _upstream;
+    private readonly SidecarMetrics _metrics;
+    private readonly SidecarOptions _options;
+    private readonly ILogger<ProxyHandler> _logger;
+    private readonly ForwarderRequestConfig _requestConfig;
+
+    public ProxyHandler(
+        KeyResolver resolver,
+        UsageRecorder recorder,
+        IHttpForwarder forwarder,
+        UpstreamClient upstream,
+        SidecarMetrics metrics,
+        SidecarOptions options,
+        ILogger<ProxyHandler> logger)
+    {
+        _resolver = resolver;
+        _recorder = recorder;
+        _forwarder = forwarder;
+        _upstream = upstream;
+        _metrics = metrics;
+        _options = options;
+        _logger = logger;
+        _requestConfig = new ForwarderRequestConfig { ActivityTimeout = options.UpstreamTimeout };
+    }
+
+    public RequestDelegate For(ProxyRoute route) => context => HandleAsync(context, route);
+
+    /// <summary>The key from <c>Authorization: Bearer</c> (OpenAI SDKs) or <c>x-api-key</c> (Anthropic SDKs).</summary>
+    internal static ReadOnlyMemory<char> PresentedKey(IHeaderDictionary headers)
+    {
+        var authorization = headers.Authorization.ToString();
+        if (authorization.Length > 7 && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization.AsMemory(7).Trim();
+        }
+
+        return headers["x-api-key"].ToString().AsMemory().Trim();
+    }
+
+    private async Task HandleAsync(HttpContext context, ProxyRoute route)
+    {
+        var anthropic = route.Family == ApiFamily.Anthropic;
+        if (!RequestBody.IsJson(context.Request))
+        {
+            await RefuseAsync(context, Refusals.UnsupportedMediaType, anthropic);
+            return;
+        }
+
+        var read = await RequestBody.ReadAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted);
+        if (read is not { } body)
+        {
+            await RefuseAsync(context, Refusals.TooLarge(_options.MaxRequestBodyBytes), anthropic);
+            return;
+        }
+
+        try
+        {
+            if (body.Length == 0)
+            {
+                await RefuseAsync(context, Refusals.EmptyBody, anthropic);
+                return;
+            }
+
+            var info = ProxyRequestInspector.Inspect(body.Span);
+            if (info.Error is { } error)
+            {
+                await RefuseAsync(context, Refusals.InvalidJson(error), anthropic);
+                return;
+            }
+
+            // Rough input estimate for admission: about four bytes of JSON per token.
+            var estimatedInput = (body.Length + 3) / 4;
+            var maxOutput = route.ProducesOutput ? info.MaxOutputTokens ?? _options.DefaultMaxOutputTokens : 0;
+            var resolved = await _resolver.ResolveAsync(
+                PresentedKey(context.Request.Headers), info.Model, estimatedInput, maxOutput, route.Family, route.Path, context.RequestAborted);
+            if (resolved.Decision is not { } decision)
+            {
+                await JsonResponses.WriteErrorAsync(context, resolved.Refusal, anthropic);
+                return;
+            }
+
+            var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && !info.HasStreamOptions;
+            var rewritten = ProxyBodyRewriter.Rewrite(body.Span, info, decision.Model, addStreamUsage, out var length);
+            try
+            {
+                var payload = rewritten is null ? body.Memory : rewritten.AsMemory(0, length);
+                await ForwardAsync(context, route, decision, payload, anthropic);
+            }
+            finally
+            {
+                if (rewritten is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rewritten);
+                }
+            }
+        }
+        finally
+        {
+            body.Dispose();
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context, ProxyRoute route, Decision decision, ReadOnlyMemory<byte> payload, bool anthropic)
+    {
+        var scanner = new UsageScanner();
+        var attempt = new ProxyAttempt(scanner);
+        var originalBody = context.Request.Body;
+        var started = Stopwatch.GetTimestamp();
+        var outcome = UsageOutcome.UpstreamError;
+        string? detail = null;
+        string? providerUsed = null;
+        Refusal? failure = null;
+        MemoryMarshal.TryGetArray(payload, out var segment);
+
+        try
+        {
+            var candidates = decision.Candidates;
+            for (var i = 0; i < candidates.Length; i++)
+            {
+                var provider = candidates[i];
+                providerUsed = provider.Name;
+                attempt.Prepare(provider, provider.GetUpstreamUri(route, decision.Model));
+                context.Request.Body = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
+                context.Request.ContentLength = segment.Count;
+
+                var attemptStarted = Stopwatch.GetTimestamp();
+                var error = await _forwarder.SendAsync(context, provider.BaseUrl, _upstream.Invoker, _requestConfig, attempt);
+                var elapsed = Stopwatch.GetElapsedTime(attemptStarted);
+
+                if (attempt.Result == AttemptResult.Forwarded)
+                {
+                    var status = attempt.UpstreamStatus;
+                    detail = status.ToString(CultureInfo.InvariantCulture);
+                    _metrics.UpstreamDuration(provider.TypeName, StatusClass(status), elapsed);
+                    outcome = error == ForwarderError.None
+                        ? status is >= 200 and < 300 ? UsageOutcome.Success : UsageOutcome.UpstreamError
+                        : context.RequestAborted.IsCancellationRequested ? UsageOutcome.Cancelled : UsageOutcome.UpstreamError;
+                    failure = null;
+                    break;
+                }
+
+                if (context.RequestAborted.IsCancellationRequested)
+                {
+                    outcome = UsageOutcome.Cancelled;
+                    detail = "client_closed";
+                    failure = null;
+                    break;
+                }
+
+                var (refusal, reason) = Failure(provider, attempt, error);
+                _metrics.UpstreamDuration(provider.TypeName, attempt.UpstreamStatus == 0 ? "error" : StatusClass(attempt.UpstreamStatus), elapsed);
+                Log.AttemptFailed(_logger, provider.Name, provider.TypeName, decision.Key.DisplayName, reason, i < candidates.Length - 1);
+                if (i < candidates.Length - 1)
+                {
+                    _metrics.Failover(provider.TypeName, reason);
+                }
+
+                failure = refusal;
+                detail = reason;
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.Clear();
+                    context.Features.Set<IForwarderErrorFeature>(null);
+                }
+            }
+
+            if (failure is { } final && !context.Response.HasStarted)
+            {
+                await JsonResponses.WriteErrorAsync(context, final, anthropic);
+            }
+        }
+        finally
+        {
+            context.Request.Body = originalBody;
+            if (decision.TryClaim())
+            {
+                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, Stopwatch.GetElapsedTime(started)));
+            }
+        }
+    }
+
+    private static (Refusal Refusal, string Reason) Failure(ServingProvider provider, ProxyAttempt attempt, ForwarderError error) => attempt.Result switch
+    {
+        AttemptResult.Retryable when attempt.UpstreamStatus == StatusCodes.Status429TooManyRequests =>
+            (Refusals.UpstreamRateLimited(provider.Name, provider.TypeName, attempt.RetryAfter), "upstream_429"),
+        AttemptResult.Retryable =>
+            (Refusals.UpstreamFailed(provider.Name, provider.TypeName, attempt.UpstreamStatus), "upstream_5xx"),
+        AttemptResult.CredentialRejected =>
+            (Refusals.UpstreamRejectedCredential(provider.Name, provider.TypeName, attempt.UpstreamStatus), "credential_rejected"),
+        _ when error == ForwarderError.RequestTimedOut =>
+            (Refusals.UpstreamTimeout(provider.Name, provider.TypeName), "timeout"),
+        _ => (Refusals.UpstreamUnreachable(provider.Name, provider.TypeName), "unreachable"),
+    };
+
+    /// <summary>Usage as the provider reported it; without a report, the input estimate and at most the reserved output.</summary>
+    private static UsageRecorder.Completion Completion(Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, TimeSpan elapsed)
+    {
+        var latency = elapsed.TotalMilliseconds;
+        if (scanner.SawUsage)
+        {
+            return new UsageRecorder.Completion(scanner.InputTokens ?? 0, scanner.OutputTokens ?? 0, outcome, detail, provider, latency);
+        }
+
+        if (outcome is UsageOutcome.Success or UsageOutcome.Cancelled && scanner.BytesSeen > 0)
+        {
+            var output = Math.Min(decision.MaxOutputTokens, (scanner.BytesSeen + 3) / 4);
+            return new UsageRecorder.Completion(decision.EstimatedInputTokens, output, outcome, detail, provider, latency, Estimated: true);
+        }
+
+        return new UsageRecorder.Completion(0, 0, outcome, detail, provider, latency);
+    }
+
+    private static string StatusClass(int status) => status switch
+    {
+        < 300 => "2xx",
+        < 400 => "3xx",
+        < 500 => "4xx",
+        _ => "5xx",
+    };
+
+    private Task RefuseAsync(HttpContext context, Refusal refusal, bool anthropic)
+    {
+        _metrics.Rejected(null, refusal.Code);
+        return JsonResponses.WriteErrorAsync(context, refusal, anthropic);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(40, LogLevel.Warning, "Provider {Provider} ({ProviderType}) failed for key {Key}: {Reason}; trying the next provider: {FailingOver}")]
+        public static partial void AttemptFailed(ILogger logger, string provider, string providerType, string key, string reason, bool failingOver);
+    }
+}

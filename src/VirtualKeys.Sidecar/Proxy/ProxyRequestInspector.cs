@@ -1,0 +1,149 @@
+using System.Text.Json;
+
+namespace VirtualKeys.Sidecar.Proxy;
+
+/// <summary>
+/// Reads the few top-level fields the proxy acts on without building a document. Properties the
+/// proxy decides on must appear once: with two "model" fields the sidecar could check one while the
+/// provider honours the other.
+/// </summary>
+internal static class ProxyRequestInspector
+{
+    public static ProxyRequestInfo Inspect(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return InspectCore(json);
+        }
+        catch (JsonException)
+        {
+            return new ProxyRequestInfo { Error = "The request body is not valid JSON." };
+        }
+    }
+
+    private static ProxyRequestInfo InspectCore(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return new ProxyRequestInfo { Error = "The request body must be a JSON object." };
+        }
+
+        var objectStart = (int)reader.BytesConsumed;
+        var hasProperties = false;
+        string? model = null;
+        int modelStart = -1, modelEnd = -1;
+        var stream = false;
+        var hasStreamOptions = false;
+        long? maxTokens = null;
+        var seen = Seen.None;
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            hasProperties = true;
+            if (reader.ValueTextEquals("model"u8))
+            {
+                if (!Once(ref seen, Seen.Model))
+                {
+                    return Duplicate("model");
+                }
+
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    model = reader.GetString();
+                }
+                else if (reader.TokenType != JsonTokenType.Null)
+                {
+                    return new ProxyRequestInfo { Error = "'model' must be a string." };
+                }
+
+                modelStart = (int)reader.TokenStartIndex;
+                modelEnd = (int)reader.BytesConsumed;
+            }
+            else if (reader.ValueTextEquals("stream"u8))
+            {
+                if (!Once(ref seen, Seen.Stream))
+                {
+                    return Duplicate("stream");
+                }
+
+                reader.Read();
+                if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
+                {
+                    return new ProxyRequestInfo { Error = "'stream' must be a boolean." };
+                }
+
+                stream = reader.TokenType == JsonTokenType.True;
+            }
+            else if (reader.ValueTextEquals("stream_options"u8))
+            {
+                if (!Once(ref seen, Seen.StreamOptions))
+                {
+                    return Duplicate("stream_options");
+                }
+
+                reader.Read();
+                hasStreamOptions = reader.TokenType != JsonTokenType.Null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+            {
+                var name = reader.GetString()!;
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0)
+                {
+                    maxTokens = Math.Max(maxTokens ?? 0, value);
+                }
+                else if (reader.TokenType != JsonTokenType.Null)
+                {
+                    return new ProxyRequestInfo { Error = $"'{name}' must be a non-negative integer." };
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+        {
+            return new ProxyRequestInfo { Error = "The request body must be a single JSON object." };
+        }
+
+        return new ProxyRequestInfo
+        {
+            ObjectStart = objectStart,
+            HasProperties = hasProperties,
+            Model = model,
+            ModelStart = modelStart,
+            ModelEnd = modelEnd,
+            Stream = stream,
+            HasStreamOptions = hasStreamOptions,
+            MaxOutputTokens = maxTokens,
+        };
+    }
+
+    private static bool Once(ref Seen seen, Seen field)
+    {
+        if ((seen & field) != 0)
+        {
+            return false;
+        }
+
+        seen |= field;
+        return true;
+    }
+
+    private static ProxyRequestInfo Duplicate(string name) => new() { Error = $"'{name}' appears more than once." };
+
+    [Flags]
+    private enum Seen
+    {
+        None = 0,
+        Model = 1,
+        Stream = 2,
+        StreamOptions = 4,
+    }
+}

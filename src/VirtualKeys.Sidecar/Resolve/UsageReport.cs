@@ -1,0 +1,22 @@
+using System.Text.Json.Serialization;
+
+namespace VirtualKeys.Sidecar.Resolve;
+
+/// <summary>Body of <c>POST /v1/usage</c>; reporting the same decision again changes nothing.</summary>
+public sealed class UsageReport
+{
+    public string? DecisionId { get; set; }
+
+    public long? InputTokens { get; set; }
+
+    public long? OutputTokens { get; set; }
+
+    /// <summary>The upstream HTTP status (a number) or one of "success", "error", "cancelled".</summary>
+    [JsonConverter(typeof(UsageReportStatusConverter))]
+    public UsageReportStatus? Status { get; set; }
+
+    public double? LatencyMs { get; set; }
+
+    /// <summary>The provider the router ended up using (a fallback, perhaps); defaults to the first one offered.</summary>
+    public string? Provider { get; set; }
+}

@@ -1,0 +1,54 @@
+namespace VirtualKeys.Sidecar.Snapshot;
+
+/// <summary>
+/// An immutable set of serving keys. Readers take the current instance without locking; the single
+/// writer builds a new one per change (copy-on-write: changes are rare, lookups are per request).
+/// </summary>
+internal sealed class KeySnapshot
+{
+    private readonly Dictionary<string, ServingKey> _byId;
+    private readonly Dictionary<string, ServingKey>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
+
+    private KeySnapshot(Dictionary<string, ServingKey> byId)
+    {
+        _byId = byId;
+        _bySpan = byId.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public static KeySnapshot Empty { get; } = new(new Dictionary<string, ServingKey>(StringComparer.Ordinal));
+
+    public int Count => _byId.Count;
+
+    public IEnumerable<ServingKey> Keys => _byId.Values;
+
+    public static KeySnapshot Create(IEnumerable<ServingKey> keys)
+    {
+        var byId = new Dictionary<string, ServingKey>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            byId[key.KeyId] = key;
+        }
+
+        return new KeySnapshot(byId);
+    }
+
+    public bool TryGet(ReadOnlySpan<char> keyId, out ServingKey key) => _bySpan.TryGetValue(keyId, out key!);
+
+    public KeySnapshot With(ServingKey key)
+    {
+        var byId = new Dictionary<string, ServingKey>(_byId, StringComparer.Ordinal) { [key.KeyId] = key };
+        return new KeySnapshot(byId);
+    }
+
+    public KeySnapshot Without(string keyId)
+    {
+        if (!_byId.ContainsKey(keyId))
+        {
+            return this;
+        }
+
+        var byId = new Dictionary<string, ServingKey>(_byId, StringComparer.Ordinal);
+        byId.Remove(keyId);
+        return new KeySnapshot(byId);
+    }
+}

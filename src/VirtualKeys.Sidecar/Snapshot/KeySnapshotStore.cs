@@ -1,0 +1,103 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Sidecar.Hosting;
+
+namespace VirtualKeys.Sidecar.Snapshot;
+
+/// <summary>Holds the snapshot being served and how fresh it is. One writer (the sync service), many readers.</summary>
+internal sealed partial class KeySnapshotStore
+{
+    private readonly TimeProvider _time;
+    private readonly ILogger<KeySnapshotStore> _logger;
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile KeySnapshot _current = KeySnapshot.Empty;
+    private long _confirmedAtTicks;
+    private volatile bool _degraded;
+
+    public KeySnapshotStore([FromKeyedServices(SidecarServiceKeys.Clock)] TimeProvider time, ILogger<KeySnapshotStore> logger)
+    {
+        _time = time;
+        _logger = logger;
+    }
+
+    public KeySnapshot Current => _current;
+
+    public bool IsLoaded => _loaded.Task.IsCompleted;
+
+    public Task Loaded => _loaded.Task;
+
+    /// <summary>True while the source is unreachable and the sidecar serves its last snapshot.</summary>
+    public bool IsDegraded => _degraded;
+
+    /// <summary>Time since the source last confirmed the snapshot; null before the first load.</summary>
+    public TimeSpan? Age => IsLoaded
+        ? _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _confirmedAtTicks), TimeSpan.Zero)
+        : null;
+
+    public void MarkDegraded() => _degraded = true;
+
+    public void Apply(KeySnapshotChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        switch (change.Kind)
+        {
+            case KeySnapshotChangeKind.Reload:
+                _current = KeySnapshot.Create(change.Entries.Select(Compile).OfType<ServingKey>());
+                _loaded.TrySetResult();
+                Log.SnapshotLoaded(_logger, _current.Count);
+                break;
+            case KeySnapshotChangeKind.Upsert:
+                var compiled = Compile(change.Entry!);
+                _current = compiled is null ? _current.Without(change.KeyId!) : _current.With(compiled);
+                break;
+            case KeySnapshotChangeKind.Remove:
+                _current = _current.Without(change.KeyId!);
+                break;
+            case KeySnapshotChangeKind.Heartbeat:
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(change), change.Kind, "Unknown snapshot change kind.");
+        }
+
+        Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
+        _degraded = false;
+    }
+
+    private ServingKey? Compile(VirtualKeyEntry entry)
+    {
+        if (!VirtualKeyId.IsValid(entry.KeyId))
+        {
+            Log.KeySkipped(_logger, entry.Namespace, entry.Name, $"the key id is not {VirtualKeyId.Length} characters of a-z and 2-7");
+            return null;
+        }
+
+        var providers = new List<ServingProvider>(entry.Providers.Count);
+        foreach (var provider in entry.Providers)
+        {
+            var serving = ServingProvider.TryCreate(provider, out var problem);
+            if (serving is null)
+            {
+                Log.ProviderSkipped(_logger, entry.Namespace, entry.Name, provider.Name, problem!);
+            }
+            else
+            {
+                providers.Add(serving);
+            }
+        }
+
+        return new ServingKey(entry, [.. providers]);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Serving a snapshot of {KeyCount} virtual keys")]
+        public static partial void SnapshotLoaded(ILogger logger, int keyCount);
+
+        [LoggerMessage(2, LogLevel.Warning, "Virtual key {Namespace}/{Name} is not served: {Problem}")]
+        public static partial void KeySkipped(ILogger logger, string @namespace, string name, string problem);
+
+        [LoggerMessage(3, LogLevel.Warning, "Provider {Provider} of virtual key {Namespace}/{Name} is not used: {Problem}")]
+        public static partial void ProviderSkipped(ILogger logger, string @namespace, string name, string provider, string problem);
+    }
+}

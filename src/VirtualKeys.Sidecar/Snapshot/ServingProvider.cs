@@ -1,0 +1,174 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using VirtualKeys.Sidecar.Proxy;
+using VirtualKeys.Sidecar.Resolve;
+
+namespace VirtualKeys.Sidecar.Snapshot;
+
+/// <summary>
+/// A provider prepared for the request path: auth header strings, endpoint URIs and the resolve answer
+/// are built once per snapshot change, not per request.
+/// </summary>
+internal sealed class ServingProvider
+{
+    public const string DefaultAnthropicVersion = "2023-06-01";
+    public const string DefaultAzureApiVersion = "2024-10-21";
+    private const int MaxCachedModels = 256;
+
+    private readonly FrozenSet<string>? _models;
+    private readonly Uri?[] _routeUris;
+    private readonly ConcurrentDictionary<string, ProviderInfo>? _azureInfos;
+    private readonly ConcurrentDictionary<(int Route, string Model), Uri>? _azureUris;
+    private readonly ProviderInfo? _info;
+
+    private ServingProvider(ProviderEntry entry, string baseUrl)
+    {
+        Entry = entry;
+        BaseUrl = baseUrl;
+        TypeName = entry.Type.ToString();
+        _models = entry.Models.Count == 0 ? null : entry.Models.ToFrozenSet(StringComparer.Ordinal);
+        (AuthHeaderName, AuthHeaderValue) = entry.Type switch
+        {
+            ProviderType.AzureOpenAI => ("api-key", entry.Credential),
+            ProviderType.Anthropic => ("x-api-key", entry.Credential),
+            ProviderType.Gemini => ("x-goog-api-key", entry.Credential),
+            _ => ("Authorization", "Bearer " + entry.Credential),
+        };
+        Family = entry.Type == ProviderType.Anthropic ? ApiFamily.Anthropic : ApiFamily.OpenAI;
+        ApiVersion = entry.Type == ProviderType.AzureOpenAI ? entry.AzureApiVersion ?? DefaultAzureApiVersion : null;
+
+        _routeUris = new Uri?[ProxyRoute.All.Count];
+        if (entry.Type == ProviderType.AzureOpenAI)
+        {
+            _azureInfos = new(StringComparer.Ordinal);
+            _azureUris = new();
+        }
+        else
+        {
+            foreach (var route in ProxyRoute.All)
+            {
+                if (route.Family == Family)
+                {
+                    _routeUris[route.Index] = new Uri(baseUrl + route.UpstreamSuffix);
+                }
+            }
+
+            _info = CreateInfo(baseUrl);
+        }
+    }
+
+    public ProviderEntry Entry { get; }
+
+    public string Name => Entry.Name;
+
+    public ProviderType Type => Entry.Type;
+
+    public string TypeName { get; }
+
+    public int Priority => Entry.Priority;
+
+    public int Weight => Entry.Weight;
+
+    public ApiFamily Family { get; }
+
+    public string BaseUrl { get; }
+
+    public string? ApiVersion { get; }
+
+    public string AuthHeaderName { get; }
+
+    public string AuthHeaderValue { get; }
+
+    public static ServingProvider? TryCreate(ProviderEntry entry, out string? problem)
+    {
+        var baseUrl = entry.BaseUrl ?? entry.Type switch
+        {
+            ProviderType.OpenAI => "https://api.openai.com/v1",
+            ProviderType.Anthropic => "https://api.anthropic.com",
+            ProviderType.Gemini => "https://generativelanguage.googleapis.com/v1beta/openai",
+            _ => null,
+        };
+        if (baseUrl is null)
+        {
+            problem = $"provider type {entry.Type} needs a baseUrl";
+            return null;
+        }
+
+        baseUrl = baseUrl.TrimEnd('/');
+        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        {
+            problem = "baseUrl is not an absolute http(s) URL";
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(entry.Credential))
+        {
+            problem = "the credential is empty";
+            return null;
+        }
+
+        problem = null;
+        return new ServingProvider(entry, baseUrl);
+    }
+
+    public bool Serves(string model) => _models is null || _models.Contains(model);
+
+    public bool MentionsModel(string model) => _models is not null && _models.Contains(model);
+
+    public ProviderInfo GetInfo(string model)
+    {
+        if (_info is not null)
+        {
+            return _info;
+        }
+
+        // A key without an allowlist lets clients name any model: cap what they can make us remember.
+        return _azureInfos!.Count < MaxCachedModels
+            ? _azureInfos.GetOrAdd(model, static (m, self) => self.CreateInfo(self.DeploymentUrl(m)), this)
+            : _azureInfos.TryGetValue(model, out var info) ? info : CreateInfo(DeploymentUrl(model));
+    }
+
+    public Uri GetUpstreamUri(ProxyRoute route, string model)
+    {
+        if (_azureUris is null)
+        {
+            return _routeUris[route.Index] ?? throw new InvalidOperationException($"{TypeName} does not serve {route.Path}.");
+        }
+
+        if (_azureUris.TryGetValue((route.Index, model), out var uri))
+        {
+            return uri;
+        }
+
+        uri = new Uri($"{DeploymentUrl(model)}{route.UpstreamSuffix}?api-version={Uri.EscapeDataString(ApiVersion!)}");
+        if (_azureUris.Count < MaxCachedModels)
+        {
+            _azureUris.TryAdd((route.Index, model), uri);
+        }
+
+        return uri;
+    }
+
+    public override string ToString() => Entry.ToString();
+
+    private string DeploymentUrl(string model) => $"{BaseUrl}/openai/deployments/{Uri.EscapeDataString(model)}";
+
+    private ProviderInfo CreateInfo(string baseUrl)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { [AuthHeaderName] = AuthHeaderValue };
+        if (Type == ProviderType.Anthropic)
+        {
+            headers["anthropic-version"] = DefaultAnthropicVersion;
+        }
+
+        return new ProviderInfo
+        {
+            Name = Entry.Name,
+            Type = TypeName,
+            BaseUrl = baseUrl,
+            Credential = Entry.Credential,
+            AuthHeaders = headers,
+            ApiVersion = ApiVersion,
+        };
+    }
+}

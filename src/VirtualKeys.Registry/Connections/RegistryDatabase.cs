@@ -153,6 +153,9 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
 
     internal RegistryUnavailableException Unavailable(Exception cause)
     {
+        // Idle pooled connections to a server that went away are dead too: drop them, so the first
+        // call after the server is back does not fail on one of them.
+        DataSource.Clear();
         var reason = cause switch
         {
             PostgresException pg => $"the server refused the session ({pg.SqlState}: {pg.MessageText})",

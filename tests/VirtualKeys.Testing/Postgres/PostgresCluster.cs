@@ -97,10 +97,19 @@ public sealed class PostgresCluster : IAsyncDisposable
             return;
         }
 
-        await RunAsync(
-            Tool("pg_ctl"),
-            ["-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-s", "start"],
-            cancellationToken);
+        try
+        {
+            await RunAsync(
+                Tool("pg_ctl"),
+                ["-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-s", "start"],
+                cancellationToken);
+        }
+        catch (InvalidOperationException ex)
+        {
+            var log = File.Exists(LogFile) ? string.Join(Environment.NewLine, File.ReadLines(LogFile).TakeLast(15)) : "(no log)";
+            throw new InvalidOperationException($"PostgreSQL on port {Port} did not start; the end of {LogFile}:{Environment.NewLine}{log}", ex);
+        }
+
         IsRunning = true;
     }
 
@@ -143,8 +152,11 @@ public sealed class PostgresCluster : IAsyncDisposable
             await Task.Delay(50, cancellationToken);
         }
 
-        // A postmaster left as an unreaped zombie would still answer kill(pid, 0) and block the restart.
+        // A postmaster left as an unreaped zombie still answers kill(pid, 0), and PostgreSQL would take
+        // its lock files for a live server's and refuse to start.
         File.Delete(Path.Combine(DataDirectory, "postmaster.pid"));
+        File.Delete(Path.Combine(RootDirectory, string.Create(CultureInfo.InvariantCulture, $".s.PGSQL.{Port}.lock")));
+        File.Delete(Path.Combine(RootDirectory, string.Create(CultureInfo.InvariantCulture, $".s.PGSQL.{Port}")));
         IsRunning = false;
     }
 
@@ -188,15 +200,16 @@ public sealed class PostgresCluster : IAsyncDisposable
             ["-D", DataDirectory, "-U", ServiceUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
             cancellationToken);
 
+        // fsync off: a test never survives an OS crash anyway. synchronous_commit stays on, so a
+        // commit is in the WAL before it returns and survives KillAsync, as in production.
         var settings = new StringBuilder()
             .AppendLine()
-            .AppendLine("# VirtualKeys.Testing: a throwaway cluster, speed over durability")
+            .AppendLine("# VirtualKeys.Testing: a throwaway cluster, speed over durability against OS crashes")
             .AppendLine("listen_addresses = '127.0.0.1'")
             .AppendLine(CultureInfo.InvariantCulture, $"port = {Port}")
             .AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{RootDirectory}'")
             .AppendLine("max_connections = 300")
             .AppendLine("fsync = off")
-            .AppendLine("synchronous_commit = off")
             .AppendLine("full_page_writes = off")
             .AppendLine("shared_buffers = 64MB")
             .AppendLine("log_min_messages = warning")

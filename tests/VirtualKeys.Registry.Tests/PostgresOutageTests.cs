@@ -1,0 +1,105 @@
+using Npgsql;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Notifications;
+using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Registry.Tests;
+
+/// <summary>PostgreSQL killed and restarted under the registry, on a cluster of these tests' own.</summary>
+public sealed class PostgresOutageTests : IAsyncLifetime
+{
+    private PostgresCluster _cluster = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!File.Exists(Path.Combine(PostgresCluster.DefaultBinDirectory, "initdb")))
+        {
+            Assert.Skip($"No PostgreSQL binaries in {PostgresCluster.DefaultBinDirectory} to start a cluster that can be killed.");
+        }
+
+        _cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Killed_cluster_restarts_on_the_same_port_with_its_committed_data()
+    {
+        var port = _cluster.Port;
+        await ExecuteAsync("CREATE TABLE survivors (x int); INSERT INTO survivors VALUES (42);");
+
+        await _cluster.KillAsync(Ct);
+        var whileDown = await Record.ExceptionAsync(() => ExecuteAsync("SELECT 1"));
+        await _cluster.StartAsync(Ct);
+
+        Assert.IsAssignableFrom<NpgsqlException>(whileDown);
+        Assert.Equal(port, _cluster.Port);
+        Assert.True(_cluster.IsRunning);
+        Assert.Equal(42, await ScalarAsync("SELECT x FROM survivors"));
+    }
+
+    [Fact]
+    public async Task Disposing_the_cluster_removes_its_directory()
+    {
+        var directory = _cluster.RootDirectory;
+
+        await _cluster.DisposeAsync();
+
+        Assert.False(Directory.Exists(directory));
+    }
+
+    [Fact]
+    public async Task Registry_reports_the_outage_clearly_and_works_again_after_restart()
+    {
+        var kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(kekPath);
+        try
+        {
+            await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), kekPath);
+            var listener = await RegistryChangeListener.StartAsync(registry.Database, Ct);
+            var changes = listener.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
+
+            await _cluster.KillAsync(Ct);
+            var listenerError = await Record.ExceptionAsync(async () => await changes.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60), Ct));
+            var upsertError = await Record.ExceptionAsync(() => registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct));
+            await _cluster.StartAsync(Ct);
+            var afterRestart = await registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct);
+            await listener.DisposeAsync();
+
+            var unavailable = Assert.IsType<RegistryUnavailableException>(upsertError);
+            Assert.Equal(_cluster.Port, unavailable.Port);
+            Assert.Contains($"127.0.0.1:{_cluster.Port}", unavailable.Message, StringComparison.Ordinal);
+            Assert.IsType<RegistryUnavailableException>(listenerError);
+            Assert.True(afterRestart.Changed);
+        }
+        finally
+        {
+            File.Delete(kekPath);
+        }
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_cluster.GetConnectionString() + ";Pooling=false");
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private async Task<int> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_cluster.GetConnectionString() + ";Pooling=false");
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (int)(await command.ExecuteScalarAsync(Ct))!;
+    }
+}

@@ -12,7 +12,13 @@ internal sealed class RecordingHandler<T> : IResourceEventHandler<T>
 
     public IReadOnlyList<string> Events => [.. _events];
 
+    /// <summary>The events without resource versions, e.g. "updated ns/name".</summary>
+    public IReadOnlyList<string> Changes => [.. _events.Select(e => e[..e.IndexOf('@', StringComparison.Ordinal)])];
+
     public int ResyncCount { get; private set; }
+
+    public Task WaitForAsync(string change) =>
+        Wait.UntilAsync(() => Changes.Contains(change), () => $"'{change}' (have: {string.Join(", ", _events)})");
 
     public void OnAdded(T obj) => _events.Enqueue($"added {Id(obj)}@{obj.Metadata.ResourceVersion}");
 

@@ -1,0 +1,9 @@
+using System.Text.Json.Serialization;
+
+namespace VirtualKeys.Operator.Tests.Runtime.Support;
+
+internal sealed class WidgetSpec
+{
+    [JsonPropertyName("color")]
+    public string? Color { get; set; }
+}

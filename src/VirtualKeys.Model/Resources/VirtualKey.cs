@@ -47,8 +47,16 @@ public sealed class VirtualKey : IKubernetesObject<V1ObjectMeta>, ISpec<VirtualK
     /// The name of the Secret that holds the key's token: <c>spec.tokenSecretName</c>, or the
     /// resource's name followed by <c>-token</c>.
     /// </summary>
-    public string GetTokenSecretName() =>
-        string.IsNullOrEmpty(Spec?.TokenSecretName)
-            ? Metadata?.Name + WellKnown.TokenSecretNameSuffix
-            : Spec.TokenSecretName;
+    /// <exception cref="InvalidOperationException">Neither is set (an object not yet named by the API server).</exception>
+    public string GetTokenSecretName()
+    {
+        if (!string.IsNullOrEmpty(Spec?.TokenSecretName))
+        {
+            return Spec.TokenSecretName;
+        }
+
+        return string.IsNullOrEmpty(Metadata?.Name)
+            ? throw new InvalidOperationException("The VirtualKey has neither spec.tokenSecretName nor metadata.name, so its token Secret has no name.")
+            : Metadata.Name + WellKnown.TokenSecretNameSuffix;
+    }
 }

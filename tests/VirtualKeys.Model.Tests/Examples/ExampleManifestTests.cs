@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using k8s;
-using VirtualKeys.Model.Crd;
 using VirtualKeys.Model.Tests.Support;
 using VirtualKeys.Model.Validation;
 
@@ -8,7 +7,7 @@ namespace VirtualKeys.Model.Tests.Examples;
 
 public class ExampleManifestTests
 {
-    private static readonly CrdSchema Schema = new(CrdGenerator.Generate(typeof(VirtualKey)));
+    private static readonly CrdSchema Schema = new(Repository.CommittedCrd());
 
     public static TheoryData<string> VirtualKeyExamples() => [.. ExampleManifests.VirtualKeys().Select(example => example.Name)];
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using VirtualKeys.Model.Crd;
 using VirtualKeys.Model.Tests.Support;
 
 namespace VirtualKeys.Model.Tests.Examples;
@@ -7,7 +6,7 @@ namespace VirtualKeys.Model.Tests.Examples;
 /// <summary>Proves the schema check used on the examples catches broken manifests.</summary>
 public class SchemaCheckTests
 {
-    private static readonly CrdSchema Schema = new(CrdGenerator.Generate(typeof(VirtualKey)));
+    private static readonly CrdSchema Schema = new(Repository.CommittedCrd());
 
     [Fact]
     public void The_unbroken_quickstart_passes()

@@ -1,3 +1,4 @@
+using k8s;
 using k8s.Models;
 using VirtualKeys.Model.Tests.Support;
 
@@ -19,6 +20,25 @@ public class VirtualKeyHelpersTests
         var key = new VirtualKey { Metadata = new V1ObjectMeta { Name = "team-a" }, Spec = new VirtualKeySpec { TokenSecretName = "shared-token" } };
 
         Assert.Equal("shared-token", key.GetTokenSecretName());
+    }
+
+    [Fact]
+    public void A_key_without_a_name_or_token_secret_name_has_no_token_secret_name()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => new VirtualKey().GetTokenSecretName());
+
+        Assert.Contains("metadata.name", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void VirtualKey_is_a_Kubernetes_object_with_spec_and_status_for_KubernetesClient()
+    {
+        Assert.True(typeof(IKubernetesObject<V1ObjectMeta>).IsAssignableFrom(typeof(VirtualKey)));
+        Assert.True(typeof(ISpec<VirtualKeySpec>).IsAssignableFrom(typeof(VirtualKey)));
+        Assert.True(typeof(IStatus<VirtualKeyStatus>).IsAssignableFrom(typeof(VirtualKey)));
+        Assert.True(typeof(IItems<VirtualKey>).IsAssignableFrom(typeof(VirtualKeyList)));
+        var entity = typeof(VirtualKey).GetCustomAttributes(typeof(KubernetesEntityAttribute), false).Cast<KubernetesEntityAttribute>().Single();
+        Assert.Equal(("aigateway.dev", "v1alpha1", "VirtualKey", "virtualkeys"), (entity.Group, entity.ApiVersion, entity.Kind, entity.PluralName));
     }
 
     [Theory]

@@ -1,0 +1,8 @@
+namespace VirtualKeys.MockProvider;
+
+internal enum MockFaultKind
+{
+    Status,
+    DropConnection,
+    DelayFirstByte,
+}

@@ -75,7 +75,7 @@ internal static class SchemaValidator
         switch (kind)
         {
             case JsonValueKind.Number:
-                CheckNumber(node.GetValue<JsonElement>().GetDouble(), node, schema, path, errors);
+                CheckNumber(double.Parse(node.ToJsonString(), CultureInfo.InvariantCulture), node, schema, path, errors);
                 break;
             case JsonValueKind.String:
                 CheckString(node.GetValue<string>(), node, schema, path, errors);

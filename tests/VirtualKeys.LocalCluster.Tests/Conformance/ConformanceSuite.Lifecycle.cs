@@ -96,11 +96,15 @@ public abstract partial class ConformanceSuite<TBackend>
         await using var s = await SessionAsync();
         var ns = "gone-" + s.Namespace;
         await s.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: Token);
-        await s.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = "inside" } }, ns, cancellationToken: Token);
+        await s.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = "inside", Finalizers = ["test.vk.dev/hold"] } }, ns, cancellationToken: Token);
         await s.Client.CoreV1.DeleteNamespaceAsync(ns, cancellationToken: Token);
         var terminating = await s.Client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: Token);
         Assert.Equal("Terminating", terminating.Status.Phase);
         await AssertFailsAsync(HttpStatusCode.Forbidden, () => s.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = "late" } }, ns, cancellationToken: Token));
+        await ClusterSession.EventuallyAsync(
+            async () => (await s.Client.CoreV1.ReadNamespacedSecretAsync("inside", ns, cancellationToken: Token)).Metadata.DeletionTimestamp is not null,
+            "the namespace's contents are being deleted", 120);
+        await s.PatchAsync($"api/v1/namespaces/{ns}/secrets/inside", """{"metadata":{"finalizers":null}}""");
         await ClusterSession.EventuallyAsync(async () => (await s.GetAsync($"api/v1/namespaces/{ns}")).Code == 404, "the namespace is gone", 120);
         Assert.NotNull(backend);
     }

@@ -69,8 +69,8 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
         Assert.Contains(newKey, _registry.Protector.KeyIds);
         Assert.Equal(newKey, await ProtectingKeyAsync(afterResult.KeyId));
         Assert.NotEqual(newKey, await ProtectingKeyAsync(beforeResult.KeyId));
-        Assert.Equal("sk-before-rotation", (await reopened.Registry.GetByKeyIdAsync(beforeResult.KeyId, Ct, includeCredentials: true))!.Credentials!["openai"].Secret);
-        Assert.Equal("sk-after-rotation", (await reopened.Registry.GetByKeyIdAsync(afterResult.KeyId, Ct, includeCredentials: true))!.Credentials!["openai"].Secret);
+        Assert.Equal("sk-before-rotation", (await reopened.Registry.GetByKeyIdAsync(beforeResult.KeyId, includeCredentials: true, Ct))!.Credentials!["openai"].Secret);
+        Assert.Equal("sk-after-rotation", (await reopened.Registry.GetByKeyIdAsync(afterResult.KeyId, includeCredentials: true, Ct))!.Credentials!["openai"].Secret);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
             result.KeyId);
 
         var error = await Assert.ThrowsAsync<RegistryProtectionException>(
-            () => _registry.Registry.GetByKeyIdAsync(result.KeyId, Ct, includeCredentials: true));
+            () => _registry.Registry.GetByKeyIdAsync(result.KeyId, includeCredentials: true, Ct));
 
         Assert.Equal(RegistryProtectionFailure.Tampered, error.Failure);
         Assert.Contains(upsert.Identity.ToString(), error.Message, StringComparison.Ordinal);
@@ -112,7 +112,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
             attackerResult.KeyId);
 
         var error = await Assert.ThrowsAsync<RegistryProtectionException>(
-            () => _registry.Registry.GetByKeyIdAsync(attackerResult.KeyId, Ct, includeCredentials: true));
+            () => _registry.Registry.GetByKeyIdAsync(attackerResult.KeyId, includeCredentials: true, Ct));
 
         Assert.Equal(RegistryProtectionFailure.Tampered, error.Failure);
     }

@@ -1,6 +1,7 @@
 using Npgsql;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Registry.Tests;
@@ -76,6 +77,28 @@ public sealed class MigrationTests(PostgresFixture server)
         var error = await Assert.ThrowsAsync<RegistrySchemaException>(() => new RegistryMigrator(database).MigrateAsync(Ct));
 
         Assert.Contains("migration 1 (initial)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Opening_the_registry_on_a_fresh_database_migrates_it_and_serves_keys()
+    {
+        var connectionString = await server.CreateDatabaseAsync("open", Ct);
+        var kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-open-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(kekPath);
+        try
+        {
+            await using var registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekPath, timeProvider: null, loggerFactory: null, Ct);
+            var upsert = TestRegistry.NewKey(providerKey: "sk-opened");
+
+            var result = await registry.UpsertAsync(upsert, Ct);
+            var stored = await registry.GetByKeyIdAsync(result.KeyId, includeCredentials: true, Ct);
+
+            Assert.Equal("sk-opened", stored!.Credentials!["openai"].Secret);
+        }
+        finally
+        {
+            File.Delete(kekPath);
+        }
     }
 
     private static async Task<long> CountAsync(RegistryDatabase database, string sql)

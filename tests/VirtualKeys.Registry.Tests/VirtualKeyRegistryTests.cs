@@ -20,8 +20,8 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
         var upsert = TestRegistry.NewKey(providerKey: "sk-roundtrip-secret");
 
         var result = await _registry.Registry.UpsertAsync(upsert, Ct);
-        var byName = await _registry.Registry.GetAsync(upsert.Identity.Namespace, upsert.Identity.Name, Ct, includeCredentials: true);
-        var byKeyId = await _registry.Registry.GetByKeyIdAsync(result.KeyId, Ct);
+        var byName = await _registry.Registry.GetAsync(upsert.Identity.Namespace, upsert.Identity.Name, includeCredentials: true, Ct);
+        var byKeyId = await _registry.Registry.GetByKeyIdAsync(result.KeyId, includeCredentials: false, Ct);
 
         Assert.True(result.Changed);
         Assert.Equal(VirtualKeyId.FromUid(upsert.Identity.Uid), result.KeyId);
@@ -63,7 +63,7 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
         var first = await _registry.Registry.UpsertAsync(upsert, Ct);
 
         var second = await _registry.Registry.UpsertAsync(upsert with { Credentials = [new ProviderCredential("openai", "sk-after")] }, Ct);
-        var stored = await _registry.Registry.GetByKeyIdAsync(first.KeyId, Ct, includeCredentials: true);
+        var stored = await _registry.Registry.GetByKeyIdAsync(first.KeyId, includeCredentials: true, Ct);
 
         Assert.True(second.Changed);
         Assert.True(second.ChangeVersion > first.ChangeVersion);
@@ -80,7 +80,7 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
 
         Assert.True(result.Changed);
         Assert.Equal(VirtualKeyState.Suspended, result.State);
-        Assert.Equal(VirtualKeyState.Suspended, (await _registry.Registry.GetByKeyIdAsync(result.KeyId, Ct))!.State);
+        Assert.Equal(VirtualKeyState.Suspended, (await _registry.Registry.GetByKeyIdAsync(result.KeyId, includeCredentials: false, Ct))!.State);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
 
         var tombstoned = await _registry.Registry.TombstoneAsync(upsert.Identity, Ct);
         var again = await _registry.Registry.TombstoneAsync(upsert.Identity, Ct);
-        var record = await _registry.Registry.GetByKeyIdAsync(created.KeyId, Ct, includeCredentials: true);
+        var record = await _registry.Registry.GetByKeyIdAsync(created.KeyId, includeCredentials: true, Ct);
         var live = await _registry.Registry.ListLiveKeysAsync(includeCredentials: false, Ct);
         var verification = await _registry.Registry.VerifyTokenAsync(token.Reveal(), Ct);
         var upsertAfterDelete = await _registry.Registry.UpsertAsync(upsert, Ct);
@@ -117,11 +117,11 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
         var oldResult = await _registry.Registry.UpsertAsync(old, Ct);
 
         var newResult = await _registry.Registry.UpsertAsync(replacement, Ct);
-        var current = await _registry.Registry.GetAsync(old.Identity.Namespace, old.Identity.Name, Ct);
+        var current = await _registry.Registry.GetAsync(old.Identity.Namespace, old.Identity.Name, includeCredentials: false, Ct);
 
         Assert.NotEqual(oldResult.KeyId, newResult.KeyId);
         Assert.Equal(newResult.KeyId, current!.KeyId);
-        Assert.Equal(VirtualKeyState.Tombstoned, (await _registry.Registry.GetByKeyIdAsync(oldResult.KeyId, Ct))!.State);
+        Assert.Equal(VirtualKeyState.Tombstoned, (await _registry.Registry.GetByKeyIdAsync(oldResult.KeyId, includeCredentials: false, Ct))!.State);
     }
 
     [Fact]

@@ -52,10 +52,14 @@ public sealed partial class RegistryChangeListener : IAsyncDisposable
 
     /// <summary>Opens the connection and LISTENs; notifications committed after this returns are delivered.</summary>
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public static Task<RegistryChangeListener> StartAsync(RegistryDatabase database, CancellationToken cancellationToken) =>
+        StartAsync(database, logger: null, cancellationToken);
+
+    /// <inheritdoc cref="StartAsync(RegistryDatabase, CancellationToken)"/>
     public static async Task<RegistryChangeListener> StartAsync(
         RegistryDatabase database,
-        CancellationToken cancellationToken,
-        ILogger<RegistryChangeListener>? logger = null)
+        ILogger<RegistryChangeListener>? logger,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);
         var connection = await database.OpenDedicatedConnectionAsync(cancellationToken);

@@ -42,6 +42,7 @@ public sealed partial class RegistryChangeListener : IAsyncDisposable
 
     private readonly CancellationTokenSource _stopping = new();
     private Task _pump = Task.CompletedTask;
+    private int _disposed;
 
     private RegistryChangeListener(NpgsqlConnection connection, RegistryDatabase database, ILogger logger)
     {
@@ -94,6 +95,11 @@ public sealed partial class RegistryChangeListener : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         try
         {

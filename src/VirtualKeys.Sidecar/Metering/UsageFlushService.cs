@@ -68,7 +68,12 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         {
         }
 
-        var left = _batch.Count + _buffer.Records.Count;
+        var left = _batch.Count;
+        while (_buffer.Records.TryRead(out _))
+        {
+            left++;
+        }
+
         if (left > 0)
         {
             Log.RecordsLostAtShutdown(_logger, left, _options.UsageShutdownFlushTimeout);

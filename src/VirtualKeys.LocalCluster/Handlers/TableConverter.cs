@@ -40,10 +40,11 @@ internal sealed class TableConverter
             definitions.Add(definition);
         }
 
+        var paths = columns.Select(c => c.JsonPath.StartsWith('#') ? null : TryParse(c.JsonPath)).ToArray();
         var rows = new JsonArray();
         foreach (var item in items)
         {
-            var row = new JsonObject { ["cells"] = Cells(type, columns, item) };
+            var row = new JsonObject { ["cells"] = Cells(type, columns, paths, item) };
             var objectForm = includeObject ?? "Metadata";
             if (objectForm == "Object")
             {
@@ -112,12 +113,25 @@ internal sealed class TableConverter
         };
     }
 
-    private JsonArray Cells(ResourceType type, List<PrinterColumn> columns, StoredObject item)
+    private static JsonPathExpression? TryParse(string path)
+    {
+        try
+        {
+            return JsonPathExpression.Parse(path);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private JsonArray Cells(ResourceType type, List<PrinterColumn> columns, JsonPathExpression?[] paths, StoredObject item)
     {
         var element = item.Element;
         var cells = new JsonArray();
-        foreach (var column in columns)
+        for (var i = 0; i < columns.Count; i++)
         {
+            var column = columns[i];
             cells.Add(column.JsonPath switch
             {
                 "#data" => JsonValue.Create(Count(element, "data") + Count(element, "binaryData")),
@@ -125,25 +139,21 @@ internal sealed class TableConverter
                 "#lastSeen" => JsonValue.Create(LastSeen(element)),
                 "#object" => JsonValue.Create($"{Text(element, "involvedObject", "kind").ToLowerInvariant()}/{Text(element, "involvedObject", "name")}"),
                 "#source" => JsonValue.Create(Text(element, "source", "component") is { Length: > 0 } component ? component : Text(element, "reportingComponent")),
-                _ => Cell(column, element, type.IsCustom),
+                _ => Cell(column, paths[i], element, type.IsCustom),
             });
         }
 
         return cells;
     }
 
-    private JsonNode? Cell(PrinterColumn column, JsonElement element, bool custom)
+    private JsonNode? Cell(PrinterColumn column, JsonPathExpression? path, JsonElement element, bool custom)
     {
-        List<JsonElement> results;
-        try
-        {
-            results = JsonPathExpression.Parse(column.JsonPath).Evaluate(element);
-        }
-        catch (FormatException)
+        if (path is null)
         {
             return null;
         }
 
+        var results = path.Evaluate(element);
         if (results.Count == 0 || results[0].ValueKind == JsonValueKind.Null)
         {
             return custom ? null : JsonValue.Create("<none>");

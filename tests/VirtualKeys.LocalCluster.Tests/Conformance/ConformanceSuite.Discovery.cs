@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using VirtualKeys.LocalCluster.Tests.Backends;
-
 using k8s;
+using VirtualKeys.LocalCluster.Tests.Backends;
 
 namespace VirtualKeys.LocalCluster.Tests.Conformance;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
-using k8s.Autorest;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using VirtualKeys.LocalCluster.Tests.Backends;
 

@@ -126,38 +126,46 @@ public sealed class PostgresCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// SIGKILL to the postmaster and every backend at once, like a machine losing power;
-    /// returns when they are gone, so <see cref="StartAsync"/> can start crash recovery on the same port.
+    /// SIGKILL to the postmaster and every backend, like a machine losing power; returns when they
+    /// are gone, so <see cref="StartAsync"/> runs crash recovery on the same data directory and port.
     /// </summary>
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {
-        var pid = ReadPostmasterPid();
-        if (pid is null)
-        {
-            IsRunning = false;
-            return;
-        }
-
-        // pg_ctl starts the postmaster in its own session, so its pid is also its process group id.
-        var group = "-" + pid.Value.ToString(CultureInfo.InvariantCulture);
-        await RunAsync("kill", ["-KILL", "--", group], cancellationToken, runAsServiceUser: false, allowFailure: true);
         var deadline = DateTime.UtcNow + CommandTimeout;
-        while (ProcessGroupAlive(pid.Value))
+        var postmaster = ReadPostmasterPid();
+
+        // Every PostgreSQL process works in its data directory, and each child calls setsid(), so
+        // neither the parent pid nor the process group finds them all; the working directory does.
+        for (var processes = ProcessesIn(DataDirectory, postmaster); processes.Count > 0; processes = ProcessesIn(DataDirectory, postmaster))
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"PostgreSQL process group {pid} on port {Port} did not die after SIGKILL.");
+                throw new InvalidOperationException($"PostgreSQL processes {string.Join(", ", processes)} on port {Port} did not die after SIGKILL.");
+            }
+
+            foreach (var pid in processes)
+            {
+                try
+                {
+                    using var process = Process.GetProcessById(pid);
+                    process.Kill();
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+                {
+                    // Already gone.
+                }
             }
 
             await Task.Delay(50, cancellationToken);
         }
+
+        IsRunning = false;
 
         // A postmaster left as an unreaped zombie still answers kill(pid, 0), and PostgreSQL would take
         // its lock files for a live server's and refuse to start.
         File.Delete(Path.Combine(DataDirectory, "postmaster.pid"));
         File.Delete(Path.Combine(RootDirectory, string.Create(CultureInfo.InvariantCulture, $".s.PGSQL.{Port}.lock")));
         File.Delete(Path.Combine(RootDirectory, string.Create(CultureInfo.InvariantCulture, $".s.PGSQL.{Port}")));
-        IsRunning = false;
     }
 
     public async Task RestartAsync(CancellationToken cancellationToken = default)
@@ -231,35 +239,41 @@ public sealed class PostgresCluster : IAsyncDisposable
         return int.TryParse(firstLine, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
     }
 
-    /// <summary>True while any process of the group is alive; zombies do not count.</summary>
-    private static bool ProcessGroupAlive(int groupId)
+    /// <summary>Live (not zombie) processes whose working directory is <paramref name="directory"/>, the postmaster first.</summary>
+    private static List<int> ProcessesIn(string directory, int? postmaster)
     {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        var found = new List<int>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            if (!int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
             {
                 continue;
             }
 
-            string stat;
             try
             {
-                stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                if (File.ResolveLinkTarget(Path.Combine(entry, "cwd"), returnFinalTarget: false)?.FullName != directory)
+                {
+                    continue;
+                }
+
+                // "pid (comm) state ...": the state follows the last ')'.
+                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
+                if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z'))
+                {
+                    continue;
+                }
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 continue;
             }
 
-            // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so parse after the last ')'.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 2 && fields[0] != "Z" && fields[2] == groupId.ToString(CultureInfo.InvariantCulture))
-            {
-                return true;
-            }
+            found.Add(pid);
         }
 
-        return false;
+        // The postmaster goes first, so it forks nothing new while its children are killed.
+        return [.. found.OrderBy(pid => pid == postmaster ? 0 : 1)];
     }
 
     private static async Task<string> CreateRootDirectoryAsync(CancellationToken cancellationToken)
@@ -281,12 +295,19 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     private static Process StartWatchdog(string root)
     {
-        // Reads until this process closes the pipe (or dies), then kills what is left and removes the directory.
+        // Reads until this process closes the pipe (or dies), then kills every process working in the
+        // data directory and removes the directory.
         const string Script =
             """
             cat >/dev/null
-            pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null)
-            if [ -n "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null; sleep 0.2; fi
+            while :; do
+                killed=
+                for proc in /proc/[0-9]*; do
+                    if [ "$(readlink "$proc/cwd" 2>/dev/null)" = "$1/data" ]; then kill -9 "${proc#/proc/}" 2>/dev/null && killed=1; fi
+                done
+                [ -z "$killed" ] && break
+                sleep 0.2
+            done
             rm -rf -- "$1"
             """;
         var start = new ProcessStartInfo("/bin/sh")

@@ -6,10 +6,14 @@ using VirtualKeys.Cli.Help;
 var root = new RootCommand("vk: LLM virtual keys as Kubernetes resources.")
 {
     CrdCommand.Create(),
+    LocalClusterCommand.Create(),
 };
 
 root.WithExamples(
     "vk crd | kubectl apply -f -",
-    "vk crd --output config");
+    "vk crd --output config",
+    "vk local-cluster --kubeconfig /tmp/vk.kubeconfig");
 
-return await root.ShowExamplesInHelp().Parse(args).InvokeAsync();
+// Long enough for commands that stop servers and processes on Ctrl+C to finish cleaning up.
+var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(20) };
+return await root.ShowExamplesInHelp().Parse(args).InvokeAsync(invocation);

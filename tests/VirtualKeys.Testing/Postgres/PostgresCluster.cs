@@ -12,7 +12,7 @@ namespace VirtualKeys.Testing.Postgres;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Chaos tests can <see cref="KillAsync"/> it (SIGKILL to the postmaster's whole process group,
+/// Chaos tests can <see cref="KillAsync"/> it (SIGKILL to the postmaster and all its processes,
 /// as a crash would) and <see cref="StartAsync"/> it again on the same data directory and port.
 /// </para>
 /// <para>

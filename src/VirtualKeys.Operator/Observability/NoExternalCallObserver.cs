@@ -1,0 +1,10 @@
+namespace VirtualKeys.Operator.Observability;
+
+public sealed class NoExternalCallObserver : IExternalCallObserver
+{
+    public static NoExternalCallObserver Instance { get; } = new();
+
+    public void BeforeCall(string operation)
+    {
+    }
+}

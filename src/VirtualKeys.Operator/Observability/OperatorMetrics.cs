@@ -1,0 +1,41 @@
+using Prometheus;
+
+namespace VirtualKeys.Operator.Observability;
+
+/// <summary>The operator's own instruments, beside the controller runtime's <c>vk_controller_*</c> and <c>vk_workqueue_*</c>.</summary>
+public sealed class OperatorMetrics
+{
+    private readonly Gauge _budgetUsedRatio;
+    private readonly Gauge _usageSyncLag;
+    private readonly Counter _usageWrites;
+    private readonly Counter _registryWrites;
+
+    public OperatorMetrics(IMetricFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _budgetUsedRatio = factory.CreateGauge(
+            "vk_virtualkey_budget_used_ratio",
+            "Spend in the current budget period divided by the key's budget cap (1 = exhausted), by namespace and name.",
+            ["namespace", "name"]);
+        _usageSyncLag = factory.CreateGauge(
+            "vk_usage_sync_lag_seconds",
+            "After the last usage sync round: how long the oldest usage not yet on a status has waited (0 when every status is current).");
+        _usageWrites = factory.CreateCounter(
+            "vk_usage_sync_writes_total",
+            "Status writes by the usage syncer.");
+        _registryWrites = factory.CreateCounter(
+            "vk_registry_writes_total",
+            "Registry upserts and tombstones sent by the reconciler, by operation.",
+            ["operation"]);
+    }
+
+    public void BudgetUsed(string @namespace, string name, double ratio) => _budgetUsedRatio.WithLabels(@namespace, name).Set(ratio);
+
+    public void ForgetBudget(string @namespace, string name) => _budgetUsedRatio.RemoveLabelled(@namespace, name);
+
+    public void UsageSyncLag(TimeSpan lag) => _usageSyncLag.Set(Math.Max(0, lag.TotalSeconds));
+
+    public void UsageWritten() => _usageWrites.Inc();
+
+    public void RegistryWrite(string operation) => _registryWrites.WithLabels(operation).Inc();
+}

@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using VirtualKeys.Registry.Keys;
+
+namespace VirtualKeys.Operator.Reconciliation;
+
+/// <summary>
+/// What this process last wrote to the registry for each key (by uid): a digest of the spec,
+/// the credential fingerprints and the token. An idle resync whose digest matches skips the
+/// registry entirely. After a restart the cache is empty and the first upsert per key runs; the
+/// registry compares it with what it holds and writes nothing when nothing differs.
+/// </summary>
+public sealed class RegistryWriteCache
+{
+    // Keys the credential digests: they live only in this process's memory and say nothing outside it.
+    private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
+    private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
+
+    public string Digest(VirtualKeyUpsert upsert)
+    {
+        ArgumentNullException.ThrowIfNull(upsert);
+        var text = new StringBuilder()
+            .Append(upsert.Identity.Uid).Append('\n')
+            .Append(upsert.Generation.ToString(CultureInfo.InvariantCulture)).Append('\n')
+            .Append(upsert.SpecFingerprint).Append('\n');
+        foreach (var credential in upsert.Credentials.OrderBy(c => c.ProviderName, StringComparer.Ordinal))
+        {
+            text.Append(credential.ProviderName).Append('=')
+                .Append(Convert.ToHexStringLower(HMACSHA256.HashData(_digestKey, Encoding.UTF8.GetBytes(credential.Secret)))).Append('\n');
+        }
+
+        foreach (var token in upsert.Tokens?.Issue ?? [])
+        {
+            text.Append("token=").Append(Convert.ToHexStringLower(token.ComputeHash())).Append('\n');
+        }
+
+        text.Append("retire=").Append(upsert.Tokens?.RetireOthersAt?.UtcTicks.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    public bool IsCurrent(string uid, string digest) =>
+        _applied.TryGetValue(uid, out var applied) && string.Equals(applied, digest, StringComparison.Ordinal);
+
+    public void Applied(string uid, string digest) => _applied[uid] = digest;
+
+    public void Forget(string uid) => _applied.TryRemove(uid, out _);
+}

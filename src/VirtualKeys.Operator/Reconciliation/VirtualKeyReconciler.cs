@@ -1,0 +1,357 @@
+using System.Globalization;
+using System.Text;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using VirtualKeys.Model;
+using VirtualKeys.Model.Validation;
+using VirtualKeys.Operator.Events;
+using VirtualKeys.Operator.Kubernetes;
+using VirtualKeys.Operator.Observability;
+using VirtualKeys.Operator.Runtime.Controllers;
+using VirtualKeys.Operator.Runtime.Informers;
+using VirtualKeys.Operator.Usage;
+using VirtualKeys.Registry;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
+
+namespace VirtualKeys.Operator.Reconciliation;
+
+/// <summary>
+/// Drives one VirtualKey's world toward its spec: finalizer, validation, provider Secrets, token
+/// Secret, registry row, status. Each step reads what exists and writes only what differs, so the
+/// reconcile can stop at any line and the next one (in this process or the next) picks up from
+/// what the API server and the registry hold. An idle resync writes nothing anywhere.
+/// </summary>
+public sealed partial class VirtualKeyReconciler(
+    IResourceCache<VirtualKey> keys,
+    IResourceCache<V1Secret> secrets,
+    VirtualKeyRegistry registry,
+    VirtualKeyApi api,
+    EventRecorder events,
+    RegistryWriteCache registryWrites,
+    RecentWrites<VirtualKey> writtenKeys,
+    RecentWrites<V1Secret> writtenSecrets,
+    OperatorMetrics metrics,
+    IExternalCallObserver observer,
+    IOptions<VirtualKeyReconcilerOptions> options,
+    TimeProvider timeProvider,
+    ILogger<VirtualKeyReconciler> logger) : IReconciler<VirtualKey>
+{
+    /// <summary>Longest wait asked of the queue for an expiry; a resync or a change comes sooner anyway.</summary>
+    private static readonly TimeSpan MaxRequeue = TimeSpan.FromHours(12);
+
+    public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken cancellationToken)
+    {
+        observer.BeforeCall("reconcile");
+        var key = writtenKeys.Freshest(request.Namespace, request.Name, keys.Get(request));
+        if (key is null)
+        {
+            return ReconcileResult.Done;
+        }
+
+        if (key.Metadata.DeletionTimestamp is not null)
+        {
+            await FinalizeAsync(key, cancellationToken);
+            return ReconcileResult.Done;
+        }
+
+        if (!HasFinalizer(key))
+        {
+            var replaced = key.Metadata.ResourceVersion;
+            key = await api.AddFinalizerAsync(key, cancellationToken);
+            writtenKeys.Wrote(replaced, key);
+        }
+
+        var problems = VirtualKeyValidator.Validate(key);
+        if (problems.Count > 0)
+        {
+            // No requeue: only an edit of the spec (a new generation) can fix it.
+            await UpdateStatusAsync(key, ReconcileOutcome.NotReady(ConditionReasons.InvalidSpec, VirtualKeyValidator.Format(problems)), registered: false, cancellationToken);
+            return ReconcileResult.Done;
+        }
+
+        var (credentials, secretProblem) = ResolveCredentials(key);
+        if (secretProblem is not null)
+        {
+            // No requeue: the Secret watch reconciles this key when the Secret appears or changes.
+            await UpdateStatusAsync(key, secretProblem, registered: false, cancellationToken);
+            return ReconcileResult.Done;
+        }
+
+        var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
+        if (tokenProblem is not null)
+        {
+            await UpdateStatusAsync(key, tokenProblem, registered: false, cancellationToken);
+            return ReconcileResult.Done;
+        }
+
+        try
+        {
+            await RegisterAsync(key, credentials, token!, issuedAt, cancellationToken);
+        }
+        catch (RegistryUnavailableException e)
+        {
+            Log.RegistryUnavailable(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, e.Message);
+            await UpdateStatusAsync(key, ReconcileOutcome.NotReady(ConditionReasons.RegistryUnavailable, e.Message), registered: false, cancellationToken);
+            throw;
+        }
+
+        var (outcome, requeue) = Readiness(key);
+        await UpdateStatusAsync(key, outcome, registered: true, cancellationToken);
+        return requeue;
+    }
+
+    private static bool HasFinalizer(VirtualKey key) => key.Metadata.Finalizers?.Contains(WellKnown.Finalizer) == true;
+
+    private async Task FinalizeAsync(VirtualKey key, CancellationToken cancellationToken)
+    {
+        if (!HasFinalizer(key))
+        {
+            return;
+        }
+
+        var identity = RegistryMapping.Identity(key);
+        observer.BeforeCall("registry:tombstone");
+        if (await registry.TombstoneAsync(identity, cancellationToken))
+        {
+            metrics.RegistryWrite("tombstone");
+        }
+
+        await api.RemoveFinalizerAsync(key, cancellationToken);
+        registryWrites.Forget(key.Metadata.Uid);
+        writtenKeys.Forget(key.Metadata.NamespaceProperty, key.Metadata.Name);
+        metrics.ForgetBudget(key.Metadata.NamespaceProperty, key.Metadata.Name);
+        Log.Finalized(logger, key.Metadata.NamespaceProperty, key.Metadata.Name);
+    }
+
+    private (List<ProviderCredential> Credentials, ReconcileOutcome? Problem) ResolveCredentials(VirtualKey key)
+    {
+        var ns = key.Metadata.NamespaceProperty;
+        var credentials = new List<ProviderCredential>();
+        var notFound = new List<string>();
+        var keyNotFound = new List<string>();
+        for (var i = 0; i < key.Spec.Providers.Count; i++)
+        {
+            var provider = key.Spec.Providers[i];
+            var reference = provider.SecretRef;
+            var secret = secrets.Get(ns, reference.Name);
+            if (secret is null)
+            {
+                notFound.Add($"Secret {ns}/{reference.Name} of spec.providers[{i}] ({provider.Name}) not found");
+                continue;
+            }
+
+            if (secret.Data?.TryGetValue(reference.Key, out var bytes) != true || bytes is null)
+            {
+                keyNotFound.Add($"Secret {ns}/{reference.Name} has no key '{reference.Key}' (spec.providers[{i}].secretRef.key of {provider.Name})");
+                continue;
+            }
+
+            var value = Encoding.UTF8.GetString(bytes).Trim();
+            if (value.Length == 0)
+            {
+                keyNotFound.Add($"key '{reference.Key}' of Secret {ns}/{reference.Name} (spec.providers[{i}] {provider.Name}) is empty");
+                continue;
+            }
+
+            credentials.Add(new ProviderCredential(provider.Name, value));
+        }
+
+        if (notFound.Count > 0)
+        {
+            return (credentials, ReconcileOutcome.NotReady(ConditionReasons.SecretNotFound, string.Join("; ", notFound.Concat(keyNotFound))));
+        }
+
+        return keyNotFound.Count > 0
+            ? (credentials, ReconcileOutcome.NotReady(ConditionReasons.SecretKeyNotFound, string.Join("; ", keyNotFound)))
+            : (credentials, null);
+    }
+
+    private async Task<(VirtualKeyToken? Token, DateTimeOffset IssuedAt, ReconcileOutcome? Problem)> EnsureTokenAsync(VirtualKey key, CancellationToken cancellationToken)
+    {
+        var ns = key.Metadata.NamespaceProperty;
+        var name = key.GetTokenSecretName();
+        var keyId = VirtualKeyId.FromUid(key.Metadata.Uid);
+        var requested = key.Metadata.Annotations?.TryGetValue(WellKnown.RotateTokenAnnotation, out var value) == true ? value : null;
+        var now = timeProvider.GetUtcNow();
+
+        var secret = writtenSecrets.Freshest(ns, name, secrets.Get(ns, name));
+        if (secret is null)
+        {
+            var token = VirtualKeyToken.Generate(keyId);
+            var created = await api.CreateSecretAsync(TokenSecrets.Build(key, name, token, requested, now), cancellationToken);
+            if (created is not null)
+            {
+                writtenSecrets.Wrote(null, created);
+                Log.TokenIssued(logger, ns, key.Metadata.Name, name, keyId);
+                return (token, TokenSecrets.IssuedAt(created), null);
+            }
+
+            // It exists after all (our cache lags, or another writer): use what is there.
+            secret = await api.ReadSecretAsync(ns, name, cancellationToken)
+                ?? throw new InvalidOperationException($"Token Secret {ns}/{name} was reported to exist and then not found; retrying.");
+        }
+
+        if (!TokenSecrets.IsOwnedBy(secret, key))
+        {
+            if (TokenSecrets.IsControlledByAnother(secret, key) || !TokenSecrets.LooksOrphanedFrom(secret, key, keyId))
+            {
+                return (null, default, ReconcileOutcome.NotReady(
+                    ConditionReasons.InvalidSpec,
+                    $"spec.tokenSecretName: Secret {ns}/{name} exists and is not this VirtualKey's token Secret: delete it or set another spec.tokenSecretName"));
+            }
+
+            var replaced = secret.Metadata.ResourceVersion;
+            secret = await api.PatchSecretOwnerAsync(secret, TokenSecrets.Owner(key), cancellationToken);
+            writtenSecrets.Wrote(replaced, secret);
+        }
+
+        var current = TokenSecrets.ReadToken(secret);
+        var handled = TokenSecrets.HandledRotation(secret);
+        var rotationAsked = !string.IsNullOrEmpty(requested) && !string.Equals(requested, handled, StringComparison.Ordinal);
+        if (current is not null && current.KeyId == keyId && !rotationAsked)
+        {
+            return (current, TokenSecrets.IssuedAt(secret), null);
+        }
+
+        // A rotation request, or a token that was edited out of shape: issue a new one. The
+        // registry refuses the previous one after the grace period from the issue time recorded here.
+        var fresh = VirtualKeyToken.Generate(keyId);
+        var previousVersion = secret.Metadata.ResourceVersion;
+        var written = await api.ReplaceSecretAsync(TokenSecrets.WithToken(secret, fresh, rotationAsked ? requested : handled, now), cancellationToken);
+        writtenSecrets.Wrote(previousVersion, written);
+        Log.TokenRotated(logger, ns, key.Metadata.Name, name, keyId);
+        await events.RecordAsync(
+            key,
+            EventRecorder.Normal,
+            "TokenRotated",
+            $"Issued a new token into Secret {ns}/{name}; the previous token is refused after {options.Value.TokenRotationGrace}",
+            cancellationToken);
+        return (fresh, TokenSecrets.IssuedAt(written), null);
+    }
+
+    private async Task RegisterAsync(VirtualKey key, List<ProviderCredential> credentials, VirtualKeyToken token, DateTimeOffset issuedAt, CancellationToken cancellationToken)
+    {
+        var upsert = new VirtualKeyUpsert(
+            RegistryMapping.Identity(key),
+            key.Metadata.Generation ?? 0,
+            RegistryMapping.SpecFingerprint(key),
+            RegistryMapping.Config(key),
+            credentials,
+            new TokenChanges([token], issuedAt + options.Value.TokenRotationGrace));
+        var digest = registryWrites.Digest(upsert);
+        if (registryWrites.IsCurrent(key.Metadata.Uid, digest))
+        {
+            return;
+        }
+
+        observer.BeforeCall("registry:upsert");
+        var result = await registry.UpsertAsync(upsert, cancellationToken);
+        if (result.Changed)
+        {
+            metrics.RegistryWrite("upsert");
+            Log.Registered(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, result.KeyId, result.ChangeVersion);
+        }
+
+        registryWrites.Applied(key.Metadata.Uid, digest);
+    }
+
+    private (ReconcileOutcome Outcome, ReconcileResult Requeue) Readiness(VirtualKey key)
+    {
+        var now = timeProvider.GetUtcNow();
+        var spec = key.Spec;
+        if (spec.ExpiresAt is { } expiresAt && expiresAt <= now)
+        {
+            return (ReconcileOutcome.NotReady(
+                ConditionReasons.Expired,
+                $"The key expired at {expiresAt.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture)}: its token is refused. Move spec.expiresAt to use it again."), ReconcileResult.Done);
+        }
+
+        var requeue = spec.ExpiresAt is { } expiry
+            ? ReconcileResult.RequeueAfter(Min(expiry - now, MaxRequeue))
+            : ReconcileResult.Done;
+        if (spec.Suspended)
+        {
+            return (ReconcileOutcome.NotReady(ConditionReasons.Suspended, "spec.suspended is true: requests with this key are refused."), requeue);
+        }
+
+        if (BudgetState.IsExhausted(key, now))
+        {
+            return (ReconcileOutcome.NotReady(ConditionReasons.BudgetExhausted, BudgetMessages.Exhausted(key, now)), requeue);
+        }
+
+        var keyId = VirtualKeyId.FromUid(key.Metadata.Uid);
+        return (new ReconcileOutcome(true, ConditionReasons.Reconciled, $"Registered as key id {keyId}; its token is in Secret {key.Metadata.NamespaceProperty}/{key.GetTokenSecretName()}."), requeue);
+    }
+
+    private async Task UpdateStatusAsync(VirtualKey key, ReconcileOutcome outcome, bool registered, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        var desired = StatusConditions.Copy(key.Status);
+        desired.ObservedGeneration = key.Metadata.Generation;
+        if (registered)
+        {
+            desired.KeyId = VirtualKeyId.FromUid(key.Metadata.Uid);
+            desired.TokenSecretName = key.GetTokenSecretName();
+        }
+
+        var previous = StatusConditions.Find(key.Status, ConditionTypes.Ready);
+        StatusConditions.Set(
+            desired,
+            ConditionTypes.Ready,
+            outcome.Ready ? StatusConditions.True : StatusConditions.False,
+            outcome.Reason,
+            outcome.Message,
+            key.Metadata.Generation,
+            now);
+        if (StatusConditions.Same(key.Status, desired))
+        {
+            return;
+        }
+
+        var replaced = key.Metadata.ResourceVersion;
+        var written = await api.ReplaceStatusAsync(key, desired, cancellationToken);
+        writtenKeys.Wrote(replaced, written);
+        if (previous?.Reason == outcome.Reason && previous.Message == outcome.Message)
+        {
+            return;
+        }
+
+        Log.ReadyChanged(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, outcome.Ready, outcome.Reason);
+        if (!outcome.Ready)
+        {
+            var type = outcome.Reason == ConditionReasons.Suspended ? EventRecorder.Normal : EventRecorder.Warning;
+            await events.RecordAsync(written, type, outcome.Reason, outcome.Message, cancellationToken);
+        }
+        else if (previous is not null && previous.Status != StatusConditions.True)
+        {
+            // Only a recovery is news: a key that is Ready on creation says so in its status, which keeps creation at three writes.
+            await events.RecordAsync(written, EventRecorder.Normal, outcome.Reason, outcome.Message, cancellationToken);
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static partial class Log
+    {
+        [LoggerMessage(4001, LogLevel.Information, "VirtualKey {Namespace}/{Name}: issued a token into Secret {Secret} for key id {KeyId}")]
+        public static partial void TokenIssued(ILogger logger, string @namespace, string name, string secret, string keyId);
+
+        [LoggerMessage(4002, LogLevel.Information, "VirtualKey {Namespace}/{Name}: rotated the token in Secret {Secret} for key id {KeyId}")]
+        public static partial void TokenRotated(ILogger logger, string @namespace, string name, string secret, string keyId);
+
+        [LoggerMessage(4003, LogLevel.Information, "VirtualKey {Namespace}/{Name}: registry updated (key id {KeyId}, change version {ChangeVersion})")]
+        public static partial void Registered(ILogger logger, string @namespace, string name, string keyId, long changeVersion);
+
+        [LoggerMessage(4004, LogLevel.Information, "VirtualKey {Namespace}/{Name}: Ready={Ready} ({Reason})")]
+        public static partial void ReadyChanged(ILogger logger, string @namespace, string name, bool ready, string reason);
+
+        [LoggerMessage(4005, LogLevel.Information, "VirtualKey {Namespace}/{Name}: tombstoned in the registry and finalizer removed")]
+        public static partial void Finalized(ILogger logger, string @namespace, string name);
+
+        [LoggerMessage(4006, LogLevel.Warning, "VirtualKey {Namespace}/{Name}: {Problem}")]
+        public static partial void RegistryUnavailable(ILogger logger, string @namespace, string name, string problem);
+    }
+}

@@ -50,7 +50,7 @@ internal sealed partial class DecisionRegistry : IHostedService, IDisposable
     {
         if (_pending.TryRemove(decisionId, out var decision) && decision.TryClaim())
         {
-            var cost = await _recorder.SettleAsync(decision, completion);
+            var cost = await _recorder.SettleAsync(decision, completion with { Provider = completion.Provider ?? decision.Candidates[0].Name });
             return new ReportResult(ReportStatus.Recorded, cost);
         }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Pricing;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Sidecar.Tests.Support;
@@ -161,8 +162,8 @@ public sealed class LimitsApiTests
         }));
 
         var admitted = outcomes.Count(ok => ok);
-        var records = await sidecar.WaitForUsageAsync(r => r.Count(x => x.Outcome == Metering.UsageOutcome.Success) == admitted);
-        var spent = records.Where(r => r.Outcome == Metering.UsageOutcome.Success).Sum(r => r.CostUsd);
+        var records = await sidecar.WaitForUsageAsync(r => r.Count(x => x.Outcome == UsageOutcome.Success) == admitted);
+        var spent = records.Where(r => r.Outcome == UsageOutcome.Success).Sum(r => r.CostUsd);
         Assert.True(admitted >= (int)(cap / estimate), $"only {admitted} admitted");
         Assert.True(spent < cap + estimate, $"spent {spent} on a cap of {cap} with estimates of {estimate}");
         Assert.Contains(outcomes, ok => !ok);

@@ -68,17 +68,20 @@ internal sealed class WatchHandler
             return;
         }
 
+        // The timeout only ends waiting; writes are cancelled only by the client going away, so a
+        // timed-out watch ends with a clean end of stream rather than an aborted connection.
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         lifetime.CancelAfter(timeout);
         var token = lifetime.Token;
+        var writeToken = context.RequestAborted;
         try
         {
-            await context.Response.StartAsync(token);
-            await context.Response.Body.FlushAsync(token);
+            await context.Response.StartAsync(writeToken);
+            await context.Response.Body.FlushAsync(writeToken);
             var state = new StreamState(watcher.InitialEventCount, sendInitialEvents && bookmarks);
             if (state.InitialRemaining == 0 && state.AnnounceInitialEnd)
             {
-                await WriteBookmarkAsync(context, type, watcher, initialEnd: true, token);
+                await WriteBookmarkAsync(context, type, watcher, initialEnd: true, writeToken);
                 state.AnnounceInitialEnd = false;
             }
 
@@ -105,7 +108,7 @@ internal sealed class WatchHandler
                     }
                     catch (OperationCanceledException) when (!token.IsCancellationRequested)
                     {
-                        await WriteBookmarkAsync(context, type, watcher, initialEnd: false, token);
+                        await WriteBookmarkAsync(context, type, watcher, initialEnd: false, writeToken);
                         nextBookmark = DateTime.UtcNow + _options.BookmarkInterval;
                         continue;
                     }
@@ -121,17 +124,17 @@ internal sealed class WatchHandler
                     var frame = Project(type, change, labels, fields, accept, state);
                     if (frame is not null)
                     {
-                        await context.Response.Body.WriteAsync(frame, token);
+                        await context.Response.Body.WriteAsync(frame, writeToken);
                     }
 
                     if (state.InitialRemaining > 0 && --state.InitialRemaining == 0 && state.AnnounceInitialEnd)
                     {
-                        await WriteBookmarkAsync(context, type, watcher, initialEnd: true, token);
+                        await WriteBookmarkAsync(context, type, watcher, initialEnd: true, writeToken);
                         state.AnnounceInitialEnd = false;
                     }
                 }
 
-                await context.Response.Body.FlushAsync(token);
+                await context.Response.Body.FlushAsync(writeToken);
             }
         }
         catch (OperationCanceledException)

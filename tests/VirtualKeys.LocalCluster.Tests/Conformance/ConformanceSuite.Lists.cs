@@ -72,6 +72,32 @@ public abstract partial class ConformanceSuite<TBackend>
         Assert.True(long.Parse(list.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture) >= Rv(created.Metadata));
     }
 
+    [Fact]
+    public async Task Delete_collection_removes_only_the_selected_objects()
+    {
+        await using var s = await SessionAsync();
+        await CreateLabelledAsync(s.Client, s.Namespace, "drop-1", new() { ["batch"] = "old" });
+        await CreateLabelledAsync(s.Client, s.Namespace, "drop-2", new() { ["batch"] = "old" });
+        await CreateLabelledAsync(s.Client, s.Namespace, "keep", new() { ["batch"] = "new" });
+        await s.Client.CoreV1.DeleteCollectionNamespacedConfigMapAsync(s.Namespace, labelSelector: "batch=old", cancellationToken: Token);
+        await Backends.ClusterSession.EventuallyAsync(
+            async () => (await s.Client.CoreV1.ListNamespacedConfigMapAsync(s.Namespace, labelSelector: "batch", cancellationToken: Token)).Items.Count == 1,
+            "only the unselected config map remains");
+        Assert.Equal("keep", (await s.Client.CoreV1.ListNamespacedConfigMapAsync(s.Namespace, labelSelector: "batch", cancellationToken: Token)).Items.Single().Metadata.Name);
+    }
+
+    [Fact]
+    public async Task Partial_object_metadata_lists_carry_only_metadata()
+    {
+        await using var s = await SessionAsync();
+        await s.CreateWidgetAsync("meta-only");
+        var list = (await s.GetAsync(s.WidgetsPath, "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json")).Json!;
+        Assert.Equal("PartialObjectMetadataList", (string?)list["kind"]);
+        var item = list["items"]![0]!;
+        Assert.Equal("meta-only", (string?)item["metadata"]!["name"]);
+        Assert.Null(item["spec"]);
+    }
+
     private static Task<V1ConfigMap> CreateLabelledAsync(k8s.Kubernetes client, string ns, string name, Dictionary<string, string> labels) =>
         client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name, Labels = labels } }, ns, cancellationToken: Token);
 }

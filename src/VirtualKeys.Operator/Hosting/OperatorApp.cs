@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging;
 using Prometheus;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Events;
-using VirtualKeys.Operator.Kubernetes;
+using VirtualKeys.Operator.Api;
 using VirtualKeys.Operator.Observability;
 using VirtualKeys.Operator.Options;
 using VirtualKeys.Operator.Reconciliation;

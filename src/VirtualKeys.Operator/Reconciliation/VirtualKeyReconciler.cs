@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 using VirtualKeys.Model;
 using VirtualKeys.Model.Validation;
 using VirtualKeys.Operator.Events;
-using VirtualKeys.Operator.Kubernetes;
+using VirtualKeys.Operator.Api;
 using VirtualKeys.Operator.Observability;
 using VirtualKeys.Operator.Runtime.Controllers;
 using VirtualKeys.Operator.Runtime.Informers;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Events;
-using VirtualKeys.Operator.Kubernetes;
+using VirtualKeys.Operator.Api;
 using VirtualKeys.Operator.Observability;
 using VirtualKeys.Operator.Reconciliation;
 using VirtualKeys.Operator.Runtime.Controllers;

@@ -5,7 +5,7 @@ using k8s.Models;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Observability;
 
-namespace VirtualKeys.Operator.Kubernetes;
+namespace VirtualKeys.Operator.Api;
 
 /// <summary>
 /// Every API-server write the reconciler and the usage syncer make, each one named for

@@ -1,0 +1,182 @@
+using System.Text;
+using k8s.Models;
+using VirtualKeys.Model;
+using VirtualKeys.Operator.Tests.Support;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Operator.Tests.Reconciliation;
+
+public sealed class VirtualKeyLifecycleTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Create_BecomesReady_WithOwnedTokenSecretAndRegistryRow()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "create");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-live-provider-1");
+        var created = await env.CreateKeyAsync("team-a");
+
+        var key = await env.WaitForReadyReasonAsync("team-a", ConditionReasons.Reconciled);
+
+        Assert.Equal("True", OperatorEnvironment.ReadyOf(key)!.Status);
+        Assert.Equal(key.Metadata.Generation, key.Status!.ObservedGeneration);
+        Assert.Contains(WellKnown.Finalizer, key.Metadata.Finalizers!);
+        Assert.Equal(VirtualKeyId.FromUid(created.Metadata.Uid), key.Status.KeyId);
+        Assert.Equal("team-a-token", key.Status.TokenSecretName);
+
+        var secret = await env.GetSecretAsync("team-a-token");
+        Assert.NotNull(secret);
+        var owner = Assert.Single(secret.Metadata.OwnerReferences!);
+        Assert.Equal(created.Metadata.Uid, owner.Uid);
+        Assert.True(owner.Controller);
+        var token = Encoding.UTF8.GetString(secret.Data![WellKnown.TokenSecretKey]);
+
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "team-a", includeCredentials: true, Ct);
+        Assert.NotNull(record);
+        Assert.Equal(VirtualKeyState.Active, record.State);
+        Assert.Equal("gpt-4o-mini", record.Config.DefaultModel);
+        Assert.Equal("sk-live-provider-1", record.Credentials!["openai"].Secret);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+
+        // The raw provider key and token never reach the status.
+        var statusJson = k8s.KubernetesJson.Serialize(key.Status);
+        Assert.DoesNotContain("sk-live-provider-1", statusJson, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, statusJson, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Creation_TakesAtMostThreeApiWrites()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "writes");
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync();
+        await env.CreateKeyAsync("lean");
+        await env.WaitForReadyReasonAsync("lean", ConditionReasons.Reconciled);
+        await Waits.UntilAsync(() => op.Calls!.Count("reconcile") >= 2, "the follow-up reconciles ran");
+
+        Assert.True(op.Writes.Count <= 3, "writes: " + string.Join(", ", op.Writes.Writes));
+    }
+
+    [Fact]
+    public async Task SpecUpdate_BumpsObservedGenerationAndRegistry()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "update");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("team-b");
+        var first = await env.WaitForReadyReasonAsync("team-b", ConditionReasons.Reconciled);
+
+        await env.UpdateKeyAsync("team-b", k => k.Spec.Limits = new RateLimits { RequestsPerMinute = 5, TokensPerMinute = 1000 });
+
+        var updated = await env.WaitForReadyReasonAsync("team-b", ConditionReasons.Reconciled, k => k.Status!.ObservedGeneration > first.Status!.ObservedGeneration);
+        Assert.Equal(updated.Metadata.Generation, updated.Status!.ObservedGeneration);
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "team-b", includeCredentials: false, Ct);
+        Assert.Equal(updated.Metadata.Generation, record!.Generation);
+        Assert.Equal(5, record.Config.Limits.RequestsPerMinute);
+        Assert.Equal(1000, record.Config.Limits.TokensPerMinute);
+    }
+
+    [Fact]
+    public async Task ProviderSecretChange_ReencryptsEveryKeyThatSharesIt()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "shared");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-old");
+        await env.CreateKeyAsync("one");
+        await env.CreateKeyAsync("two");
+        await env.WaitForReadyReasonAsync("one", ConditionReasons.Reconciled);
+        await env.WaitForReadyReasonAsync("two", ConditionReasons.Reconciled);
+        var fingerprintsBefore = await CredentialFingerprintsAsync(env);
+
+        await env.UpdateProviderSecretAsync("sk-new");
+
+        foreach (var name in new[] { "one", "two" })
+        {
+            await Waits.UntilAsync(
+                async () => (await op.App.Registry.GetAsync(OperatorEnvironment.Ns, name, includeCredentials: true, Ct))!.Credentials!["openai"].Secret == "sk-new",
+                $"{name}'s registry credential is the new key");
+        }
+
+        var fingerprintsAfter = await CredentialFingerprintsAsync(env);
+        Assert.Equal(2, fingerprintsAfter.Count);
+        Assert.All(fingerprintsAfter, f => Assert.DoesNotContain(f, fingerprintsBefore));
+    }
+
+    [Fact]
+    public async Task RotateAnnotation_IssuesNewToken_AndTheOldOneIsRefusedAfterTheGrace()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "rotate");
+        var op = await env.StartOperatorAsync(env.Settings(grace: TimeSpan.FromSeconds(2)));
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("rot");
+        await env.WaitForReadyReasonAsync("rot", ConditionReasons.Reconciled);
+        var oldToken = await TokenAsync(env, "rot-token");
+
+        await env.UpdateKeyAsync("rot", k =>
+        {
+            k.Metadata.Annotations ??= new Dictionary<string, string>();
+            k.Metadata.Annotations[WellKnown.RotateTokenAnnotation] = "2026-01-01T00:00:00Z";
+        });
+
+        var newToken = await Waits.UntilAsync(
+            async () => await TokenAsync(env, "rot-token"),
+            t => t != oldToken,
+            _ => "the token Secret holds a new token");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(newToken, Ct)).Status == TokenVerificationStatus.Accepted,
+            "the new token is accepted");
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(oldToken, Ct)).Status);
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(oldToken, Ct)).Status == TokenVerificationStatus.Retired,
+            "the old token is refused after the grace");
+
+        // Handled once: the same annotation value does not rotate again.
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "rot", includeCredentials: false, Ct);
+        Assert.Equal(2, record!.Tokens.Count);
+        Assert.Contains(await env.EventsForAsync("rot"), e => e.Reason == "TokenRotated");
+    }
+
+    [Fact]
+    public async Task Delete_TombstonesTheRow_RemovesTheFinalizer_AndTheTokenSecretIsCollected()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "delete");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("gone");
+        await env.WaitForReadyReasonAsync("gone", ConditionReasons.Reconciled);
+        var token = await TokenAsync(env, "gone-token");
+
+        await env.DeleteKeyAsync("gone");
+
+        await Waits.UntilAsync(async () => await env.GetKeyAsync("gone") is null, "the VirtualKey is gone");
+        await Waits.UntilAsync(async () => await env.GetSecretAsync("gone-token") is null, "the token Secret is garbage-collected");
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "gone", includeCredentials: false, Ct);
+        Assert.Equal(VirtualKeyState.Tombstoned, record!.State);
+        Assert.Equal(TokenVerificationStatus.KeyDeleted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+    }
+
+    internal static async Task<string> TokenAsync(OperatorEnvironment env, string secretName)
+    {
+        var secret = await env.GetSecretAsync(secretName) ?? throw new InvalidOperationException($"Secret {secretName} not found.");
+        return Encoding.UTF8.GetString(secret.Data![WellKnown.TokenSecretKey]);
+    }
+
+    private static async Task<List<string>> CredentialFingerprintsAsync(OperatorEnvironment env)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(env.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new Npgsql.NpgsqlCommand("SELECT encode(fingerprint, 'hex') FROM vk.provider_credentials", connection);
+        var result = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct))
+        {
+            result.Add(reader.GetString(0));
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,5 @@
+using VirtualKeys.Operator.Hosting;
+
+namespace VirtualKeys.Operator.Tests.Support;
+
+internal sealed record RunningOperator(OperatorApp App, WriteCounter Writes, CallLog? Calls);

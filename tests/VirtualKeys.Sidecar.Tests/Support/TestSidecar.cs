@@ -52,6 +52,14 @@ internal sealed class TestSidecar : IAsyncDisposable
 
     public static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
+    /// <summary>The test's token, also cancelled after <paramref name="limit"/>: for reads no HttpClient timeout covers.</summary>
+    public static CancellationTokenSource Within(TimeSpan limit)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        source.CancelAfter(limit);
+        return source;
+    }
+
     public static async Task<TestSidecar> StartAsync(Action<SidecarOptions>? configure = null, InMemoryKeySnapshotSource? keys = null, bool waitForSnapshot = true)
     {
         var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 };
@@ -176,8 +184,7 @@ internal sealed class TestSidecar : IAsyncDisposable
 
     private async Task<IReadOnlyList<UsageRecord>> WaitForUsageCoreAsync(Func<IReadOnlyList<UsageRecord>, bool> condition)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        using var timeout = Within(TimeSpan.FromSeconds(20));
         await Usage.WaitForAsync(condition, timeout.Token);
         return Usage.Records;
     }

@@ -1,0 +1,445 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VirtualKeys.MockProvider;
+using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Snapshot;
+using VirtualKeys.Sidecar.Tests.Support;
+
+namespace VirtualKeys.Sidecar.Tests.Proxy;
+
+public sealed class ProxyTests
+{
+    private static JsonObject Chat(string? model = null, bool stream = false)
+    {
+        var body = new JsonObject
+        {
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "say hello to the whole team" }),
+        };
+        if (model is not null)
+        {
+            body["model"] = model;
+        }
+
+        if (stream)
+        {
+            body["stream"] = true;
+        }
+
+        return body;
+    }
+
+    [Fact]
+    public async Task Chat_completions_are_forwarded_with_the_default_model_and_the_real_credential()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "gpt-4.1-mini"));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat(), customize: r =>
+        {
+            r.Headers.Add("OpenAI-Organization", "org-of-the-caller");
+            r.Headers.Add("Cookie", "session=abc");
+            r.Headers.Add("x-request-tag", "kept");
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await TestSidecar.ReadJsonAsync(response);
+        Assert.Equal("gpt-4.1-mini", body.GetProperty("model").GetString());
+        Assert.Equal("assistant", body.GetProperty("choices")[0].GetProperty("message").GetProperty("role").GetString());
+
+        var upstream = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("/v1/chat/completions", upstream.Path);
+        Assert.Equal("gpt-4.1-mini", upstream.Model);
+        Assert.Equal("Bearer sk-real-openai-credential-0001", upstream.Header("Authorization"));
+        Assert.Null(upstream.Header("OpenAI-Organization"));
+        Assert.Null(upstream.Header("Cookie"));
+        Assert.Equal("kept", upstream.Header("x-request-tag"));
+        Assert.DoesNotContain(upstream.Headers, h => h.Value.Contains(token, StringComparison.Ordinal));
+        Assert.DoesNotContain(token, upstream.Body, StringComparison.Ordinal);
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        var usage = body.GetProperty("usage");
+        Assert.Equal(UsageOutcome.Success, record.Outcome);
+        Assert.Equal("gpt-4.1-mini", record.Model);
+        Assert.Equal(usage.GetProperty("prompt_tokens").GetInt64(), record.InputTokens);
+        Assert.Equal(usage.GetProperty("completion_tokens").GetInt64(), record.OutputTokens);
+        Assert.False(record.Estimated);
+        Assert.True(record.CostUsd > 0);
+    }
+
+    [Fact]
+    public async Task An_alias_in_the_body_is_replaced_by_its_model()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(aliases: new Dictionary<string, string> { ["smart"] = "gpt-4.1" }));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("smart"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("gpt-4.1", sent.Model);
+        Assert.Equal("say hello to the whole team", JsonNode.Parse(sent.Body)!["messages"]![0]!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_model_outside_the_allowlist_never_reaches_the_provider()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(allowedModels: ["gpt-4o-mini"]));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("o3"));
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.Forbidden, "model_not_allowed");
+        Assert.Empty(sidecar.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task Limits_apply_to_proxied_requests_too()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(limits: new KeyLimits(RequestsPerMinute: 1)));
+
+        using var first = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat());
+        using var second = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        await ErrorAssert.IsErrorAsync(second, HttpStatusCode.TooManyRequests, "rate_limit_rpm");
+        Assert.Single(sidecar.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task Anthropic_messages_use_x_api_key_both_ways_and_keep_the_anthropic_shape()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(
+            customize: e => e.With(defaultModel: "claude-sonnet-4"),
+            providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        var request = new JsonObject
+        {
+            ["max_tokens"] = 64,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "one two three" }),
+        };
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, request, anthropicHeader: true, customize: r => r.Headers.Add("anthropic-version", "2023-06-01"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await TestSidecar.ReadJsonAsync(response);
+        Assert.Equal("message", body.GetProperty("type").GetString());
+        Assert.Equal("claude-sonnet-4", body.GetProperty("model").GetString());
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("/v1/messages", sent.Path);
+        Assert.Equal("sk-ant-real-anthropic-credential-0002", sent.Header("x-api-key"));
+        Assert.Equal("2023-06-01", sent.Header("anthropic-version"));
+        Assert.Null(sent.Header("Authorization"));
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(3, record.InputTokens);
+        Assert.Equal(body.GetProperty("usage").GetProperty("output_tokens").GetInt64(), record.OutputTokens);
+    }
+
+    [Fact]
+    public async Task Anthropic_refusals_carry_the_anthropic_error_type()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", "not-a-key", new JsonObject { ["max_tokens"] = 1 }, anthropicHeader: true);
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_api_key");
+        Assert.Equal("error", (await TestSidecar.ReadJsonAsync(response)).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task An_OpenAI_shaped_request_is_not_sent_to_an_Anthropic_only_key()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("claude-sonnet-4"));
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "no_compatible_provider");
+        Assert.Empty(sidecar.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task Azure_gets_its_deployment_url_api_version_and_api_key_header()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Of(ProviderType.AzureOpenAI, sidecar.Upstream.RootUrl, "azure-real-key", "azure", apiVersion: "2024-10-21")]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("/openai/deployments/gpt-4o/chat/completions", sent.Path);
+        Assert.Equal("?api-version=2024-10-21", sent.Query);
+        Assert.Equal("azure-real-key", sent.Header("api-key"));
+        Assert.Null(sent.Header("Authorization"));
+    }
+
+    [Theory]
+    [InlineData(ProviderType.Gemini, "x-goog-api-key", "gemini-real-key")]
+    [InlineData(ProviderType.OpenAICompatible, "Authorization", "Bearer gemini-real-key")]
+    public async Task Gemini_and_compatible_providers_get_their_own_auth_header(ProviderType type, string header, string value)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Of(type, sidecar.Upstream.OpenAIBaseUrl, "gemini-real-key", "p")]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gemini-2.5-flash"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal(value, sent.Header(header));
+        Assert.Equal(type == ProviderType.Gemini ? null : value, sent.Header("Authorization"));
+    }
+
+    [Fact]
+    public async Task A_stream_passes_through_chunk_by_chunk_and_its_usage_is_metered()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.PauseStreamsAfterFirstChunk();
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o", stream: true));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(TestSidecar.Cancel));
+        using var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20));
+
+        // The provider holds the rest back: these events can only arrive if nothing is buffered.
+        var firstEvents = new List<string>();
+        while (firstEvents.Count < 2)
+        {
+            var line = await reader.ReadLineAsync(bounded.Token);
+            Assert.NotNull(line);
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                firstEvents.Add(line);
+            }
+        }
+
+        Assert.Contains("\"content\":\"This \"", firstEvents[1], StringComparison.Ordinal);
+        sidecar.Upstream.ResumeStreams();
+        var rest = await reader.ReadToEndAsync(bounded.Token);
+        Assert.EndsWith("data: [DONE]\n\n", rest, StringComparison.Ordinal);
+
+        // The sidecar asked for usage in the stream and metered it from the final chunk.
+        var sent = JsonNode.Parse(Assert.Single(sidecar.Upstream.Requests).Body)!;
+        Assert.True(sent["stream_options"]!["include_usage"]!.GetValue<bool>());
+        var usageLine = rest.Split('\n').Single(l => l.Contains("\"usage\":{", StringComparison.Ordinal));
+        var usage = JsonDocument.Parse(usageLine["data: ".Length..]).RootElement.GetProperty("usage");
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(usage.GetProperty("prompt_tokens").GetInt64(), record.InputTokens);
+        Assert.Equal(usage.GetProperty("completion_tokens").GetInt64(), record.OutputTokens);
+        Assert.False(record.Estimated);
+    }
+
+    [Fact]
+    public async Task An_Anthropic_stream_is_metered_from_message_start_and_message_delta()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "claude-3-5-haiku"), providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        var request = new JsonObject
+        {
+            ["max_tokens"] = 5,
+            ["stream"] = true,
+            ["system"] = "be brief",
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "a b c d" }) }),
+        };
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, request, anthropicHeader: true);
+        var text = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Contains("event: message_stop", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("stream_options", Assert.Single(sidecar.Upstream.Requests).Body, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((6L, 5L), (record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task A_Responses_API_stream_is_metered_from_response_completed()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var response = await sidecar.ProxyAsync("/v1/responses", token, new JsonObject { ["model"] = "gpt-4.1", ["input"] = "three little words", ["stream"] = true });
+        var text = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Contains("event: response.completed", text, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(3, record.InputTokens);
+        Assert.True(record.OutputTokens > 0);
+        Assert.False(record.Estimated);
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", "prompt")]
+    [InlineData("/v1/embeddings", "input")]
+    [InlineData("/v1/responses", "input")]
+    public async Task Other_OpenAI_endpoints_are_forwarded_and_metered(string path, string field)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "text-embedding-3-small"));
+
+        using var response = await sidecar.ProxyAsync(path, token, new JsonObject { ["model"] = "gpt-4o", [field] = "four words of input" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(path, Assert.Single(sidecar.Upstream.Requests).Path);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(4, record.InputTokens);
+        Assert.Equal(path == "/v1/embeddings" ? 0 : 1, Math.Sign(record.OutputTokens));
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(503)]
+    [InlineData(429)]
+    public async Task A_failing_first_tier_fails_over_to_the_next_before_the_client_sees_a_byte(int status)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        await using var backup = await MockLlmProvider.StartAsync(cancellationToken: TestSidecar.Cancel);
+        var (_, token) = await sidecar.AddKeyAsync(providers:
+        [
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "primary", priority: 0),
+            TestKeys.OpenAI(backup.OpenAIBaseUrl, credential: "sk-backup-credential", name: "backup", priority: 1),
+        ]);
+        sidecar.Upstream.FailNext(1, status);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("chat.completion", (await TestSidecar.ReadJsonAsync(response)).GetProperty("object").GetString());
+        Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("Bearer sk-backup-credential", Assert.Single(backup.Requests).Header("Authorization"));
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal("backup", record.Provider);
+        Assert.Contains("vk_sidecar_upstream_failovers_total{provider_type=\"OpenAI\",reason=\"upstream_", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_refused_connection_fails_over_to_the_next_tier()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers:
+        [
+            TestKeys.OpenAI($"http://127.0.0.1:{ClosedPort()}/v1", name: "down", priority: 0),
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "up", priority: 1),
+        ]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(sidecar.Upstream.Requests);
+    }
+
+    [Fact]
+    public async Task A_dropped_connection_fails_over_to_the_next_tier()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        await using var backup = await MockLlmProvider.StartAsync(cancellationToken: TestSidecar.Cancel);
+        var (_, token) = await sidecar.AddKeyAsync(providers:
+        [
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "flaky", priority: 0),
+            TestKeys.OpenAI(backup.OpenAIBaseUrl, name: "steady", priority: 1),
+        ]);
+        sidecar.Upstream.DropNext(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(backup.Requests);
+    }
+
+    [Fact]
+    public async Task When_every_provider_fails_the_client_gets_502_naming_the_last_one_and_no_credential()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers:
+        [
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "first", priority: 0),
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "second", priority: 1),
+        ]);
+        sidecar.Upstream.FailNext(2, 500);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+        var text = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        var error = await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, "upstream_error");
+        Assert.Contains("'second'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-real-openai-credential-0001", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("mock provider", text, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.UpstreamError, record.Outcome);
+        Assert.Equal((0L, 0L), (record.InputTokens, record.OutputTokens));
+    }
+
+    [Fact]
+    public async Task An_unreachable_provider_is_502_upstream_unreachable()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI($"http://127.0.0.1:{ClosedPort()}/v1", name: "gone")]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        var error = await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
+        Assert.Contains("'gone'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_provider_that_rejects_the_credential_is_reported_as_502_not_passed_through()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.FailNext(1, 401);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, "upstream_auth_failed");
+    }
+
+    [Fact]
+    public async Task A_rate_limited_last_provider_is_429_with_its_retry_after()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.FailNext(1, 429, TimeSpan.FromSeconds(7));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.TooManyRequests, "upstream_rate_limited");
+        Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task A_provider_that_does_not_answer_in_time_is_504()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => o.UpstreamTimeout = TimeSpan.FromSeconds(1));
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.DelayNext(1, TimeSpan.FromSeconds(60));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, "upstream_timeout");
+    }
+
+    [Fact]
+    public async Task A_provider_client_error_is_passed_through_as_is()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        sidecar.Upstream.FailNext(1, 400);
+        using var rejected = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, rejected.StatusCode);
+        Assert.Contains("told to fail", await rejected.Content.ReadAsStringAsync(TestSidecar.Cancel), StringComparison.Ordinal);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

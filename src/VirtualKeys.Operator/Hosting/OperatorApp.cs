@@ -114,6 +114,7 @@ public sealed class OperatorApp : IAsyncDisposable
         services.AddController<VirtualKey, VirtualKeyReconciler>(controller => controller
             .WithName("virtualkey")
             .WithWorkers(settings.Workers)
+            .WithRetryBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30))
             .Watches<V1Secret>(secret => index.KeysReferencing(secret)));
 
         services.AddSingleton<VirtualKeyApi>();

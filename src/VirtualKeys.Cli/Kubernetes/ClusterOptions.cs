@@ -1,6 +1,4 @@
 using System.CommandLine;
-using k8s;
-using VirtualKeys.Cli.Running;
 
 namespace VirtualKeys.Cli.Kubernetes;
 
@@ -30,22 +28,7 @@ internal sealed class ClusterOptions
     /// <summary>A client for the cluster the options name; nothing is sent until it is used.</summary>
     public ClusterConnection Connect(ParseResult parseResult)
     {
-        var file = parseResult.GetValue(Kubeconfig);
-        KubernetesClientConfiguration configuration;
-        if (file is not null)
-        {
-            if (!file.Exists)
-            {
-                throw new CliException($"kubeconfig {file.FullName} does not exist");
-            }
-
-            configuration = KubernetesClientConfiguration.BuildConfigFromConfigFile(file);
-        }
-        else
-        {
-            configuration = KubernetesClientConfiguration.BuildDefaultConfig();
-        }
-
+        var configuration = KubeconfigLoader.Load(parseResult.GetValue(Kubeconfig));
         var ns = parseResult.GetValue(Namespace);
         return new ClusterConnection(configuration, string.IsNullOrEmpty(ns) ? configuration.Namespace : ns);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -63,7 +62,7 @@ internal sealed class VirtualKeyApi(IKubernetes client)
         }
         catch (HttpOperationException ex) when (CommandRunner.IsStatus(ex, HttpStatusCode.NotFound))
         {
-            throw CrdMissing();
+            throw NotFound(ex, "virtualkey", ns, name);
         }
         catch (HttpOperationException ex) when (CommandRunner.IsStatus(ex, HttpStatusCode.Conflict))
         {
@@ -115,29 +114,16 @@ internal sealed class VirtualKeyApi(IKubernetes client)
 
     private static string Json(object value) => KubernetesJson.Serialize(value);
 
-    // A 404 for a missing object names it in details; one for a resource the server does not know has no details.
+    // A 404 names the missing object in its details; one for a resource type the server does not serve has none.
     private static CliException NotFound(HttpOperationException ex, string kind, string ns, string name)
     {
-        var content = ex.Response?.Content;
-        if (!string.IsNullOrEmpty(content))
+        var status = ApiStatus.From(ex);
+        if (status.DetailsKind == "namespaces")
         {
-            try
-            {
-                using var status = JsonDocument.Parse(content);
-                if (status.RootElement.TryGetProperty("details", out var details)
-                    && details.ValueKind == JsonValueKind.Object
-                    && details.TryGetProperty("name", out var detailName)
-                    && detailName.ValueKind == JsonValueKind.String)
-                {
-                    return new CliException($"{kind} {ns}/{name} not found");
-                }
-            }
-            catch (JsonException)
-            {
-            }
+            return new CliException($"namespace {ns} not found");
         }
 
-        return CrdMissing();
+        return status.DetailsName is null ? CrdMissing() : new CliException($"{kind} {ns}/{name} not found");
     }
 
     private static CliException CrdMissing() =>

@@ -1,7 +1,7 @@
 using System.Net;
-using System.Text.Json;
 using k8s.Autorest;
 using k8s.Exceptions;
+using VirtualKeys.Cli.Kubernetes;
 
 namespace VirtualKeys.Cli.Running;
 
@@ -46,28 +46,8 @@ internal static class CommandRunner
     }
 
     /// <summary>The message of the metav1.Status the server sent, else the HTTP reason.</summary>
-    public static string StatusMessage(HttpOperationException ex)
-    {
-        var content = ex.Response?.Content;
-        if (!string.IsNullOrEmpty(content))
-        {
-            try
-            {
-                using var status = JsonDocument.Parse(content);
-                if (status.RootElement.ValueKind == JsonValueKind.Object
-                    && status.RootElement.TryGetProperty("message", out var message)
-                    && message.ValueKind == JsonValueKind.String)
-                {
-                    return message.GetString()!;
-                }
-            }
-            catch (JsonException)
-            {
-            }
-        }
-
-        return ex.Response?.ReasonPhrase ?? ex.Message;
-    }
+    public static string StatusMessage(HttpOperationException ex) =>
+        ApiStatus.From(ex).Message ?? ex.Response?.ReasonPhrase ?? ex.Message;
 
     public static bool IsStatus(HttpOperationException ex, HttpStatusCode code) => ex.Response?.StatusCode == code;
 

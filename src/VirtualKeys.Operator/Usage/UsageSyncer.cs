@@ -55,7 +55,7 @@ public sealed partial class UsageSyncer(
             {
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!stop.IsCancellationRequested)
             {
                 Log.RoundFailed(logger, e.Message);
             }

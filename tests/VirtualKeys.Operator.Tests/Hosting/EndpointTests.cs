@@ -1,0 +1,47 @@
+using System.Net;
+using System.Text.Json;
+using VirtualKeys.Operator.Tests.Support;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Operator.Tests.Hosting;
+
+public sealed class EndpointTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task HealthReadinessAndMetrics_AreServed()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "endpoints");
+        var op = await env.StartOperatorAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(op.App.Urls.First()) };
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/healthz", UriKind.Relative), Ct)).StatusCode);
+
+        var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct));
+        Assert.True(report.RootElement.GetProperty("cachesSynced").GetBoolean());
+        Assert.True(report.RootElement.GetProperty("registryReachable").GetBoolean());
+
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+        Assert.Contains("vk_leader_election_is_leader", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Readiness_IsFalse_WhenTheRegistryIsUnreachable()
+    {
+        await using var cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "readyz", cluster.GetConnectionString());
+        var op = await env.StartOperatorAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(op.App.Urls.First()) };
+
+        await cluster.StopAsync(Ct);
+
+        await Waits.UntilAsync(
+            async () => (await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct)).StatusCode == HttpStatusCode.ServiceUnavailable,
+            "/readyz reports the registry outage");
+        var body = await (await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct)).Content.ReadAsStringAsync(Ct);
+        Assert.Contains("\"registryReachable\":false", body, StringComparison.Ordinal);
+    }
+}

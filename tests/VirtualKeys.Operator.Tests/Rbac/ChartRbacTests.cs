@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using VirtualKeys.Operator.Rbac;
+using VirtualKeys.Testing;
+using YamlDotNet.RepresentationModel;
+
+namespace VirtualKeys.Operator.Tests.Rbac;
+
+/// <summary>The chart grants exactly what <see cref="OperatorPermissions"/> lists: nothing missing, nothing extra.</summary>
+public sealed class ChartRbacTests
+{
+    [Fact]
+    public async Task ClusterRole_GrantsExactlyTheWatchedPermissions()
+    {
+        var documents = await RenderChartAsync();
+        var clusterRole = Assert.Single(documents, d => Scalar(d, "kind") == "ClusterRole");
+
+        AssertSame(OperatorPermissions.Watched, Rules(clusterRole), "ClusterRole");
+    }
+
+    [Fact]
+    public async Task LeaderElectionRole_GrantsExactlyTheLeasePermissions()
+    {
+        var documents = await RenderChartAsync();
+        var role = Assert.Single(documents, d => Scalar(d, "kind") == "Role" && Name(d).EndsWith("-leader-election", StringComparison.Ordinal));
+
+        AssertSame(OperatorPermissions.LeaderElection, Rules(role), "leader-election Role");
+    }
+
+    private static void AssertSame(IReadOnlyList<PermissionRule> expected, HashSet<string> granted, string what)
+    {
+        var needed = expected.Select(r => $"{r.ApiGroup}|{r.Resource}|{r.Verb}").ToHashSet(StringComparer.Ordinal);
+        var missing = needed.Except(granted).Order(StringComparer.Ordinal).ToList();
+        var extra = granted.Except(needed).Order(StringComparer.Ordinal).ToList();
+        Assert.True(missing.Count == 0, $"The chart's {what} lacks (group|resource|verb): {string.Join(", ", missing)}");
+        Assert.True(extra.Count == 0, $"The chart's {what} grants what the code never uses (group|resource|verb): {string.Join(", ", extra)}");
+    }
+
+    private static HashSet<string> Rules(YamlMappingNode role)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var rule in ((YamlSequenceNode)role[new YamlScalarNode("rules")]).Children.OfType<YamlMappingNode>())
+        {
+            foreach (var group in Strings(rule, "apiGroups"))
+            {
+                foreach (var resource in Strings(rule, "resources"))
+                {
+                    foreach (var verb in Strings(rule, "verbs"))
+                    {
+                        result.Add($"{group}|{resource}|{verb}");
+                    }
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private static IEnumerable<string> Strings(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlSequenceNode sequence
+            ? sequence.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? string.Empty)
+            : [];
+
+    private static string Scalar(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode scalar ? scalar.Value ?? string.Empty : string.Empty;
+
+    private static string Name(YamlMappingNode node) =>
+        node.Children.TryGetValue(new YamlScalarNode("metadata"), out var metadata) && metadata is YamlMappingNode map ? Scalar(map, "name") : string.Empty;
+
+    private static async Task<List<YamlMappingNode>> RenderChartAsync()
+    {
+        string helm;
+        try
+        {
+            helm = ToolPaths.Helm;
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Skip(e.Message);
+            throw;
+        }
+
+        var start = new ProcessStartInfo(helm)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = ToolPaths.RepositoryRoot,
+        };
+        foreach (var argument in new[] { "template", "x", "charts/virtual-key-operator" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, "helm template failed: " + await error);
+
+        var stream = new YamlStream();
+        stream.Load(new StringReader(await output));
+        return [.. stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Where(n => n.Children.Count > 0)];
+    }
+}

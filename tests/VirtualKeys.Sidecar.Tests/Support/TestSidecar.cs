@@ -60,7 +60,12 @@ internal sealed class TestSidecar : IAsyncDisposable
         return source;
     }
 
-    public static async Task<TestSidecar> StartAsync(Action<SidecarOptions>? configure = null, InMemoryKeySnapshotSource? keys = null, bool waitForSnapshot = true)
+    /// <param name="verboseFramework">Log ASP.NET Core, YARP and HttpClient at Trace too, overriding the sidecar's own filters.</param>
+    public static async Task<TestSidecar> StartAsync(
+        Action<SidecarOptions>? configure = null,
+        InMemoryKeySnapshotSource? keys = null,
+        bool waitForSnapshot = true,
+        bool verboseFramework = false)
     {
         var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 };
         configure?.Invoke(options);
@@ -80,6 +85,13 @@ internal sealed class TestSidecar : IAsyncDisposable
                 {
                     builder.Logging.SetMinimumLevel(LogLevel.Trace);
                     builder.Logging.AddProvider(logs);
+                    if (verboseFramework)
+                    {
+                        foreach (var category in new[] { "Microsoft.AspNetCore", "Yarp", "System.Net.Http" })
+                        {
+                            builder.Logging.AddFilter(category, LogLevel.Trace);
+                        }
+                    }
                 },
                 waitForSnapshot,
                 Cancel);

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Snapshot;
+using VirtualKeys.Sidecar.Tests.Support;
+
+namespace VirtualKeys.Sidecar.Tests.Hosting;
+
+public sealed class ObservabilityTests
+{
+    private static readonly JsonObject Chat = new() { ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "count these four" }) };
+
+    [Fact]
+    public async Task Healthz_answers_ok()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+
+        using var response = await sidecar.Client.GetAsync("/healthz", TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", (await TestSidecar.ReadJsonAsync(response)).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Metrics_count_requests_tokens_cost_and_rejections_per_key_and_model()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync("shop", customize: e => e.With(defaultModel: "gpt-4o", limits: new KeyLimits(RequestsPerMinute: 1)));
+
+        using (var ok = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone()))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using (var limited = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone()))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        }
+
+        await sidecar.WaitForUsageAsync(r => r.Count > 0);
+        var metrics = await sidecar.MetricsAsync();
+
+        Assert.Contains("vk_sidecar_requests_total{key=\"team-a/shop\",model=\"gpt-4o\",outcome=\"success\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_tokens_total{key=\"team-a/shop\",model=\"gpt-4o\",direction=\"input\"} 3", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_cost_usd_total{key=\"team-a/shop\",model=\"gpt-4o\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_rejections_total{key=\"team-a/shop\",reason=\"rate_limit_rpm\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_upstream_duration_seconds_count{provider_type=\"OpenAI\",status=\"2xx\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_snapshot_keys 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_snapshot_age_seconds 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_usage_buffer_capacity 10000", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_degraded{component=\"snapshot_source\"} 0", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Resolve_latency_is_a_histogram()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var response = await sidecar.ResolveAsync(token, "gpt-4o");
+
+        Assert.Contains("vk_sidecar_resolve_duration_seconds_count{endpoint=\"resolve\"} 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Per_key_labels_can_be_turned_off()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => o.PerKeyMetricLabels = false);
+        var (_, token) = await sidecar.AddKeyAsync("quiet", customize: e => e.With(defaultModel: "gpt-4o"));
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone());
+        await sidecar.WaitForUsageAsync(r => r.Count > 0);
+        var metrics = await sidecar.MetricsAsync();
+
+        Assert.Contains("vk_sidecar_requests_total{model=\"gpt-4o\",outcome=\"success\"} 1", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("team-a/quiet", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unpriced_model_is_counted_and_priced_by_the_default()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o =>
+        {
+            o.UnknownModelInputPerMillionUsd = 1_000_000m;
+            o.UnknownModelOutputPerMillionUsd = 0m;
+        });
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(allowedModels: ["house-model-7b", "other-house-model"]));
+
+        using var resolve = await sidecar.ResolveAsync(token, "house-model-7b");
+        using var report = await sidecar.ReportAsync((await TestSidecar.ReadJsonAsync(resolve)).GetProperty("decisionId").GetString()!, 3, 100);
+
+        Assert.Equal(3m, (await TestSidecar.ReadJsonAsync(report)).GetProperty("costUsd").GetDecimal());
+        Assert.Contains("vk_sidecar_unpriced_model_requests_total{model=\"house-model-7b\"} 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Client_chosen_model_names_the_key_does_not_know_are_labelled_other()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var response = await sidecar.ResolveAsync(token, "made-up-model-12345");
+
+        var metrics = await sidecar.MetricsAsync();
+        Assert.Contains("vk_sidecar_unpriced_model_requests_total{model=\"other\"} 1", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("made-up-model-12345", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broken_snapshot_source_leaves_the_sidecar_serving_and_degraded_until_it_resubscribes()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        sidecar.Keys.BreakSubscriptions();
+        var degraded = await ReadyzUntilAsync(sidecar, "degraded");
+        using var stillServing = await sidecar.ResolveAsync(token, "gpt-4o");
+
+        Assert.Equal(HttpStatusCode.OK, stillServing.StatusCode);
+        Assert.True(degraded.GetProperty("snapshotSourceDegraded").GetBoolean());
+        Assert.Contains("vk_sidecar_degraded{component=\"snapshot_source\"} 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+
+        // The retry waits on the sidecar's clock.
+        sidecar.Time.Advance(TimeSpan.FromSeconds(1));
+        var recovered = await ReadyzUntilAsync(sidecar, "ready");
+        Assert.False(recovered.GetProperty("snapshotSourceDegraded").GetBoolean());
+        Assert.Equal(1, sidecar.Keys.SubscriberCount);
+    }
+
+    [Fact]
+    public async Task Snapshot_age_grows_until_the_source_confirms_it()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+
+        sidecar.Time.Advance(TimeSpan.FromSeconds(42));
+        using (var stale = await sidecar.Client.GetAsync("/readyz", TestSidecar.Cancel))
+        {
+            Assert.Equal(42, (await TestSidecar.ReadJsonAsync(stale)).GetProperty("snapshotAgeSeconds").GetDouble());
+        }
+
+        await sidecar.Keys.HeartbeatAsync(TestSidecar.Cancel);
+        using var fresh = await sidecar.Client.GetAsync("/readyz", TestSidecar.Cancel);
+        Assert.Equal(0, (await TestSidecar.ReadJsonAsync(fresh)).GetProperty("snapshotAgeSeconds").GetDouble());
+    }
+
+    private static async Task<System.Text.Json.JsonElement> ReadyzUntilAsync(TestSidecar sidecar, string status)
+    {
+        using var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            using var response = await sidecar.Client.GetAsync("/readyz", bounded.Token);
+            var body = await TestSidecar.ReadJsonAsync(response);
+            if (body.GetProperty("status").GetString() == status)
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                return body;
+            }
+
+            await Task.Delay(20, bounded.Token);
+        }
+    }
+}

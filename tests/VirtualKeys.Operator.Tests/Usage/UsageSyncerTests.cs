@@ -1,8 +1,8 @@
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Tests.Support;
 using VirtualKeys.Registry.Usage;
-using RegistryBudgetPeriod = VirtualKeys.Registry.Usage.BudgetPeriod;
 using VirtualKeys.Testing.Postgres;
+using RegistryBudgetPeriod = VirtualKeys.Registry.Usage.BudgetPeriod;
 
 namespace VirtualKeys.Operator.Tests.Usage;
 

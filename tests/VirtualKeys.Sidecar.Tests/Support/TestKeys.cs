@@ -67,18 +67,18 @@ internal static class TestKeys
         KeyLimits? limits = null,
         KeyBudget? budget = null,
         IReadOnlyList<TokenHash>? tokenHashes = null) => new()
-    {
-        KeyId = entry.KeyId,
-        Namespace = entry.Namespace,
-        Name = entry.Name,
-        State = state ?? entry.State,
-        ExpiresAt = expiresAt ?? entry.ExpiresAt,
-        DefaultModel = defaultModel ?? entry.DefaultModel,
-        AllowedModels = allowedModels ?? entry.AllowedModels,
-        ModelAliases = aliases ?? entry.ModelAliases,
-        Providers = providers ?? entry.Providers,
-        Limits = limits ?? entry.Limits,
-        Budget = budget ?? entry.Budget,
-        TokenHashes = tokenHashes ?? entry.TokenHashes,
-    };
+        {
+            KeyId = entry.KeyId,
+            Namespace = entry.Namespace,
+            Name = entry.Name,
+            State = state ?? entry.State,
+            ExpiresAt = expiresAt ?? entry.ExpiresAt,
+            DefaultModel = defaultModel ?? entry.DefaultModel,
+            AllowedModels = allowedModels ?? entry.AllowedModels,
+            ModelAliases = aliases ?? entry.ModelAliases,
+            Providers = providers ?? entry.Providers,
+            Limits = limits ?? entry.Limits,
+            Budget = budget ?? entry.Budget,
+            TokenHashes = tokenHashes ?? entry.TokenHashes,
+        };
 }

@@ -1,0 +1,62 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Proxy;
+
+namespace VirtualKeys.Sidecar.Tests.Proxy;
+
+public sealed class ProxyBodyTests
+{
+    [Theory]
+    [InlineData("{\"model\":\"fast\",\"messages\":[]}", "gpt-4o", false, "{\"model\":\"gpt-4o\",\"messages\":[]}")]
+    [InlineData("{\"messages\":[],\"model\":null}", "gpt-4o", false, "{\"messages\":[],\"model\":\"gpt-4o\"}")]
+    [InlineData("{\"messages\":[]}", "gpt-4o", false, "{\"model\":\"gpt-4o\",\"messages\":[]}")]
+    [InlineData("{}", "gpt-4o", false, "{\"model\":\"gpt-4o\"}")]
+    [InlineData(" { } ", "m\"x", false, " {\"model\":\"m\\u0022x\" } ")]
+    [InlineData("{\"model\":\"gpt-4o\",\"stream\":true}", "gpt-4o", true, "{\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o\",\"stream\":true}")]
+    [InlineData("{\"stream\":true}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream_options\":{\"include_usage\":true},\"stream\":true}")]
+    public void The_body_is_rewritten_in_place(string body, string model, bool streamUsage, string expected)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var info = ProxyRequestInspector.Inspect(bytes);
+
+        var rewritten = ProxyBodyRewriter.Rewrite(bytes, info, model, streamUsage, out var length);
+
+        Assert.NotNull(rewritten);
+        var text = Encoding.UTF8.GetString(rewritten, 0, length);
+        Assert.Equal(expected, text);
+        Assert.Equal(model, JsonNode.Parse(text)!["model"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void A_body_already_right_is_sent_untouched()
+    {
+        var bytes = "{\"model\":\"gpt-4o\"}"u8.ToArray();
+
+        Assert.Null(ProxyBodyRewriter.Rewrite(bytes, ProxyRequestInspector.Inspect(bytes), "gpt-4o", false, out _));
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"a\",\"stream\":true,\"max_completion_tokens\":300,\"stream_options\":{\"include_usage\":false}}", "a", true, 300L, true)]
+    [InlineData("{\"max_tokens\":10,\"nested\":{\"model\":\"ignored\",\"max_tokens\":99999}}", null, false, 10L, false)]
+    [InlineData("{\"model\":\"a\",\"stream\":false,\"stream_options\":null}", "a", false, null, false)]
+    public void The_inspector_reads_only_top_level_fields(string body, string? model, bool stream, long? maxTokens, bool streamOptions)
+    {
+        var info = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(body));
+
+        Assert.Null(info.Error);
+        Assert.Equal((model, stream, maxTokens, streamOptions), (info.Model, info.Stream, info.MaxOutputTokens, info.HasStreamOptions));
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"a\",\"model\":\"b\"}")]
+    [InlineData("{\"model\":1}")]
+    [InlineData("{\"stream\":\"true\"}")]
+    [InlineData("{\"max_tokens\":1.5}")]
+    [InlineData("[]")]
+    [InlineData("{\"model\":\"a\"} trailing")]
+    [InlineData("{\"model\":\"a\"")]
+    public void The_inspector_rejects_what_it_cannot_act_on_safely(string body)
+    {
+        Assert.NotNull(ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(body)).Error);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text;
+using VirtualKeys.Sidecar.Proxy;
+
+namespace VirtualKeys.Sidecar.Tests.Proxy;
+
+public sealed class UsageScannerTests
+{
+    private const string OpenAIStream =
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n" +
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" the \\\"usage\\\": {\\\"prompt_tokens\\\": 999}\"}}],\"usage\":null}\n\n" +
+        "data: {\"id\":\"c1\",\"choices\":[],\"usage\":{\"prompt_tokens\":17,\"completion_tokens\":42,\"total_tokens\":59,\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\n" +
+        "data: [DONE]\n\n";
+
+    private const string AnthropicStream =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}\n\n" +
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"usage\"}}\n\n" +
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\" : { \"output_tokens\" : 15 }}\n\n" +
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    private const string ResponsesStream =
+        "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"usage\":null}}\n\n" +
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":8,\"output_tokens\":4,\"output_tokens_details\":{\"reasoning_tokens\":2},\"total_tokens\":12}}}\n\n";
+
+    private const string JsonBody =
+        "{\"id\":\"chatcmpl-1\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"usage\"}}],\n  \"usage\": {\n    \"prompt_tokens\": 11,\n    \"completion_tokens\": 7\n  }\n}";
+
+    public static TheoryData<string, long, long> Samples() => new()
+    {
+        { OpenAIStream, 17, 42 },
+        { AnthropicStream, 30, 15 },
+        { ResponsesStream, 8, 4 },
+        { JsonBody, 11, 7 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Usage_is_found_in_one_read(string response, long input, long output)
+    {
+        var scanner = new UsageScanner();
+
+        scanner.Feed(Encoding.UTF8.GetBytes(response));
+
+        Assert.Equal((input, output), (scanner.InputTokens, scanner.OutputTokens));
+    }
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Usage_is_found_whichever_two_reads_the_response_is_split_into(string response, long input, long output)
+    {
+        var bytes = Encoding.UTF8.GetBytes(response);
+        for (var split = 1; split < bytes.Length; split++)
+        {
+            var scanner = new UsageScanner();
+
+            scanner.Feed(bytes.AsSpan(0, split));
+            scanner.Feed(bytes.AsSpan(split));
+
+            Assert.True((input, output) == (scanner.InputTokens, scanner.OutputTokens), $"split at {split}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Usage_is_found_when_the_response_arrives_a_byte_at_a_time(string response, long input, long output)
+    {
+        var scanner = new UsageScanner();
+
+        foreach (var b in Encoding.UTF8.GetBytes(response))
+        {
+            scanner.Feed([b]);
+        }
+
+        Assert.Equal((input, output), (scanner.InputTokens, scanner.OutputTokens));
+        Assert.Equal(Encoding.UTF8.GetByteCount(response), scanner.BytesSeen);
+    }
+
+    [Fact]
+    public void A_response_without_usage_reports_none()
+    {
+        var scanner = new UsageScanner();
+
+        scanner.Feed("data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],\"usage\":null}\n\ndata: [DONE]\n\n"u8);
+
+        Assert.False(scanner.SawUsage);
+    }
+
+    [Fact]
+    public void An_oversized_usage_object_is_ignored_and_scanning_goes_on()
+    {
+        var scanner = new UsageScanner();
+        var huge = "{\"usage\":{\"junk\":\"" + new string('x', 5000) + "\"}}\n{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}";
+
+        scanner.Feed(Encoding.UTF8.GetBytes(huge));
+
+        Assert.Equal((1L, 2L), (scanner.InputTokens, scanner.OutputTokens));
+    }
+}

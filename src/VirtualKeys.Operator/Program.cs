@@ -14,47 +14,46 @@ var configuration = new ConfigurationBuilder()
     .Build();
 
 OperatorSettings settings;
-KubernetesClientConfiguration kubernetes;
 try
 {
     settings = OperatorSettings.FromConfiguration(configuration);
-    kubernetes = settings.Kubeconfig is not null
-        ? KubernetesClientConfiguration.BuildConfigFromConfigFile(settings.Kubeconfig)
-        : KubernetesClientConfiguration.IsInCluster()
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildConfigFromConfigFile();
 }
 catch (OperatorSettingsException e)
 {
     await Console.Error.WriteLineAsync(e.Message);
     return 2;
 }
-catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException)
+
+KubernetesClientConfiguration kubernetes;
+try
 {
-    await Console.Error.WriteLineAsync($"Invalid setting {OperatorSettings.Env("Kubernetes:Kubeconfig")}: no usable kubeconfig and not running in a cluster ({e.Message.ReplaceLineEndings(" ")}).");
+    kubernetes = settings.Kubeconfig is not null
+        ? KubernetesClientConfiguration.BuildConfigFromConfigFile(settings.Kubeconfig)
+        : KubernetesClientConfiguration.IsInCluster()
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildConfigFromConfigFile();
+}
+catch (Exception e)
+{
+    // Whatever the client library throws for an unreadable kubeconfig, the fix is the same setting.
+    await Console.Error.WriteLineAsync(
+        $"Invalid setting {OperatorSettings.Env("Kubernetes:Kubeconfig")}: no usable kubeconfig and not running in a cluster ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}).");
     return 2;
 }
 
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-
+// The host's console lifetime turns SIGTERM and Ctrl+C into a graceful stop (drain, then release the lease).
 try
 {
-    await using var app = await OperatorApp.BuildAsync(settings, kubernetes, cancellationToken: stop.Token);
-    await app.RunAsync(stop.Token);
+    await using var app = await OperatorApp.BuildAsync(
+        settings,
+        kubernetes,
+        new OperatorAppOptions { LoggingConfiguration = configuration.GetSection("Logging") },
+        CancellationToken.None);
+    await app.RunAsync(CancellationToken.None);
     return 0;
 }
 catch (Exception e) when (e is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
 {
     await Console.Error.WriteLineAsync(e.Message.ReplaceLineEndings(" "));
     return 3;
-}
-catch (OperationCanceledException) when (stop.IsCancellationRequested)
-{
-    return 0;
 }

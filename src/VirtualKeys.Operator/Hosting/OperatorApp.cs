@@ -77,6 +77,11 @@ public sealed class OperatorApp : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = typeof(OperatorApp).Assembly.GetName().Name });
         builder.WebHost.UseUrls(settings.Urls);
         builder.Logging.ClearProviders();
+        if (options.LoggingConfiguration is not null)
+        {
+            builder.Logging.AddConfiguration(options.LoggingConfiguration);
+        }
+
         if (options.ConfigureLogging is not null)
         {
             options.ConfigureLogging(builder.Logging);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using VirtualKeys.Operator.Observability;
@@ -8,6 +9,9 @@ namespace VirtualKeys.Operator.Hosting;
 public sealed class OperatorAppOptions
 {
     public TimeProvider? TimeProvider { get; init; }
+
+    /// <summary>The <c>Logging</c> section (levels per category) applied to the default logging.</summary>
+    public IConfiguration? LoggingConfiguration { get; init; }
 
     /// <summary>Replaces the default logging (JSON lines on the console).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }

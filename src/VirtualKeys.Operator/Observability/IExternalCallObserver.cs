@@ -2,8 +2,9 @@ namespace VirtualKeys.Operator.Observability;
 
 /// <summary>
 /// Told before every call the reconciler and the usage syncer make to the API server or the
-/// registry. The operator's own is a no-op; tests use it to count writes and to "crash" the
-/// process at a chosen call by throwing.
+/// registry, and once at the start of each reconcile (as <c>reconcile</c>). The operator's own is a
+/// no-op; tests use it to count calls and reconciles, and to "crash" the process at a chosen call
+/// by throwing.
 /// </summary>
 public interface IExternalCallObserver
 {

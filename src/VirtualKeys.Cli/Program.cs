@@ -11,6 +11,7 @@ var root = new RootCommand("vk: LLM virtual keys as Kubernetes resources.")
     UsageCommand.Create(),
     TokenCommand.Create(),
     RotateCommand.Create(),
+    DocsCommand.Create(),
 };
 
 root.WithExamples(

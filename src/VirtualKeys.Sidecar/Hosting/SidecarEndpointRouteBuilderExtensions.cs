@@ -19,7 +19,6 @@ public static class SidecarEndpointRouteBuilderExtensions
         var services = app.Services;
 
         app.UseMiddleware<SidecarMiddleware>();
-        app.UseStatusCodePages(context => SidecarMiddleware.WriteStatusBodyAsync(context.HttpContext));
         app.UseRouting();
 
         var resolve = services.GetRequiredService<ResolveEndpoints>();

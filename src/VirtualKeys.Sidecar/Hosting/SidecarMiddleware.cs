@@ -10,7 +10,9 @@ namespace VirtualKeys.Sidecar.Hosting;
 
 /// <summary>
 /// The outermost middleware: refuses non-loopback callers (unless allowed), and turns every failure into
-/// a JSON error: bad HTTP input keeps its 4xx, anything unexpected becomes a 500 that names no secret.
+/// a JSON error: bad HTTP input keeps its 4xx, an unknown path or method gets a body, anything
+/// unexpected becomes a 500 that names no secret. (One middleware rather than status-code pages and an
+/// exception handler: those allocate per request.)
 /// </summary>
 internal sealed partial class SidecarMiddleware
 {
@@ -39,6 +41,15 @@ internal sealed partial class SidecarMiddleware
         try
         {
             await _next(context);
+
+            // Routing answers an unknown path (404) or method (405) with a bare status: give it a body.
+            var response = context.Response;
+            if (response.StatusCode is StatusCodes.Status404NotFound or StatusCodes.Status405MethodNotAllowed
+                && !response.HasStarted
+                && response.ContentType is null)
+            {
+                await WriteStatusBodyAsync(context);
+            }
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
@@ -60,8 +71,7 @@ internal sealed partial class SidecarMiddleware
         }
     }
 
-    /// <summary>Body for a status set without one (unknown path 404, wrong method 405).</summary>
-    public static Task WriteStatusBodyAsync(HttpContext context)
+    private static Task WriteStatusBodyAsync(HttpContext context)
     {
         var status = context.Response.StatusCode;
         var refusal = status switch

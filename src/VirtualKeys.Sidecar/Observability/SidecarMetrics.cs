@@ -6,7 +6,8 @@ namespace VirtualKeys.Sidecar.Observability;
 
 /// <summary>
 /// The sidecar's Prometheus metrics, in a registry of their own so several sidecars can share a process
-/// (tests). Labels never carry a token or credential: keys appear as namespace/name (or not at all when
+/// (tests). Label values are passed as spans, so a lookup of an existing series allocates nothing.
+/// Labels never carry a token or credential: keys appear as namespace/name (or not at all when
 /// per-key labels are off) and client-chosen model names only when the key's configuration or the
 /// pricing table names them, otherwise as "other".
 /// </summary>
@@ -26,6 +27,7 @@ internal sealed class SidecarMetrics
     private readonly Histogram _resolveDuration;
     private readonly Histogram _upstreamDuration;
     private readonly Gauge _budgetSpent;
+    private readonly Histogram.Child _resolveLatency;
 
     public SidecarMetrics(SidecarOptions options)
     {
@@ -50,6 +52,7 @@ internal sealed class SidecarMetrics
             LabelNames = ["provider_type", "status"],
             Buckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
         });
+        _resolveLatency = _resolveDuration.WithLabels(["resolve"]);
         _budgetSpent = factory.CreateGauge("vk_sidecar_budget_spent_ratio", "Spend in the current budget period as a fraction of the cap (per key only).", "key");
 
         SnapshotAge = factory.CreateGauge("vk_sidecar_snapshot_age_seconds", "Time since the key snapshot was last confirmed by its source; -1 before the first load.");
@@ -85,17 +88,17 @@ internal sealed class SidecarMetrics
         var name = key.DisplayName;
         if (_perKey)
         {
-            _requests.WithLabels(name, modelLabel, outcome).Inc();
-            _tokens.WithLabels(name, modelLabel, "input").Inc(inputTokens);
-            _tokens.WithLabels(name, modelLabel, "output").Inc(outputTokens);
-            _cost.WithLabels(name, modelLabel).Inc((double)costUsd);
+            _requests.WithLabels([name, modelLabel, outcome]).Inc();
+            _tokens.WithLabels([name, modelLabel, "input"]).Inc(inputTokens);
+            _tokens.WithLabels([name, modelLabel, "output"]).Inc(outputTokens);
+            _cost.WithLabels([name, modelLabel]).Inc((double)costUsd);
         }
         else
         {
-            _requests.WithLabels(modelLabel, outcome).Inc();
-            _tokens.WithLabels(modelLabel, "input").Inc(inputTokens);
-            _tokens.WithLabels(modelLabel, "output").Inc(outputTokens);
-            _cost.WithLabels(modelLabel).Inc((double)costUsd);
+            _requests.WithLabels([modelLabel, outcome]).Inc();
+            _tokens.WithLabels([modelLabel, "input"]).Inc(inputTokens);
+            _tokens.WithLabels([modelLabel, "output"]).Inc(outputTokens);
+            _cost.WithLabels([modelLabel]).Inc((double)costUsd);
         }
     }
 
@@ -103,11 +106,11 @@ internal sealed class SidecarMetrics
     {
         if (_perKey)
         {
-            _rejections.WithLabels(key?.DisplayName ?? NoKey, reason).Inc();
+            _rejections.WithLabels([key?.DisplayName ?? NoKey, reason]).Inc();
         }
         else
         {
-            _rejections.WithLabels(reason).Inc();
+            _rejections.WithLabels([reason]).Inc();
         }
     }
 
@@ -115,20 +118,20 @@ internal sealed class SidecarMetrics
     {
         if (_perKey && maxUsd > 0)
         {
-            _budgetSpent.WithLabels(key.DisplayName).Set((double)(spentUsd / maxUsd));
+            _budgetSpent.WithLabels([key.DisplayName]).Set((double)(spentUsd / maxUsd));
         }
     }
 
-    public void Unpriced(string modelLabel) => _unpriced.WithLabels(modelLabel).Inc();
+    public void Unpriced(string modelLabel) => _unpriced.WithLabels([modelLabel]).Inc();
 
-    public void Failover(string providerType, string reason) => _failovers.WithLabels(providerType, reason).Inc();
+    public void Failover(string providerType, string reason) => _failovers.WithLabels([providerType, reason]).Inc();
 
     public void UsageEstimated() => _estimatedUsage.Inc();
 
-    public void ResolveDuration(string endpoint, TimeSpan elapsed) => _resolveDuration.WithLabels(endpoint).Observe(elapsed.TotalSeconds);
+    public void ResolveDuration(TimeSpan elapsed) => _resolveLatency.Observe(elapsed.TotalSeconds);
 
     public void UpstreamDuration(string providerType, string status, TimeSpan elapsed) =>
-        _upstreamDuration.WithLabels(providerType, status).Observe(elapsed.TotalSeconds);
+        _upstreamDuration.WithLabels([providerType, status]).Observe(elapsed.TotalSeconds);
 
     private string[] Labels(params string[] rest) => _perKey ? ["key", .. rest] : rest;
 }

@@ -111,10 +111,11 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
-            var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && !info.HasStreamOptions;
-            var rewritten = ProxyBodyRewriter.Rewrite(body.Span, info, decision.Model, addStreamUsage, out var length);
+            byte[]? rewritten = null;
             try
             {
+                var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && !info.HasStreamOptions;
+                rewritten = ProxyBodyRewriter.Rewrite(body.Span, info, decision.Model, addStreamUsage, out var length);
                 var payload = rewritten is null ? body.Memory : rewritten.AsMemory(0, length);
                 await ForwardAsync(context, route, decision, payload, anthropic);
             }
@@ -123,6 +124,12 @@ internal sealed partial class ProxyHandler
                 if (rewritten is not null)
                 {
                     ArrayPool<byte>.Shared.Return(rewritten);
+                }
+
+                // Forwarding settles the decision; this only catches a failure before it could.
+                if (decision.TryClaim())
+                {
+                    await _recorder.SettleAsync(decision, new UsageRecorder.Completion(0, 0, UsageOutcome.UpstreamError, "sidecar_error"));
                 }
             }
         }

@@ -78,7 +78,7 @@ internal sealed class ResolveEndpoints
             ExpiresAt = decision.ExpiresAt,
         };
         await JsonResponses.WriteAsync(context.Response, StatusCodes.Status200OK, response, SidecarJsonContext.Default.ResolveResponse);
-        _metrics.ResolveDuration("resolve", Stopwatch.GetElapsedTime(started));
+        _metrics.ResolveDuration(Stopwatch.GetElapsedTime(started));
     }
 
     public async Task ReportUsageAsync(HttpContext context)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -96,24 +97,26 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
 
     /// <summary>
     /// The usage syncer's write: a merge patch of the status fields it owns plus the conditions,
-    /// guarded by the resourceVersion its copy came from.
+    /// guarded by the resourceVersion its copy came from. A merge patch keeps whatever it does not
+    /// mention, so every field that is now empty is sent as an explicit null, and so is every
+    /// rejection cause the new period no longer has.
     /// </summary>
     public async Task<VirtualKey> PatchStatusAsync(VirtualKey key, VirtualKeyStatus status, CancellationToken cancellationToken)
     {
-        var patch = new
+        var patch = new JsonObject
         {
-            metadata = new { resourceVersion = key.Metadata.ResourceVersion },
-            status = new
+            ["metadata"] = new JsonObject { ["resourceVersion"] = key.Metadata.ResourceVersion },
+            ["status"] = new JsonObject
             {
-                conditions = status.Conditions,
-                usage = status.Usage,
-                budgetRemainingUsd = status.BudgetRemainingUsd,
-                lastUsageSync = status.LastUsageSync,
+                ["conditions"] = ToNode(status.Conditions),
+                ["usage"] = UsagePatch(key.Status?.Usage, status.Usage),
+                ["budgetRemainingUsd"] = status.BudgetRemainingUsd,
+                ["lastUsageSync"] = ToNode(status.LastUsageSync),
             },
         };
         observer.BeforeCall("api:virtualkeys/status:patch");
         return await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync<VirtualKey>(
-            new V1Patch(patch, V1Patch.PatchType.MergePatch),
+            new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch),
             WellKnown.Group,
             WellKnown.Version,
             key.Metadata.NamespaceProperty,
@@ -179,6 +182,38 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
         return await client.CoreV1.PatchNamespacedSecretAsync(
             new V1Patch(patch, V1Patch.PatchType.MergePatch), secret.Metadata.Name, secret.Metadata.NamespaceProperty, cancellationToken: cancellationToken);
     }
+
+    private static JsonObject? UsagePatch(UsageStatus? previous, UsageStatus? usage)
+    {
+        if (usage is null)
+        {
+            return null;
+        }
+
+        var node = (JsonObject)ToNode(usage)!;
+        foreach (var field in new[] { "periodStart", "costUsd", "rejections", "lastRequestTime" })
+        {
+            if (!node.ContainsKey(field))
+            {
+                node[field] = null;
+            }
+        }
+
+        if (node["rejections"] is JsonObject rejections)
+        {
+            foreach (var cause in previous?.Rejections?.Keys ?? [])
+            {
+                if (!rejections.ContainsKey(cause))
+                {
+                    rejections[cause] = null;
+                }
+            }
+        }
+
+        return node;
+    }
+
+    private static JsonNode? ToNode<TValue>(TValue value) => value is null ? null : JsonNode.Parse(KubernetesJson.Serialize(value));
 
     public static VirtualKey Copy(VirtualKey key) => KubernetesJson.Deserialize<VirtualKey>(KubernetesJson.Serialize(key));
 

@@ -74,6 +74,46 @@ public sealed class UsageSyncerClockTests(PostgresFixture postgres)
         Assert.Equal(0, n);
     }
 
+    [Fact]
+    public async Task Writes_AreSpacedByTheGlobalQpsCap()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 12, 0, 0, TimeSpan.Zero));
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "usageqps");
+        await using var registry = await VirtualKeyRegistry.OpenAsync(env.ConnectionString, env.KekPath, time, null, Ct);
+        var calls = new CallLog();
+        var cache = new ListCache<VirtualKey>();
+        var names = new[] { "q1", "q2", "q3" };
+        foreach (var name in names)
+        {
+            var key = await RegisterAsync(env, registry, name);
+            await registry.RecordUsageAsync([new UsageEvent("r-" + name, key.Status!.KeyId!, time.GetUtcNow(), "m", "openai", 1, 1, 0.5m)], Ct);
+        }
+
+        cache.Set(await Task.WhenAll(names.Select(async n => (await env.GetKeyAsync(n))!)));
+        var syncer = new UsageSyncer(
+            cache,
+            registry,
+            new VirtualKeyApi(env.Client, calls),
+            new EventRecorder(env.Client, time, NoExternalCallObserver.Instance, NullLogger<EventRecorder>.Instance, "test"),
+            new OperatorMetrics(Metrics.WithCustomRegistry(Metrics.NewCustomRegistry())),
+            calls,
+            Microsoft.Extensions.Options.Options.Create(new UsageSyncerOptions { Interval = TimeSpan.FromSeconds(15), Qps = 1 }),
+            time,
+            NullLogger<UsageSyncer>.Instance);
+        int Patches() => calls.Count("api:virtualkeys/status:patch");
+
+        var round = syncer.SyncOnceAsync(Ct);
+        await Waits.UntilAsync(() => Patches() == 1, "the first write goes out at once");
+        await Task.Delay(200, Ct);
+        Assert.Equal(1, Patches());
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Waits.UntilAsync(() => Patches() == 2, "the second write after one second");
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(3, await round.WaitAsync(Waits.Bound, Ct));
+    }
+
     private static async Task<VirtualKey> RegisterAsync(OperatorEnvironment env, VirtualKeyRegistry registry, string name)
     {
         var created = await env.CreateKeyAsync(name);

@@ -5,6 +5,7 @@ using VirtualKeys.Cli.Help;
 // One line per command; each lives in Commands/.
 var root = new RootCommand("vk: LLM virtual keys as Kubernetes resources.")
 {
+    DemoCommand.Create(),
     CrdCommand.Create(),
     LocalClusterCommand.Create(),
     CreateCommand.Create(),
@@ -15,6 +16,7 @@ var root = new RootCommand("vk: LLM virtual keys as Kubernetes resources.")
 };
 
 root.WithExamples(
+    "vk demo",
     "vk crd | kubectl apply -f -",
     "vk crd --output config",
     "vk local-cluster --kubeconfig /tmp/vk.kubeconfig",

@@ -6,6 +6,7 @@ namespace VirtualKeys.Sidecar.Resolve;
 /// <summary>Orders a key's providers for one request: tier by tier, weighted random inside a tier.</summary>
 internal static class ProviderOrder
 {
+    /// <summary>The result may be shared between requests: never modify it.</summary>
     public static ServingProvider[] For(ServingKey key, string model, ApiFamily? family, out bool anyServesModel)
     {
         var providers = key.Providers;
@@ -26,6 +27,12 @@ internal static class ProviderOrder
         if (count == 0)
         {
             return [];
+        }
+
+        // The common case, one provider per tier and all of them eligible, needs no draw and no copy.
+        if (count == providers.Length && key.OneProviderPerTier)
+        {
+            return providers;
         }
 
         var ordered = new ServingProvider[count];

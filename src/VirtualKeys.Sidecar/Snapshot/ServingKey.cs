@@ -26,6 +26,7 @@ internal sealed class ServingKey
 
         // Stable sort: providers keep their declared order inside a tier.
         Providers = [.. providers.OrderBy(p => p.Priority)];
+        OneProviderPerTier = Providers.Select(p => p.Priority).Distinct().Count() == Providers.Length;
     }
 
     public VirtualKeyEntry Entry { get; }
@@ -39,6 +40,8 @@ internal sealed class ServingKey
 
     /// <summary>Ordered by priority tier.</summary>
     public ServingProvider[] Providers { get; }
+
+    public bool OneProviderPerTier { get; }
 
     /// <summary>Same rules as the registry's <see cref="TokenVerifier"/>, without allocating.</summary>
     public TokenCheck Check(ReadOnlySpan<char> token, DateTimeOffset now)

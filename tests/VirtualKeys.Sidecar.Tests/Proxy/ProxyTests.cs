@@ -434,6 +434,49 @@ public sealed class ProxyTests
         Assert.Contains("told to fail", await rejected.Content.ReadAsStringAsync(TestSidecar.Cancel), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Without_usage_from_the_provider_the_record_is_an_estimate_and_says_so()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => o.RequestStreamUsage = false);
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o", stream: true));
+        var text = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.DoesNotContain("\"usage\"", text, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.True(record.Estimated);
+        Assert.True(record.InputTokens > 0);
+        Assert.InRange(record.OutputTokens, 1, 100);
+        Assert.Contains("vk_sidecar_usage_estimated_total 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_that_hangs_up_mid_stream_frees_its_parallel_slot()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(limits: new KeyLimits(MaxParallelRequests: 1)));
+        sidecar.Upstream.PauseStreamsAfterFirstChunk();
+
+        var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o", stream: true));
+        using (var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20)))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(bounded.Token));
+            Assert.StartsWith("data: ", await reader.ReadLineAsync(bounded.Token), StringComparison.Ordinal);
+            using var busy = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+            await ErrorAssert.IsErrorAsync(busy, HttpStatusCode.TooManyRequests, "rate_limit_parallel");
+        }
+
+        response.Dispose();
+        sidecar.Upstream.ResumeStreams();
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Any(x => x.Outcome != UsageOutcome.Rejected)), r => r.Outcome != UsageOutcome.Rejected);
+        // Whether the rest of the stream still fit into socket buffers decides which of the two it was.
+        Assert.Contains(record.Outcome, new[] { UsageOutcome.Cancelled, UsageOutcome.Success });
+        using var next = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
     private static int ClosedPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

@@ -110,6 +110,23 @@ public sealed class LocalQuotaStore : IQuotaStore
         }
     }
 
+    /// <summary>
+    /// Takes in spend recorded elsewhere (the registry's total for the current period, from earlier runs
+    /// or other replicas): the key's spend becomes the larger of the two, so a restart does not hand a
+    /// key its budget again.
+    /// </summary>
+    public void ObserveRecordedSpend(string keyId, BudgetPeriod period, decimal spentUsd)
+    {
+        ArgumentNullException.ThrowIfNull(keyId);
+        var now = _time.GetUtcNow();
+        var account = _accounts.GetOrAdd(keyId, static _ => new Account());
+        lock (account.Gate)
+        {
+            account.Roll(now.UtcTicks / TimeSpan.TicksPerMinute, period, now);
+            account.Spent = Math.Max(account.Spent, spentUsd);
+        }
+    }
+
     public QuotaAccountState GetState(string keyId)
     {
         if (!_accounts.TryGetValue(keyId, out var account))

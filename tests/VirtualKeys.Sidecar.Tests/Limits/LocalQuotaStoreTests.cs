@@ -119,6 +119,20 @@ public sealed class LocalQuotaStoreTests
         Assert.Equal(800, store.GetState("key").TokensThisMinute);
     }
 
+    [Fact]
+    public void Spend_recorded_elsewhere_counts_against_the_budget()
+    {
+        var store = new LocalQuotaStore(new FakeTimeProvider(Monday));
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(5m, BudgetPeriod.Monthly), 0, 0.1m);
+
+        store.ObserveRecordedSpend("key", BudgetPeriod.Monthly, 5m);
+        var refused = store.TryAdmit("key", demand);
+        store.ObserveRecordedSpend("key", BudgetPeriod.Monthly, 1m);
+
+        Assert.Equal(QuotaRefusalReason.Budget, refused.Reason);
+        Assert.Equal(5m, store.GetState("key").SpentUsd);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;

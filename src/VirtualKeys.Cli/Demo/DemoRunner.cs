@@ -63,7 +63,7 @@ internal sealed class DemoRunner : IAsyncDisposable
 
         var sidecar = await _progress.StepAsync("Starting the sidecar (in-process)", async () =>
         {
-            var running = await SidecarLauncher.StartAsync(registry, kekFile, cancellationToken);
+            var running = await SidecarLauncher.StartAsync(registry, kekFile, _options.Verbose, cancellationToken);
             Track("the sidecar", running.Host.DisposeAsync);
             _progress.Detail($"listening on {running.BaseAddress}");
             return running;

@@ -1,26 +1,102 @@
-using VirtualKeys.Cli.Running;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtualKeys.Registry;
+using VirtualKeys.Sidecar.Hosting;
 
 namespace VirtualKeys.Cli.Demo;
 
 /// <summary>
-/// The seam where the demo starts the resolution sidecar in-process on the registry: the same
-/// PostgreSQL database and KEK file as the operator, a free loopback port.
+/// Starts the resolution sidecar in-process on the registry: the same PostgreSQL database and KEK
+/// file as the operator, a free loopback port.
 /// </summary>
+/// <remarks>
+/// VirtualKeys.Sidecar builds only from an IKeySnapshotSource and an IUsageSink and ships only
+/// in-memory ones so far; until it ships registry-backed ones, the demo feeds it through
+/// <see cref="RegistryKeySnapshotSource"/> and <see cref="RegistryUsageSink"/>.
+/// </remarks>
 internal static class SidecarLauncher
 {
-    public static Task<RunningSidecar> StartAsync(string registryConnectionString, string kekFile, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(registryConnectionString);
-        ArgumentException.ThrowIfNullOrEmpty(kekFile);
-        cancellationToken.ThrowIfCancellationRequested();
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
 
-        // VirtualKeys.Sidecar can only be built with an IKeySnapshotSource and an IUsageSink
-        // (SidecarApp.Create), and so far ships only the in-memory ones: a key the operator puts
-        // into the registry would be unknown to it. When the registry-backed pair exists, this
-        // becomes SidecarApp.Create(new SidecarOptions { Port = 0 }, <registry source>, <registry sink>)
-        // followed by StartAsync, returning the bound address.
-        throw new CliException(
-            "the sidecar cannot run on the registry yet: VirtualKeys.Sidecar has no registry-backed IKeySnapshotSource and IUsageSink " +
-            "(its Program.cs still uses the in-memory ones), so it would not know the key the operator registered");
+    public static async Task<RunningSidecar> StartAsync(string registryConnectionString, string kekFile, bool verbose, CancellationToken cancellationToken)
+    {
+        var registry = await VirtualKeyRegistry.OpenAsync(registryConnectionString, kekFile, TimeProvider.System, NullLoggerFactory.Instance, cancellationToken);
+        WebApplication app;
+        try
+        {
+            app = SidecarApp.Create(
+                new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0 },
+                new RegistryKeySnapshotSource(registry),
+                new RegistryUsageSink(registry),
+                configure: builder =>
+                {
+                    builder.Logging.ClearProviders();
+                    if (verbose)
+                    {
+                        builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
+                    }
+                });
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await registry.DisposeAsync();
+            throw;
+        }
+
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var running = new RunningSidecar(new Uri(address.TrimEnd('/') + "/"), new Stopper(app, registry));
+        try
+        {
+            await WaitUntilReadyAsync(running.BaseAddress, cancellationToken);
+        }
+        catch
+        {
+            await running.Host.DisposeAsync();
+            throw;
+        }
+
+        return running;
+    }
+
+    // /readyz turns 200 once the first snapshot of the registry is loaded; before that every request gets 503.
+    private static async Task WaitUntilReadyAsync(Uri sidecar, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = sidecar, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        while (true)
+        {
+            using (var response = await http.GetAsync("readyz", cancellationToken))
+            {
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"its /readyz still answered {(int)response.StatusCode} after {ReadyTimeout.TotalSeconds:0}s: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
+    private sealed class Stopper(WebApplication app, VirtualKeyRegistry registry) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            // Stopping flushes buffered usage into the registry before it closes.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await app.StopAsync(timeout.Token);
+            await app.DisposeAsync();
+            await registry.DisposeAsync();
+        }
     }
 }

@@ -40,6 +40,26 @@ public partial class DemoCommandTests
     }
 
     [Fact]
+    public async Task Keep_leaves_the_stack_up_for_kubectl_until_Ctrl_C_then_cleans_up()
+    {
+        using var folder = new TemporaryDirectory();
+        await using var vk = VkProcess.Start(folder.Path, "demo", "--keep");
+        await vk.WaitForOutputAsync("press Ctrl+C to stop it", TimeSpan.FromMinutes(4));
+        var kubeconfig = KubeconfigLine().Match(vk.Stdout).Groups[1].Value;
+        var kubectl = new Kubectl(kubeconfig, Path.Combine(folder.Path, "cache"));
+
+        var listed = await kubectl.SucceedAsync("get", "vk", "quickstart", "-o", "jsonpath={.status.usage.requests}");
+        var exitCode = await vk.InterruptAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(long.Parse(listed, System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Matches(@"sidecar:\s+http://127\.0\.0\.1:\d+/", vk.Stdout);
+        Assert.Equal(0, exitCode);
+        Assert.Contains("--> stopping PostgreSQL", vk.Stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(kubeconfig), "the demo's temp folder (with its kubeconfig) was left behind");
+        AssertCleanedUp(vk.Stdout);
+    }
+
+    [Fact]
     public async Task A_missing_PostgreSQL_server_fails_naming_the_step_and_leaves_nothing_behind()
     {
         using var folder = new TemporaryDirectory();
@@ -59,6 +79,9 @@ public partial class DemoCommandTests
             Assert.False(Directory.Exists(match.Groups[1].Value), $"{match.Groups[1].Value} was left behind");
         }
     }
+
+    [GeneratedRegex(@"kubeconfig:\s+(\S+)")]
+    private static partial Regex KubeconfigLine();
 
     [GeneratedRegex(@"data in (\S+)")]
     private static partial Regex PostgresDirectory();

@@ -36,6 +36,7 @@ internal sealed class DemoRunner : IAsyncDisposable
     private readonly TextWriter _stdout;
     private readonly Stack<(string What, Func<ValueTask> Stop)> _started = new();
     private readonly string _folder;
+    private k8s.Kubernetes? _client;
 
     public DemoRunner(DemoOptions options, TextWriter stdout, TextWriter stderr)
     {
@@ -53,7 +54,7 @@ internal sealed class DemoRunner : IAsyncDisposable
         KeyEncryptionKey.WriteNewFile(kekFile);
 
         var (kubernetes, serverAddress, ns) = await StartKubernetesAsync(cancellationToken);
-        using var client = new k8s.Kubernetes(kubernetes);
+        var client = _client = new k8s.Kubernetes(kubernetes);
         var mock = await _progress.StepAsync("Starting the mock OpenAI-compatible provider", StartMockProviderAsync, cancellationToken);
         await _progress.StepAsync("Starting the operator (in-process)", () => StartOperatorAsync(registry, kekFile, kubernetes, ns, cancellationToken), cancellationToken);
         var virtualKey = await _progress.StepAsync("Applying examples/quickstart (provider Secret and VirtualKey)", () => ApplyQuickstartAsync(client, ns, mock, cancellationToken), cancellationToken);
@@ -125,6 +126,8 @@ internal sealed class DemoRunner : IAsyncDisposable
                 _progress.Detail($"stopping {component.What} failed: {ex.Message}");
             }
         }
+
+        _client?.Dispose();
 
         try
         {
@@ -365,22 +368,40 @@ internal sealed class DemoRunner : IAsyncDisposable
     private async Task<IReadOnlyList<string>> ShowResourceAsync(IKubernetes client, Uri? localServer, string ns, VirtualKey key, CancellationToken cancellationToken)
     {
         _progress.Line();
-        _progress.Line($"$ kubectl get vk -n {ns}");
-        using var text = new StringWriter();
+        string shown;
         IReadOnlyList<string> columns;
         if (localServer is not null)
         {
+            // The Table the API server renders from the CRD's printer columns: what kubectl prints.
+            _progress.Line($"$ kubectl get vk -n {ns}");
             (columns, var table) = await ServerTable.GetAsync(localServer, ns, cancellationToken);
+            using var text = new StringWriter();
             table.Write(text);
+            shown = text.ToString();
         }
         else
         {
             var crd = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(WellKnown.CrdName, cancellationToken: cancellationToken);
             columns = [.. crd.Spec.Versions.Single(v => v.Storage).AdditionalPrinterColumns?.Select(c => c.Name) ?? []];
-            UsageCommand.Render([key], DateTimeOffset.UtcNow).Write(text);
+            var kubectl = KubectlRunner.Find();
+            var printed = kubectl is null
+                ? null
+                : await KubectlRunner.RunAsync(kubectl, ["--kubeconfig", _options.Kubeconfig!.FullName, "get", "vk", "-n", ns], cancellationToken);
+            if (printed is not null)
+            {
+                _progress.Line($"$ kubectl get vk -n {ns}");
+                shown = printed;
+            }
+            else
+            {
+                _progress.Line($"$ vk usage -n {ns}    (no kubectl found on PATH)");
+                using var text = new StringWriter();
+                UsageCommand.Render([key], DateTimeOffset.UtcNow).Write(text);
+                shown = text.ToString();
+            }
         }
 
-        foreach (var line in text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var line in shown.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             _progress.Line(line.TrimEnd('\r'));
         }
@@ -450,7 +471,10 @@ internal sealed class DemoRunner : IAsyncDisposable
     private static async ValueTask DeleteKeyAsync(IKubernetes client, string ns, string name, IReadOnlyList<V1Secret> secrets)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await client.CustomObjects.DeleteNamespacedCustomObjectAsync(WellKnown.Group, WellKnown.Version, ns, WellKnown.Plural, name, cancellationToken: timeout.Token);
+        using (await client.CustomObjects.DeleteNamespacedCustomObjectWithHttpMessagesAsync(WellKnown.Group, WellKnown.Version, ns, WellKnown.Plural, name, body: new V1DeleteOptions(), cancellationToken: timeout.Token))
+        {
+        }
+
         var api = new VirtualKeyApi(client);
         while (!timeout.IsCancellationRequested)
         {

@@ -60,6 +60,28 @@ public partial class DemoCommandTests
     }
 
     [Fact]
+    public async Task Against_a_cluster_from_a_kubeconfig_the_demo_works_in_its_own_namespace_and_removes_what_it_applied()
+    {
+        using var folder = new TemporaryDirectory();
+        var kubeconfig = Path.Combine(folder.Path, "kubeconfig");
+        await using var cluster = VkProcess.Start(folder.Path, "local-cluster", "--kubeconfig", kubeconfig);
+        await cluster.WaitForOutputAsync("Press Ctrl+C to stop", TimeSpan.FromMinutes(1));
+        var kubectl = new Kubectl(kubeconfig, Path.Combine(folder.Path, "cache"));
+
+        var demo = await Vk.RunProcessAsync(folder.Path, "demo", "--kubeconfig", kubeconfig, "--json");
+        var left = await kubectl.RunAsync("get", "vk,secrets", "-n", "vk-demo", "-o", "name");
+
+        Assert.True(demo.ExitCode == 0, demo.Stderr);
+        var summary = JsonDocument.Parse(demo.Stdout.TrimEnd().Split('\n')[^1]).RootElement;
+        Assert.Equal("vk-demo/quickstart", summary.GetProperty("virtual_key").GetString());
+        Assert.True(summary.GetProperty("rate_limited").GetInt32() >= 1);
+        Assert.Equal(summary.GetProperty("succeeded").GetInt32(), summary.GetProperty("status_requests").GetInt64());
+        Assert.Contains("--> stopping virtualkey vk-demo/quickstart", demo.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("failed", demo.Stderr, StringComparison.Ordinal);
+        Assert.Equal((0, ""), (left.ExitCode, left.Stdout.Trim()));
+    }
+
+    [Fact]
     public async Task A_missing_PostgreSQL_server_fails_naming_the_step_and_leaves_nothing_behind()
     {
         using var folder = new TemporaryDirectory();

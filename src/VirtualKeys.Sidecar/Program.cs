@@ -1,8 +1,67 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using VirtualKeys.Registry;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Protection;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Registry;
 using VirtualKeys.Sidecar.Snapshot;
 
-// Until the registry-backed source and sink are wired in, the sidecar runs with an empty in-memory
-// snapshot (every key is unknown) and keeps usage in memory.
-var app = SidecarApp.Create(options: null, new InMemoryKeySnapshotSource(), new InMemoryUsageSink(), args: args);
-await app.RunAsync();
+// The same sources SidecarApp binds its options from: appsettings.json, environment, arguments.
+var configuration = new ConfigurationBuilder()
+    .SetBasePath(AppContext.BaseDirectory)
+    .AddJsonFile("appsettings.json", optional: true)
+    .AddEnvironmentVariables()
+    .AddCommandLine(args)
+    .Build();
+
+var connectionString = configuration["Registry:ConnectionString"];
+var kekFile = configuration["Registry:KekFile"];
+
+// In-memory mode (no keys, usage kept in memory) only when asked for and nothing names a registry.
+if (string.IsNullOrWhiteSpace(connectionString) && string.IsNullOrWhiteSpace(kekFile) && configuration.GetValue<bool>("Sidecar:InMemory"))
+{
+    var inMemory = SidecarApp.Create(options: null, new InMemoryKeySnapshotSource(), new InMemoryUsageSink(), args: args);
+    await inMemory.RunAsync();
+    return 0;
+}
+
+if (string.IsNullOrWhiteSpace(connectionString))
+{
+    await Console.Error.WriteLineAsync("vk-sidecar: the setting Registry:ConnectionString (environment Registry__ConnectionString) is required.");
+    return 2;
+}
+
+if (string.IsNullOrWhiteSpace(kekFile))
+{
+    await Console.Error.WriteLineAsync("vk-sidecar: the setting Registry:KekFile (environment Registry__KekFile) is required.");
+    return 2;
+}
+
+var fullSyncInterval = configuration.GetValue<TimeSpan?>("Registry:FullSyncInterval");
+
+using var loggerFactory = LoggerFactory.Create(logging => logging
+    .AddConfiguration(configuration.GetSection("Logging"))
+    .AddSimpleConsole());
+
+VirtualKeyRegistry registry;
+try
+{
+    registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekFile, TimeProvider.System, loggerFactory, CancellationToken.None);
+}
+catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
+{
+    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
+    return 1;
+}
+
+await using (registry)
+{
+    var source = new RegistryKeySnapshotSource(registry, loggerFactory, TimeProvider.System, fullSyncInterval);
+    var app = SidecarApp.Create(options: null, source, new RegistryUsageSink(registry), args: args);
+    await app.RunAsync();
+}
+
+return 0;

@@ -1,0 +1,188 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtualKeys.Registry;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Notifications;
+using VirtualKeys.Sidecar.Snapshot;
+
+namespace VirtualKeys.Sidecar.Registry;
+
+/// <summary>
+/// The sidecar's keys from the registry: every live key with its credentials decrypted, then what
+/// LISTEN/NOTIFY reports as changed, re-read from the last change version; a periodic full comparison
+/// heals notifications lost in between.
+/// </summary>
+/// <remarks>
+/// A lost connection ends the subscription with <see cref="RegistryUnavailableException"/>: the
+/// sidecar keeps serving its snapshot, reports degraded and subscribes again, which starts over with
+/// a fresh listener and a full reload.
+/// </remarks>
+public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
+{
+    public static readonly TimeSpan DefaultFullSyncInterval = TimeSpan.FromSeconds(60);
+
+    private readonly VirtualKeyRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly ILogger<RegistryChangeListener> _listenerLogger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _fullSyncInterval;
+
+    /// <param name="fullSyncInterval">How often to compare the whole registry with what was sent; null for <see cref="DefaultFullSyncInterval"/>.</param>
+    public RegistryKeySnapshotSource(
+        VirtualKeyRegistry registry,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null,
+        TimeSpan? fullSyncInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var interval = fullSyncInterval ?? DefaultFullSyncInterval;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(fullSyncInterval));
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _registry = registry;
+        _logger = loggerFactory.CreateLogger<RegistryKeySnapshotSource>();
+        _listenerLogger = loggerFactory.CreateLogger<RegistryChangeListener>();
+        _time = timeProvider ?? TimeProvider.System;
+        _fullSyncInterval = interval;
+    }
+
+    public async IAsyncEnumerable<KeySnapshotChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Listen first, then read: a change committed in between is both in the read and notified,
+        // never in neither.
+        await using var listener = await RegistryChangeListener.StartAsync(_registry.Database, _listenerLogger, cancellationToken);
+        var all = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
+        var sent = all.Keys.ToDictionary(record => record.KeyId, record => record.ChangeVersion, StringComparer.Ordinal);
+        var version = all.ChangeVersion;
+        Log.Loaded(_logger, sent.Count, version);
+        yield return KeySnapshotChange.Reload([.. all.Keys.Select(RegistryEntryMapper.ToEntry)]);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var notifications = listener.ReadAllAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+        var nextNotification = notifications.MoveNextAsync().AsTask();
+        var nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
+        try
+        {
+            while (true)
+            {
+                var fullSyncDue = await FullSyncDueAsync(nextNotification, nextFullSync, stop.Token);
+                cancellationToken.ThrowIfCancellationRequested();
+
+                if (fullSyncDue)
+                {
+                    var live = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
+                    var changes = Compare(live, sent);
+                    version = Math.Max(version, live.ChangeVersion);
+                    nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
+                    if (changes.Count == 0)
+                    {
+                        yield return KeySnapshotChange.Heartbeat;
+                        continue;
+                    }
+
+                    Log.Healed(_logger, changes.Count);
+                    foreach (var change in changes)
+                    {
+                        yield return change;
+                    }
+
+                    continue;
+                }
+
+                // Throws RegistryUnavailableException when the listener lost its connection.
+                if (!await nextNotification)
+                {
+                    throw new RegistryUnavailableException("The registry change listener stopped.");
+                }
+
+                var notified = notifications.Current;
+                nextNotification = notifications.MoveNextAsync().AsTask();
+                if (notified.ChangeVersion <= version)
+                {
+                    continue;
+                }
+
+                var changed = await _registry.ListChangedSinceAsync(version, includeCredentials: true, cancellationToken);
+                foreach (var record in changed.Keys)
+                {
+                    if (record.State == VirtualKeyState.Tombstoned)
+                    {
+                        if (sent.Remove(record.KeyId))
+                        {
+                            yield return KeySnapshotChange.Remove(record.KeyId);
+                        }
+                    }
+                    else
+                    {
+                        sent[record.KeyId] = record.ChangeVersion;
+                        yield return KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record));
+                    }
+                }
+
+                version = Math.Max(version, changed.ChangeVersion);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await nextNotification;
+            }
+            catch (Exception)
+            {
+                // The pending read ends with the cancellation (or the lost connection already reported).
+            }
+        }
+    }
+
+    /// <summary>Waits for the next notification or the next full comparison, whichever comes first.</summary>
+    private async Task<bool> FullSyncDueAsync(Task<bool> nextNotification, DateTimeOffset nextFullSync, CancellationToken cancellationToken)
+    {
+        var wait = nextFullSync - _time.GetUtcNow();
+        if (wait <= TimeSpan.Zero)
+        {
+            return true;
+        }
+
+        using var delayStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(wait, _time, delayStop.Token);
+        var first = await Task.WhenAny(nextNotification, delay);
+        await delayStop.CancelAsync();
+        return first != nextNotification;
+    }
+
+    /// <summary>What must be sent so the sidecar's snapshot equals <paramref name="live"/>; updates <paramref name="sent"/>.</summary>
+    private static List<KeySnapshotChange> Compare(RegistryKeySet live, Dictionary<string, long> sent)
+    {
+        var changes = new List<KeySnapshotChange>();
+        var liveIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var record in live.Keys)
+        {
+            liveIds.Add(record.KeyId);
+            if (!sent.TryGetValue(record.KeyId, out var sentVersion) || sentVersion != record.ChangeVersion)
+            {
+                sent[record.KeyId] = record.ChangeVersion;
+                changes.Add(KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record)));
+            }
+        }
+
+        foreach (var keyId in sent.Keys.Where(keyId => !liveIds.Contains(keyId)).ToList())
+        {
+            sent.Remove(keyId);
+            changes.Add(KeySnapshotChange.Remove(keyId));
+        }
+
+        return changes;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Loaded {Count} keys from the registry at change version {Version}")]
+        public static partial void Loaded(ILogger logger, int count, long version);
+
+        [LoggerMessage(2, LogLevel.Warning, "The periodic comparison with the registry found {Count} changes no notification announced")]
+        public static partial void Healed(ILogger logger, int count);
+    }
+}

@@ -1,0 +1,3 @@
+using VirtualKeys.Testing.Postgres;
+
+[assembly: AssemblyFixture(typeof(PostgresFixture))]

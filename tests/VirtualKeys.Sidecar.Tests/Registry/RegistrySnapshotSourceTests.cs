@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Json;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Registry.Usage;
+using RegistryKeyLimits = VirtualKeys.Registry.Keys.KeyLimits;
+
+namespace VirtualKeys.Sidecar.Tests.Registry;
+
+public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>, IAsyncLifetime
+{
+    private static readonly TimeSpan ChangeDeadline = TimeSpan.FromSeconds(1);
+
+    private RegistrySidecar? _sidecar;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    private RegistrySidecar Sidecar => _sidecar ?? throw new InvalidOperationException("Not started.");
+
+    public async ValueTask InitializeAsync()
+    {
+        _sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_sidecar is not null)
+        {
+            await _sidecar.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_key_upserted_in_the_registry_resolves_with_its_default_model_and_decrypted_credential()
+    {
+        var (identity, keyId, token) = await Sidecar.AddKeyAsync(defaultModel: "gpt-4.1-mini");
+
+        using var response = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await RegistrySidecar.ReadJsonAsync(response);
+        Assert.Equal("gpt-4.1-mini", body.GetProperty("model").GetString());
+        Assert.Equal(keyId, body.GetProperty("key").GetProperty("id").GetString());
+        Assert.Equal(identity.Namespace, body.GetProperty("key").GetProperty("namespace").GetString());
+        Assert.Equal(RegistrySidecar.UpstreamCredential, body.GetProperty("provider").GetProperty("credential").GetString());
+    }
+
+    [Fact]
+    public async Task A_tombstoned_key_is_refused_within_a_second()
+    {
+        var (identity, _, token) = await Sidecar.AddKeyAsync();
+        using (var served = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        Assert.True(await Sidecar.Registry.TombstoneAsync(identity, Cancel));
+        using var refused = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.Unauthorized, ChangeDeadline);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task After_a_rotation_the_retired_token_is_refused_and_the_new_one_served()
+    {
+        var (identity, keyId, oldToken) = await Sidecar.AddKeyAsync();
+        using (var served = await Sidecar.ResolveUntilAsync(oldToken, HttpStatusCode.OK, ChangeDeadline))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        var newToken = VirtualKeyToken.Generate(keyId);
+        await Sidecar.Registry.UpsertAsync(
+            RegistrySidecar.NewUpsert(identity, "gpt-4o-mini", null, new TokenChanges([newToken], RetireOthersAt: DateTimeOffset.UtcNow.AddMinutes(-1)), generation: 2),
+            Cancel);
+
+        using var newServed = await Sidecar.ResolveUntilAsync(newToken.Reveal(), HttpStatusCode.OK, ChangeDeadline);
+        using var oldRefused = await Sidecar.ResolveAsync(oldToken);
+
+        Assert.Equal(HttpStatusCode.OK, newServed.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, oldRefused.StatusCode);
+    }
+
+    [Fact]
+    public async Task Usage_reported_through_the_sidecar_lands_in_the_registry_totals()
+    {
+        var (_, keyId, token) = await Sidecar.AddKeyAsync();
+        using var resolved = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline);
+        Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
+        var decisionId = (await RegistrySidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString();
+
+        using var reported = await Sidecar.Client.PostAsJsonAsync(
+            "/v1/usage",
+            new { decisionId, inputTokens = 120, outputTokens = 30, status = "success" },
+            Cancel);
+        Assert.True(reported.IsSuccessStatusCode, $"POST /v1/usage answered {(int)reported.StatusCode}");
+
+        var totals = await WaitForUsageAsync(keyId, t => t.Requests >= 1);
+        Assert.Equal(1, totals.Requests);
+        Assert.Equal(120, totals.InputTokens);
+        Assert.Equal(30, totals.OutputTokens);
+        Assert.True(totals.CostUsd > 0m);
+    }
+
+    [Fact]
+    public async Task Refusals_reach_the_registry_one_per_refused_request()
+    {
+        var (_, keyId, token) = await Sidecar.AddKeyAsync(limits: new RegistryKeyLimits(RequestsPerMinute: 1));
+        using (var first = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        const int Refused = 3;
+        for (var i = 0; i < Refused; i++)
+        {
+            using var response = await Sidecar.ResolveAsync(token);
+            Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        }
+
+        var totals = await WaitForUsageAsync(keyId, t => t.Rejections.Values.Sum() >= Refused);
+        Assert.Equal(Refused, totals.Rejections.GetValueOrDefault("rpm"));
+    }
+
+    private async Task<UsageTotals> WaitForUsageAsync(string keyId, Func<UsageTotals, bool> condition)
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var totals = await Sidecar.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, DateTimeOffset.UtcNow, Cancel);
+            if (condition(totals) || DateTimeOffset.UtcNow >= deadline)
+            {
+                return totals;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), Cancel);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Sidecar.Tests.Registry;
+
+/// <summary>A fresh database and its KEK file for one test class: the key ring is bound to the first KEK that opens it.</summary>
+public sealed class SidecarRegistryFixture(PostgresFixture server) : IAsyncLifetime
+{
+    private string? _connectionString;
+
+    public string ConnectionString => _connectionString ?? throw new InvalidOperationException("Not initialized.");
+
+    public string KekPath { get; } = Path.Combine(Path.GetTempPath(), "vk-kek-sidecar-" + Guid.NewGuid().ToString("N"));
+
+    public async ValueTask InitializeAsync()
+    {
+        _connectionString = await server.CreateDatabaseAsync("sidecar", TestContext.Current.CancellationToken);
+        KeyEncryptionKey.WriteNewFile(KekPath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        File.Delete(KekPath);
+        if (_connectionString is not null)
+        {
+            await server.DropDatabaseAsync(_connectionString);
+        }
+    }
+}

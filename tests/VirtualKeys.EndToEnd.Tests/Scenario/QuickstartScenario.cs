@@ -39,6 +39,7 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
     {
         using var client = new Kubernetes(kubernetes);
         await InstallCrdAsync(client, cancellationToken);
+        Log($"CRD {WellKnown.CrdName} established and served at {kubernetes.Host}");
 
         var kekFile = Path.Combine(workDirectory, "kek");
         KeyEncryptionKey.WriteNewFile(kekFile);
@@ -46,11 +47,13 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
         await using var mock = await MockLlmProvider.StartAsync(cancellationToken: cancellationToken);
         await using var operatorApp = await StartOperatorAsync(kekFile, cancellationToken);
 
+        Log($"operator started on {string.Join(", ", operatorApp.Urls)}; mock provider at {mock.OpenAIBaseUrl}");
         var name = await ApplyQuickstartAsync(client, mock.OpenAIBaseUrl, cancellationToken);
         var ready = await WaitForReadyAsync(client, name, cancellationToken);
         Assert.Contains(WellKnown.Finalizer, ready.Metadata.Finalizers ?? []);
         var (tokenSecretName, token) = await ReadTokenAsync(client, ready, cancellationToken);
         Assert.Equal(name + WellKnown.TokenSecretNameSuffix, tokenSecretName);
+        Log($"virtualkey {Namespace}/{name} Ready (key id {ready.Status?.KeyId}); token read from secret {tokenSecretName}");
 
         await using (var registry = await VirtualKeyRegistry.OpenAsync(registryConnectionString, kekFile, TimeProvider.System, NullLoggerFactory.Instance, cancellationToken))
         {
@@ -62,16 +65,21 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
                 cancellationToken: cancellationToken);
             await ChatAsync(sidecar.BaseAddress, token, cancellationToken);
             Assert.NotEmpty(mock.Requests);
+            Log($"chat completion answered 200 through the sidecar at {sidecar.BaseAddress}; the mock saw {mock.Requests.Count} request(s)");
 
-            await WaitForUsageAsync(client, name, cancellationToken);
+            var used = await WaitForUsageAsync(client, name, cancellationToken);
+            Log($"status.usage: {used.Status!.Usage!.Requests} request(s), ${used.Status.Usage.CostUsd}");
         }
 
         await DeleteAndWaitGoneAsync(client, name, tokenSecretName, cancellationToken);
+        Log($"virtualkey {Namespace}/{name} deleted: finalizer released, secret {tokenSecretName} garbage-collected");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stop.CancelAfter(TimeSpan.FromSeconds(15));
         await operatorApp.StopAsync(stop.Token);
     }
+
+    private static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     private static async Task InstallCrdAsync(Kubernetes client, CancellationToken cancellationToken)
     {

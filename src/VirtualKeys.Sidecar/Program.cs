@@ -1,10 +1,13 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Registry;
 using VirtualKeys.Sidecar.Snapshot;
@@ -59,8 +62,16 @@ catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaE
 
 await using (registry)
 {
-    var source = new RegistryKeySnapshotSource(registry, loggerFactory, TimeProvider.System, fullSyncInterval);
-    var app = SidecarApp.Create(options: null, source, new RegistryUsageSink(registry), args: args);
+    // The quota store is shared with the source so budgets start from the spend the registry recorded.
+    var quota = new LocalQuotaStore(TimeProvider.System);
+    var source = new RegistryKeySnapshotSource(registry, loggerFactory, TimeProvider.System, fullSyncInterval, quota);
+    var app = SidecarApp.Create(
+        options: null,
+        source,
+        new RegistryUsageSink(registry),
+        TimeProvider.System,
+        builder => builder.Services.Replace(ServiceDescriptor.Singleton<IQuotaStore>(quota)),
+        args);
     await app.RunAsync();
 }
 

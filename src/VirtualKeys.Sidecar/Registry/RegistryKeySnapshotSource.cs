@@ -5,6 +5,7 @@ using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Notifications;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
 
 namespace VirtualKeys.Sidecar.Registry;
@@ -28,13 +29,19 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     private readonly ILogger<RegistryChangeListener> _listenerLogger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _fullSyncInterval;
+    private readonly LocalQuotaStore? _quota;
 
     /// <param name="fullSyncInterval">How often to compare the whole registry with what was sent; null for <see cref="DefaultFullSyncInterval"/>.</param>
+    /// <param name="quota">
+    /// The sidecar's quota store, told at every full load what each budgeted key already spent in its
+    /// current period (earlier runs, other replicas), so a restart does not renew budgets; null to skip.
+    /// </param>
     public RegistryKeySnapshotSource(
         VirtualKeyRegistry registry,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null,
-        TimeSpan? fullSyncInterval = null)
+        TimeSpan? fullSyncInterval = null,
+        LocalQuotaStore? quota = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         var interval = fullSyncInterval ?? DefaultFullSyncInterval;
@@ -45,6 +52,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         _listenerLogger = loggerFactory.CreateLogger<RegistryChangeListener>();
         _time = timeProvider ?? TimeProvider.System;
         _fullSyncInterval = interval;
+        _quota = quota;
     }
 
     public async IAsyncEnumerable<KeySnapshotChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -55,6 +63,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         var all = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
         var sent = all.Keys.ToDictionary(record => record.KeyId, record => record.ChangeVersion, StringComparer.Ordinal);
         var version = all.ChangeVersion;
+        await SeedRecordedSpendAsync(all.Keys, cancellationToken);
         Log.Loaded(_logger, sent.Count, version);
         yield return KeySnapshotChange.Reload([.. all.Keys.Select(RegistryEntryMapper.ToEntry)]);
 
@@ -133,6 +142,28 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
             catch (Exception)
             {
                 // The pending read ends with the cancellation (or the lost connection already reported).
+            }
+        }
+    }
+
+    private async Task SeedRecordedSpendAsync(IReadOnlyList<VirtualKeyRecord> records, CancellationToken cancellationToken)
+    {
+        if (_quota is null)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        foreach (var group in records.Where(record => record.Config.Budget is not null).GroupBy(record => record.Config.Budget!.Period))
+        {
+            var totals = await _registry.GetUsageAsync([.. group.Select(record => record.KeyId)], group.Key, now, cancellationToken);
+            var period = RegistryEntryMapper.ToSidecar(group.Key);
+            foreach (var (keyId, usage) in totals)
+            {
+                if (usage.CostUsd > 0m)
+                {
+                    _quota.ObserveRecordedSpend(keyId, period, usage.CostUsd);
+                }
             }
         }
     }

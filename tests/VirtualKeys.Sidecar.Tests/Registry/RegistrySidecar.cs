@@ -6,6 +6,10 @@ using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using VirtualKeys.Sidecar.Limits;
+using RegistryKeyBudget = VirtualKeys.Registry.Keys.KeyBudget;
 using RegistryKeyLimits = VirtualKeys.Registry.Keys.KeyLimits;
 using RegistryProviderType = VirtualKeys.Registry.Keys.ProviderType;
 
@@ -44,11 +48,13 @@ internal sealed class RegistrySidecar : IAsyncDisposable
         try
         {
             upstream = await MockLlmProvider.StartAsync(cancellationToken: Cancel);
+            var quota = new LocalQuotaStore(TimeProvider.System);
             var host = await SidecarHost.StartAsync(
                 new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 },
-                new RegistryKeySnapshotSource(registry, fullSyncInterval: fullSyncInterval),
+                new RegistryKeySnapshotSource(registry, fullSyncInterval: fullSyncInterval, quota: quota),
                 new RegistryUsageSink(registry),
                 TimeProvider.System,
+                builder => builder.Services.Replace(ServiceDescriptor.Singleton<IQuotaStore>(quota)),
                 cancellationToken: Cancel);
             return new RegistrySidecar(registry, upstream, host);
         }
@@ -67,16 +73,17 @@ internal sealed class RegistrySidecar : IAsyncDisposable
     /// <summary>A new key with one fresh token in a namespace of its own, written to the registry.</summary>
     public async Task<(VirtualKeyIdentity Identity, string KeyId, string Token)> AddKeyAsync(
         string defaultModel = "gpt-4o-mini",
-        RegistryKeyLimits? limits = null)
+        RegistryKeyLimits? limits = null,
+        RegistryKeyBudget? budget = null)
     {
         var identity = new VirtualKeyIdentity("ns-" + Guid.NewGuid().ToString("N")[..8], "chat", Guid.NewGuid().ToString());
         var keyId = VirtualKeyId.FromUid(identity.Uid);
         var token = VirtualKeyToken.Generate(keyId);
-        await Registry.UpsertAsync(NewUpsert(identity, defaultModel, limits, new TokenChanges([token])), Cancel);
+        await Registry.UpsertAsync(NewUpsert(identity, defaultModel, limits, new TokenChanges([token]), budget: budget), Cancel);
         return (identity, keyId, token.Reveal());
     }
 
-    public static VirtualKeyUpsert NewUpsert(VirtualKeyIdentity identity, string defaultModel, RegistryKeyLimits? limits, TokenChanges? tokens, long generation = 1) => new(
+    public static VirtualKeyUpsert NewUpsert(VirtualKeyIdentity identity, string defaultModel, RegistryKeyLimits? limits, TokenChanges? tokens, long generation = 1, RegistryKeyBudget? budget = null) => new(
         identity,
         Generation: generation,
         SpecFingerprint: "spec-" + generation,
@@ -84,6 +91,7 @@ internal sealed class RegistrySidecar : IAsyncDisposable
         {
             DefaultModel = defaultModel,
             Limits = limits ?? new RegistryKeyLimits(),
+            Budget = budget,
             Providers = [new ProviderConfig("openai", RegistryProviderType.OpenAI, "http://127.0.0.1:1/v1")],
         },
         [new ProviderCredential("openai", UpstreamCredential)],

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
+using RegistryKeyBudget = VirtualKeys.Registry.Keys.KeyBudget;
 using RegistryKeyLimits = VirtualKeys.Registry.Keys.KeyLimits;
 
 namespace VirtualKeys.Sidecar.Tests.Registry;
@@ -120,6 +121,22 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
 
         var totals = await WaitForUsageAsync(keyId, t => t.Rejections.Values.Sum() >= Refused);
         Assert.Equal(Refused, totals.Rejections.GetValueOrDefault("rpm"));
+    }
+
+    [Fact]
+    public async Task A_sidecar_started_later_knows_the_spend_already_recorded_and_refuses_past_the_budget()
+    {
+        var (_, keyId, token) = await Sidecar.AddKeyAsync(budget: new RegistryKeyBudget(1.00m, BudgetPeriodKind.Monthly));
+        await Sidecar.Registry.RecordUsageAsync(
+            [new UsageEvent(Guid.NewGuid().ToString(), keyId, DateTimeOffset.UtcNow, "gpt-4o-mini", "openai", 1000, 1000, 1.50m)],
+            Cancel);
+
+        await using var restarted = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath);
+        using var response = await restarted.ResolveAsync(token);
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
+        var body = await RegistrySidecar.ReadJsonAsync(response);
+        Assert.Equal("budget_exhausted", body.GetProperty("error").GetProperty("code").GetString());
     }
 
     private async Task<UsageTotals> WaitForUsageAsync(string keyId, Func<UsageTotals, bool> condition)

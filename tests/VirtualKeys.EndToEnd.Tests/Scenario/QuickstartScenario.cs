@@ -13,6 +13,7 @@ using VirtualKeys.Operator.Options;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Registry;
 
 namespace VirtualKeys.EndToEnd.Tests.Scenario;
 
@@ -20,8 +21,9 @@ namespace VirtualKeys.EndToEnd.Tests.Scenario;
 /// The quickstart, end to end, against any Kubernetes API: the CRD installed from
 /// config/crd/bases, the operator out of cluster on a fresh registry database, the mock provider,
 /// examples/quickstart applied, Ready awaited, the token read from its Secret, a chat completion
-/// through a sidecar on the same registry, usage seen in status, then the key deleted and gone
-/// (finalizer released by the operator, token Secret garbage-collected).
+/// through a sidecar on the same registry (the sidecar's own registry-backed snapshot source and
+/// usage sink), usage seen in status, then the key deleted and gone (finalizer released by the
+/// operator, token Secret garbage-collected).
 /// </summary>
 internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernetes, string registryConnectionString, string workDirectory)
 {
@@ -59,7 +61,7 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
         {
             await using var sidecar = await SidecarHost.StartAsync(
                 new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0 },
-                new RegistrySnapshotSource(registry),
+                new RegistryKeySnapshotSource(registry),
                 new RegistryUsageSink(registry),
                 configure: builder => builder.Logging.ClearProviders(),
                 cancellationToken: cancellationToken);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Npgsql;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
@@ -137,6 +138,38 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
         Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
         var body = await RegistrySidecar.ReadJsonAsync(response);
         Assert.Equal("budget_exhausted", body.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_change_no_notification_announced_is_picked_up_by_the_periodic_comparison()
+    {
+        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
+        var (_, keyId, token) = await sidecar.AddKeyAsync();
+        using (var served = await sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        await TombstoneWithoutNotifyAsync(keyId);
+        using var refused = await sidecar.ResolveUntilAsync(token, HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    /// <summary>What a NOTIFY lost on the way looks like to the sidecar: the row changes, nobody is told.</summary>
+    private async Task TombstoneWithoutNotifyAsync(string keyId)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(Cancel);
+        await using var command = new NpgsqlCommand(
+            """
+            WITH next AS (UPDATE vk.registry_state SET change_version = change_version + 1 RETURNING change_version)
+            UPDATE vk.virtual_keys SET state = 'tombstoned', tombstoned_at = now(), updated_at = now(), change_version = (SELECT change_version FROM next)
+            WHERE key_id = @keyId
+            """,
+            connection);
+        command.Parameters.AddWithValue("keyId", keyId);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync(Cancel));
     }
 
     private async Task<UsageTotals> WaitForUsageAsync(string keyId, Func<UsageTotals, bool> condition)

@@ -48,8 +48,23 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
 
         await using var mock = await MockLlmProvider.StartAsync(cancellationToken: cancellationToken);
         await using var operatorApp = await StartOperatorAsync(kekFile, cancellationToken);
-
         Log($"operator started on {string.Join(", ", operatorApp.Urls)}; mock provider at {mock.OpenAIBaseUrl}");
+        try
+        {
+            await UseQuickstartAsync(client, mock, kekFile, cancellationToken);
+        }
+        finally
+        {
+            // Stopped gracefully whether the scenario passed or not: reconciles drain, nothing outlives the test.
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await operatorApp.StopAsync(stop.Token);
+        }
+    }
+
+    private static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
+
+    private async Task UseQuickstartAsync(Kubernetes client, MockLlmProvider mock, string kekFile, CancellationToken cancellationToken)
+    {
         var name = await ApplyQuickstartAsync(client, mock.OpenAIBaseUrl, cancellationToken);
         var ready = await WaitForReadyAsync(client, name, cancellationToken);
         Assert.Contains(WellKnown.Finalizer, ready.Metadata.Finalizers ?? []);
@@ -75,13 +90,7 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
 
         await DeleteAndWaitGoneAsync(client, name, tokenSecretName, cancellationToken);
         Log($"virtualkey {Namespace}/{name} deleted: finalizer released, secret {tokenSecretName} garbage-collected");
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stop.CancelAfter(TimeSpan.FromSeconds(15));
-        await operatorApp.StopAsync(stop.Token);
     }
-
-    private static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     private static async Task InstallCrdAsync(Kubernetes client, CancellationToken cancellationToken)
     {

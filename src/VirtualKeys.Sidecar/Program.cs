@@ -45,7 +45,9 @@ if (string.IsNullOrWhiteSpace(kekFile))
 
 var fullSyncInterval = configuration.GetValue<TimeSpan?>("Registry:FullSyncInterval");
 
+// Npgsql logs every command at Information; the "Logging" section can still turn it up.
 using var loggerFactory = LoggerFactory.Create(logging => logging
+    .AddFilter("Npgsql", LogLevel.Warning)
     .AddConfiguration(configuration.GetSection("Logging"))
     .AddSimpleConsole());
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VirtualKeys.Registry;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Registry;
 
 namespace VirtualKeys.Cli.Demo;
 
@@ -15,9 +16,8 @@ namespace VirtualKeys.Cli.Demo;
 /// file as the operator, a free loopback port.
 /// </summary>
 /// <remarks>
-/// VirtualKeys.Sidecar builds only from an IKeySnapshotSource and an IUsageSink and ships only
-/// in-memory ones so far; until it ships registry-backed ones, the demo feeds it through
-/// <see cref="RegistryKeySnapshotSource"/> and <see cref="RegistryUsageSink"/>.
+/// The same registry-backed snapshot source and usage sink as the sidecar binary, so the demo
+/// shows the production path: LISTEN/NOTIFY for key changes, batched usage writes.
 /// </remarks>
 internal static class SidecarLauncher
 {

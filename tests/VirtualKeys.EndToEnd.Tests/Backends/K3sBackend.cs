@@ -1,6 +1,7 @@
 using System.Text;
 using k8s;
 using Testcontainers.K3s;
+using VirtualKeys.Testing.Docker;
 
 namespace VirtualKeys.EndToEnd.Tests.Backends;
 

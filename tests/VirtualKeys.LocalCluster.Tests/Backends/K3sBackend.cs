@@ -1,6 +1,7 @@
 using System.Text;
 using k8s;
 using Testcontainers.K3s;
+using VirtualKeys.Testing.Docker;
 
 namespace VirtualKeys.LocalCluster.Tests.Backends;
 
@@ -14,7 +15,7 @@ public sealed class K3sBackend : ClusterBackend
     protected override async Task<KubernetesClientConfiguration?> StartAsync()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        UnavailableReason = await DockerEngine.UnavailableReasonAsync(cancellationToken);
+        UnavailableReason = await DockerEngine.UnavailableReasonAsync(cancellationToken) is { } reason ? "No Docker engine: " + reason : null;
         if (UnavailableReason is not null)
         {
             UnavailableReason = "K3s conformance backend skipped: " + UnavailableReason;

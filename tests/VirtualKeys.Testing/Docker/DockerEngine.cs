@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace VirtualKeys.LocalCluster.Tests.Backends;
+namespace VirtualKeys.Testing.Docker;
 
 /// <summary>
 /// Whether a Docker engine answers here. A docker CLI alone is not enough: the daemon's
@@ -29,7 +29,7 @@ public static class DockerEngine
                 : "/var/run/docker.sock";
             if (!File.Exists(socketPath))
             {
-                return $"no Docker engine: {socketPath} does not exist and DOCKER_HOST is not a reachable tcp:// address";
+                return $"{socketPath} does not exist and DOCKER_HOST is not a reachable tcp:// address";
             }
 
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -42,7 +42,7 @@ public static class DockerEngine
         }
         catch (Exception e) when (e is SocketException or HttpRequestException or OperationCanceledException or IOException or UriFormatException)
         {
-            return $"no Docker engine answers ({e.GetType().Name}: {e.Message})";
+            return $"nothing answers /_ping ({e.GetType().Name}: {e.Message})";
         }
     }
 }

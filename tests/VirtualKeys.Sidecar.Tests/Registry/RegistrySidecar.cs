@@ -1,14 +1,14 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using VirtualKeys.MockProvider;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Sidecar.Hosting;
-using VirtualKeys.Sidecar.Registry;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Sidecar.Registry;
 using RegistryKeyBudget = VirtualKeys.Registry.Keys.KeyBudget;
 using RegistryKeyLimits = VirtualKeys.Registry.Keys.KeyLimits;
 using RegistryProviderType = VirtualKeys.Registry.Keys.ProviderType;

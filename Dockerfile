@@ -21,6 +21,9 @@ WORKDIR /app
 
 FROM runtime-base AS sidecar
 COPY --from=build /out/sidecar/ /app/
+# Loopback only: the sidecar hands provider credentials to whoever can reach it.
+ENV Sidecar__ListenAddress=127.0.0.1 \
+    Sidecar__Port=8090
 EXPOSE 8090
 ENTRYPOINT ["dotnet", "/app/VirtualKeys.Sidecar.dll"]
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Observability;
+using VirtualKeys.Sidecar.OpenApi;
 using VirtualKeys.Sidecar.Proxy;
 using VirtualKeys.Sidecar.Resolve;
 using VirtualKeys.Sidecar.Snapshot;
@@ -34,6 +35,7 @@ public static class SidecarEndpointRouteBuilderExtensions
         var health = services.GetRequiredService<HealthEndpoints>();
         app.MapGet("/healthz", (RequestDelegate)health.HealthAsync);
         app.MapGet("/readyz", (RequestDelegate)health.ReadyAsync);
+        app.MapGet("/openapi.json", (RequestDelegate)SidecarOpenApiDocument.WriteAsync);
 
         var metrics = services.GetRequiredService<SidecarMetrics>();
         var snapshots = services.GetRequiredService<KeySnapshotStore>();

@@ -1,5 +1,6 @@
 using VirtualKeys.Deploy.Tests.Support;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Processes;
 using YamlDotNet.RepresentationModel;
 
 namespace VirtualKeys.Deploy.Tests;
@@ -12,8 +13,8 @@ public class HelmChartTests
     [Fact]
     public async Task Lint_passes_for_default_values_and_for_every_option()
     {
-        var defaults = await ProcessRunner.RunAsync(ToolPaths.Helm, "lint", Chart);
-        var full = await ProcessRunner.RunAsync(ToolPaths.Helm, "lint", Chart, "-f", AllOptions);
+        var defaults = await ToolProcess.SucceedAsync(ToolPaths.Helm, ["lint", Chart], DeployTools.Timeout, ToolPaths.RepositoryRoot);
+        var full = await ToolProcess.SucceedAsync(ToolPaths.Helm, ["lint", Chart, "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot);
 
         Assert.Contains("0 chart(s) failed", defaults);
         Assert.Contains("0 chart(s) failed", full);
@@ -22,7 +23,7 @@ public class HelmChartTests
     [Fact]
     public async Task Default_values_render_a_leader_elected_operator_with_cluster_wide_rbac()
     {
-        var objects = Manifests.Parse(await ProcessRunner.RunAsync(ToolPaths.Helm, "template", "virtual-key-operator", Chart, "-n", "vk-system"));
+        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "virtual-key-operator", Chart, "-n", "vk-system"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
         var kinds = objects.Select(o => o.Kind()).ToHashSet();
 
         Assert.Superset(new HashSet<string> { "Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "PodDisruptionBudget", "Secret" }, kinds);
@@ -50,7 +51,7 @@ public class HelmChartTests
     [Fact]
     public async Task Every_option_renders_namespaced_roles_and_monitoring()
     {
-        var objects = Manifests.Parse(await ProcessRunner.RunAsync(ToolPaths.Helm, "template", "vko", Chart, "-n", "platform", "-f", AllOptions));
+        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
         var kinds = objects.GroupBy(o => o.Kind()).ToDictionary(g => g.Key, g => g.Count());
 
         Assert.False(kinds.ContainsKey("ClusterRole"), "watching a list of namespaces must not grant cluster-wide access");

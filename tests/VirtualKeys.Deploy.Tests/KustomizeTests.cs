@@ -1,5 +1,6 @@
 using VirtualKeys.Deploy.Tests.Support;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Processes;
 
 namespace VirtualKeys.Deploy.Tests;
 
@@ -8,9 +9,8 @@ public class KustomizeTests
     [Fact]
     public async Task Default_base_renders_the_same_objects_as_the_chart_defaults()
     {
-        var kustomized = Manifests.Parse(await ProcessRunner.RunAsync(ToolPaths.Kubectl, "kustomize", "config/default"));
-        var helm = Manifests.Parse(await ProcessRunner.RunAsync(
-            ToolPaths.Helm, "template", "virtual-key-operator", "charts/virtual-key-operator", "-n", "virtual-key-operator-system", "--include-crds"));
+        var kustomized = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Kubectl, ["kustomize", "config/default"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var helm = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "virtual-key-operator", "charts/virtual-key-operator", "-n", "virtual-key-operator-system", "--include-crds"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
 
         // Kustomize cannot generate a random key-encryption key once and keep it; the user
         // creates that Secret (config/manager/kustomization.yaml says how). The namespace is

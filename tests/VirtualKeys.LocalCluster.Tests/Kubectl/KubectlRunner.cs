@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Processes;
 
 namespace VirtualKeys.LocalCluster.Tests.Kubectl;
 
@@ -17,44 +17,12 @@ public sealed class KubectlRunner
 
     public async Task<(int ExitCode, string Output, string Error)> RunAsync(string[] arguments, string? stdin = null, int timeoutSeconds = 60)
     {
-        var start = new ProcessStartInfo(ToolPaths.Kubectl)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("--kubeconfig");
-        start.ArgumentList.Add(_kubeconfig);
-        start.ArgumentList.Add("--cache-dir");
-        start.ArgumentList.Add(_cacheDir);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("kubectl did not start");
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-            process.StandardInput.Close();
-        }
-
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"kubectl {string.Join(' ', arguments)} did not finish within {timeoutSeconds}s");
-        }
-
-        return (process.ExitCode, await output, await error);
+        var result = await ToolProcess.RunAsync(
+            ToolPaths.Kubectl,
+            ["--kubeconfig", _kubeconfig, "--cache-dir", _cacheDir, .. arguments],
+            stdin,
+            TimeSpan.FromSeconds(timeoutSeconds));
+        return (result.ExitCode, result.Stdout, result.Stderr);
     }
 
     public async Task<string> SucceedAsync(params string[] arguments)

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using VirtualKeys.Operator.Rbac;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Processes;
 using YamlDotNet.RepresentationModel;
 
 namespace VirtualKeys.Operator.Tests.Rbac;
@@ -79,27 +79,10 @@ public sealed class ChartRbacTests
             throw;
         }
 
-        var start = new ProcessStartInfo(helm)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = ToolPaths.RepositoryRoot,
-        };
-        foreach (var argument in new[] { "template", "x", "charts/virtual-key-operator" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.True(process.ExitCode == 0, "helm template failed: " + await error);
+        var output = await ToolProcess.SucceedAsync(helm, ["template", "x", "charts/virtual-key-operator"], workingDirectory: ToolPaths.RepositoryRoot);
 
         var stream = new YamlStream();
-        stream.Load(new StringReader(await output));
+        stream.Load(new StringReader(output));
         return [.. stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().Where(n => n.Children.Count > 0)];
     }
 }

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace VirtualKeys.Testing.Processes;
+
+/// <summary>
+/// Runs a command-line tool (kubectl, helm) for a test: output captured, the test's cancellation
+/// honoured, and a hard timeout after which the whole process tree is killed, so a tool waiting on
+/// something that never comes cannot hang the run.
+/// </summary>
+public static class ToolProcess
+{
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(1);
+
+    public static async Task<ToolResult> RunAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        string? stdin = null,
+        TimeSpan? timeout = null,
+        string? workingDirectory = null)
+    {
+        var argumentList = arguments.ToList();
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+        };
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
+        foreach (var argument in argumentList)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start");
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+            process.StandardInput.Close();
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var limit = timeout ?? DefaultTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(limit);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Describe(fileName, argumentList)} did not finish within {limit.TotalSeconds:0}s");
+        }
+
+        return new ToolResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs the tool and returns its standard output; a non-zero exit fails with everything it printed.</summary>
+    public static async Task<string> SucceedAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        TimeSpan? timeout = null,
+        string? workingDirectory = null)
+    {
+        var argumentList = arguments.ToList();
+        var result = await RunAsync(fileName, argumentList, timeout: timeout, workingDirectory: workingDirectory);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{Describe(fileName, argumentList)} exited {result.ExitCode}:\n{result.Stderr}\n{result.Stdout}");
+        }
+
+        return result.Stdout;
+    }
+
+    private static string Describe(string fileName, IEnumerable<string> arguments) =>
+        $"{Path.GetFileName(fileName)} {string.Join(' ', arguments)}";
+}

@@ -18,14 +18,16 @@ internal sealed class ResourceHandler
     private readonly WatchHandler _watch;
     private readonly TableConverter _tables;
     private readonly FaultInjector _faults;
+    private readonly ApiRequestCounts _requests;
     private readonly LocalApiServerOptions _options;
 
-    public ResourceHandler(ResourceOperations operations, WatchHandler watch, TableConverter tables, FaultInjector faults, LocalApiServerOptions options)
+    public ResourceHandler(ResourceOperations operations, WatchHandler watch, TableConverter tables, FaultInjector faults, ApiRequestCounts requests, LocalApiServerOptions options)
     {
         _operations = operations;
         _watch = watch;
         _tables = tables;
         _faults = faults;
+        _requests = requests;
         _options = options;
     }
 
@@ -52,6 +54,7 @@ internal sealed class ResourceHandler
             _ => throw ApiErrors.MethodNotAllowed(method),
         };
 
+        _requests.Add(verb, type.Plural, path.Subresource);
         if (path.Subresource is { } sub)
         {
             if (!(sub == "status" && type.HasStatusSubresource) && !(sub == "scale" && type.Scale is not null))

@@ -34,13 +34,14 @@ public sealed class LocalApiServer : IAsyncDisposable
     private readonly LocalApiServerOptions _options;
     private int _disposed;
 
-    private LocalApiServer(WebApplication app, LifecycleController lifecycle, ObjectStore store, FaultInjector faults, LocalApiServerOptions options, Uri baseAddress)
+    private LocalApiServer(WebApplication app, LifecycleController lifecycle, ObjectStore store, FaultInjector faults, ApiRequestCounts requests, LocalApiServerOptions options, Uri baseAddress)
     {
         _app = app;
         _lifecycle = lifecycle;
         _store = store;
         _options = options;
         Faults = faults;
+        Requests = requests;
         BaseAddress = baseAddress;
     }
 
@@ -48,6 +49,9 @@ public sealed class LocalApiServer : IAsyncDisposable
     public Uri BaseAddress { get; }
 
     public FaultInjector Faults { get; }
+
+    /// <summary>Resource requests received so far, by verb, resource and subresource: to count what a client wrote.</summary>
+    public ApiRequestCounts Requests { get; }
 
     /// <summary>The cluster-wide resourceVersion of the latest write.</summary>
     public long CurrentResourceVersion => _store.CurrentRevision;
@@ -73,7 +77,8 @@ public sealed class LocalApiServer : IAsyncDisposable
 
         var faults = new FaultInjector(store);
         var tables = new TableConverter(options.TimeProvider);
-        var resources = new ResourceHandler(operations, new WatchHandler(store, tables, options), tables, faults, options);
+        var requests = new ApiRequestCounts();
+        var resources = new ResourceHandler(operations, new WatchHandler(store, tables, options), tables, faults, requests, options);
         var dispatcher = new ApiRequestDispatcher(registry, resources, new OpenApiDocuments(registry), faults, options, logger);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -102,7 +107,7 @@ public sealed class LocalApiServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var baseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
         Log.Listening(logger, baseAddress);
-        return new LocalApiServer(app, lifecycle, store, faults, options, baseAddress);
+        return new LocalApiServer(app, lifecycle, store, faults, requests, options, baseAddress);
     }
 
     /// <summary>A configuration for the official C# client (k8s.Kubernetes) pointing at this server.</summary>

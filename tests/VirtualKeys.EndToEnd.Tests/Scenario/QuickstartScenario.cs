@@ -29,18 +29,15 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
 {
     private const string Namespace = "default";
 
-    private static readonly TimeSpan CrdTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ChatTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan UsageTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DeletionTimeout = TimeSpan.FromSeconds(60);
 
-    private static string Manifests => Path.Combine(AppContext.BaseDirectory, "manifests");
-
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var client = new Kubernetes(kubernetes);
-        await InstallCrdAsync(client, cancellationToken);
+        await ClusterSetup.InstallCrdAsync(client, Namespace, cancellationToken);
         Log($"CRD {WellKnown.CrdName} established and served at {kubernetes.Host}");
 
         var kekFile = Path.Combine(workDirectory, "kek");
@@ -92,35 +89,6 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
         Log($"virtualkey {Namespace}/{name} deleted: finalizer released, secret {tokenSecretName} garbage-collected");
     }
 
-    private static async Task InstallCrdAsync(Kubernetes client, CancellationToken cancellationToken)
-    {
-        var crd = KubernetesYaml.Deserialize<V1CustomResourceDefinition>(
-            await File.ReadAllTextAsync(Path.Combine(Manifests, "aigateway.dev_virtualkeys.yaml"), cancellationToken));
-        Assert.Equal(WellKnown.CrdName, crd.Metadata.Name);
-        await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(crd, cancellationToken: cancellationToken);
-
-        await Poll.UntilAsync($"CRD {WellKnown.CrdName} Established", CrdTimeout, async ct =>
-        {
-            var current = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(WellKnown.CrdName, cancellationToken: ct);
-            var established = current.Status?.Conditions?.FirstOrDefault(c => c.Type == "Established");
-            return (established?.Status == "True" ? current : null, established is null ? "no Established condition" : $"Established={established.Status} ({established.Reason})");
-        }, cancellationToken);
-
-        // Established can precede the resource's discovery and handlers by a moment on a real API server.
-        await Poll.UntilAsync($"{WellKnown.Plural} served", CrdTimeout, async ct =>
-        {
-            try
-            {
-                await client.CustomObjects.ListNamespacedCustomObjectAsync(WellKnown.Group, WellKnown.Version, Namespace, WellKnown.Plural, cancellationToken: ct);
-                return ((object?)true, "served");
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-            {
-                return (null, "404 Not Found");
-            }
-        }, cancellationToken);
-    }
-
     private async Task<OperatorApp> StartOperatorAsync(string kekFile, CancellationToken cancellationToken)
     {
         var settings = new OperatorSettings
@@ -156,7 +124,7 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
     /// <summary>Applies examples/quickstart as a user would, with the provider pointed at the mock; returns the VirtualKey's name.</summary>
     private static async Task<string> ApplyQuickstartAsync(Kubernetes client, string mockOpenAIBaseUrl, CancellationToken cancellationToken)
     {
-        var quickstart = Path.Combine(Manifests, "quickstart");
+        var quickstart = Path.Combine(ClusterSetup.Manifests, "quickstart");
         var secret = KubernetesYaml.Deserialize<V1Secret>(await File.ReadAllTextAsync(Path.Combine(quickstart, "provider-secret.yaml"), cancellationToken));
         secret.Metadata.NamespaceProperty = Namespace;
         await client.CoreV1.CreateNamespacedSecretAsync(secret, Namespace, cancellationToken: cancellationToken);

@@ -28,7 +28,7 @@ public sealed partial class CredentialProtector : IDisposable
     private static readonly byte[] PayloadMagic = [0x09, 0xF0, 0xC9, 0xF0];
 
     private readonly RegistryDatabase _database;
-    private readonly KeyEncryptionKey _keyEncryptionKey;
+    private readonly KeyEncryptionKeys _keys;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly byte[] _fingerprintKey;
@@ -36,13 +36,13 @@ public sealed partial class CredentialProtector : IDisposable
     private readonly List<ServiceProvider> _serviceProviders = [];
     private volatile Ring _ring;
 
-    private CredentialProtector(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey, ILoggerFactory loggerFactory)
+    private CredentialProtector(RegistryDatabase database, KeyEncryptionKeys keys, ILoggerFactory loggerFactory)
     {
         _database = database;
-        _keyEncryptionKey = keyEncryptionKey;
+        _keys = keys;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<CredentialProtector>();
-        _fingerprintKey = keyEncryptionKey.DeriveKey(FingerprintPurpose, 32);
+        _fingerprintKey = keys.Current.DeriveKey(FingerprintPurpose, 32);
         _ring = BuildRing();
     }
 
@@ -53,7 +53,7 @@ public sealed partial class CredentialProtector : IDisposable
         RegistryDatabase database,
         string keyEncryptionKeyPath,
         ILoggerFactory? loggerFactory = null) =>
-        Create(database, KeyEncryptionKey.Load(keyEncryptionKeyPath), loggerFactory);
+        Create(database, KeyEncryptionKeys.Load(keyEncryptionKeyPath), loggerFactory);
 
     /// <summary>As above with a KEK already loaded; the protector takes ownership of it.</summary>
     public static CredentialProtector Create(
@@ -61,11 +61,37 @@ public sealed partial class CredentialProtector : IDisposable
         KeyEncryptionKey keyEncryptionKey,
         ILoggerFactory? loggerFactory = null)
     {
-        ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(keyEncryptionKey);
-        VerifyKeyRing(database, keyEncryptionKey);
-        return new CredentialProtector(database, keyEncryptionKey, loggerFactory ?? NullLoggerFactory.Instance);
+        return Create(database, KeyEncryptionKeys.From(keyEncryptionKey), loggerFactory);
     }
+
+    /// <summary>
+    /// As above with the current KEK and the previous ones still accepted for reading (during a KEK
+    /// replacement); the protector takes ownership of them.
+    /// </summary>
+    public static CredentialProtector Create(
+        RegistryDatabase database,
+        KeyEncryptionKeys keyEncryptionKeys,
+        ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(keyEncryptionKeys);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        try
+        {
+            var elementsByKek = VerifyKeyRing(database, keyEncryptionKeys);
+            LogKeyEncryptionKeys(loggerFactory.CreateLogger<CredentialProtector>(), database, keyEncryptionKeys, elementsByKek);
+            return new CredentialProtector(database, keyEncryptionKeys, loggerFactory);
+        }
+        catch
+        {
+            keyEncryptionKeys.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The one-way id of the KEK that encrypts new ring elements and derives fingerprints.</summary>
+    public string KeyEncryptionKeyId => _keys.Current.Id;
 
     /// <summary>The ids of the Data Protection keys in the shared ring, oldest first.</summary>
     public IReadOnlyList<Guid> KeyIds =>
@@ -177,21 +203,64 @@ public sealed partial class CredentialProtector : IDisposable
         }
 
         CryptographicOperations.ZeroMemory(_fingerprintKey);
-        _keyEncryptionKey.Dispose();
+        _keys.Dispose();
     }
 
     /// <summary>
-    /// Opens every stored ring element with the KEK before anything is protected: with a wrong KEK,
-    /// Data Protection would otherwise skip the unreadable keys and quietly add new ones to the ring.
+    /// The key new credentials are protected with now (the newest activated one, see
+    /// <see cref="NewestKeyResolver"/>); null when the ring has none yet.
     /// </summary>
-    private static void VerifyKeyRing(RegistryDatabase database, KeyEncryptionKey keyEncryptionKey)
+    internal Guid? DefaultKeyId =>
+        new NewestKeyResolver().ResolveDefaultKeyPolicy(DateTimeOffset.UtcNow, _ring.KeyManager.GetAllKeys()).DefaultKey?.KeyId;
+
+    /// <summary>The id of the ring key that protected a stored credential, read from the payload header.</summary>
+    internal static Guid? ReadKeyId(byte[] ciphertext) =>
+        ciphertext.Length >= PayloadMagic.Length + 16 && ciphertext.AsSpan(0, PayloadMagic.Length).SequenceEqual(PayloadMagic)
+            ? new Guid(ciphertext.AsSpan(PayloadMagic.Length, 16))
+            : null;
+
+    /// <summary>
+    /// Makes Data Protection load the ring, and create its first key if it has none, now rather than
+    /// in the middle of a caller's transaction that locks the ring table.
+    /// </summary>
+    internal void EnsureDefaultKey() => _ring.Protector.Protect([0]);
+
+    /// <summary>
+    /// Opens every stored ring element with the KEK it names before anything is protected: with a
+    /// wrong KEK, Data Protection would otherwise skip the unreadable keys and quietly add new ones.
+    /// </summary>
+    /// <returns>How many sealed elements each KEK id holds.</returns>
+    private static Dictionary<string, int> VerifyKeyRing(RegistryDatabase database, KeyEncryptionKeys keys)
     {
-        var decryptor = new KekXmlDecryptor(keyEncryptionKey);
+        var decryptor = new KekXmlDecryptor(keys);
+        var elementsByKek = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var element in new PostgresXmlRepository(database).GetAllElements())
         {
             foreach (var encrypted in element.Descendants(KekXmlEncryptor.ElementName))
             {
                 decryptor.Decrypt(encrypted);
+                var kekId = KekXmlDecryptor.ReadKekId(encrypted)!;
+                elementsByKek[kekId] = elementsByKek.GetValueOrDefault(kekId) + 1;
+            }
+        }
+
+        return elementsByKek;
+    }
+
+    /// <summary>Says which KEKs are in use, so an operator can tell when a previous KEK can go: ids only, never key material.</summary>
+    private static void LogKeyEncryptionKeys(ILogger logger, RegistryDatabase database, KeyEncryptionKeys keys, Dictionary<string, int> elementsByKek)
+    {
+        Log.Opened(logger, database.Endpoint, keys.Current.Id, elementsByKek.GetValueOrDefault(keys.Current.Id));
+        foreach (var previous in keys.Previous)
+        {
+            var count = elementsByKek.GetValueOrDefault(previous.Id);
+            if (count > 0)
+            {
+                Log.PreviousKekInUse(logger, previous.Id, previous.Source, count);
+            }
+            else
+            {
+                Log.PreviousKekUnused(logger, previous.Id, previous.Source);
             }
         }
     }
@@ -208,11 +277,6 @@ public sealed partial class CredentialProtector : IDisposable
             CryptographicOperations.ZeroMemory(plaintext);
         }
     }
-
-    private static Guid? ReadKeyId(byte[] ciphertext) =>
-        ciphertext.Length >= PayloadMagic.Length + 16 && ciphertext.AsSpan(0, PayloadMagic.Length).SequenceEqual(PayloadMagic)
-            ? new Guid(ciphertext.AsSpan(PayloadMagic.Length, 16))
-            : null;
 
     private static T? Find<T>(Exception exception)
         where T : Exception
@@ -250,7 +314,7 @@ public sealed partial class CredentialProtector : IDisposable
     private Ring BuildRing()
     {
         var services = new ServiceCollection();
-        services.AddSingleton(_keyEncryptionKey);
+        services.AddSingleton(_keys);
         services.AddSingleton(_loggerFactory);
         services.AddLogging();
         services.AddDataProtection().SetApplicationName(ApplicationName);
@@ -258,7 +322,7 @@ public sealed partial class CredentialProtector : IDisposable
         services.Configure<KeyManagementOptions>(options =>
         {
             options.XmlRepository = new PostgresXmlRepository(_database);
-            options.XmlEncryptor = new KekXmlEncryptor(_keyEncryptionKey);
+            options.XmlEncryptor = new KekXmlEncryptor(_keys.Current);
         });
 
         var provider = services.BuildServiceProvider();
@@ -281,5 +345,14 @@ public sealed partial class CredentialProtector : IDisposable
 
         [LoggerMessage(2002, LogLevel.Information, "Created Data Protection key {KeyId} in {Endpoint}; it protects new credentials from now on")]
         public static partial void Rotated(ILogger logger, Guid keyId, string endpoint);
+
+        [LoggerMessage(2003, LogLevel.Information, "Opened the key ring in {Endpoint} with key-encryption key {KekId}, which seals {ElementCount} of its elements and every new one")]
+        public static partial void Opened(ILogger logger, string endpoint, string kekId, int elementCount);
+
+        [LoggerMessage(2004, LogLevel.Warning, "{ElementCount} key ring elements are still sealed under the previous key-encryption key {KekId} ({Source}): run 'vk registry replace-kek' before removing it")]
+        public static partial void PreviousKekInUse(ILogger logger, string kekId, string source, int elementCount);
+
+        [LoggerMessage(2005, LogLevel.Information, "No key ring element is sealed under the previous key-encryption key {KekId} ({Source}) any more; it can be removed once every replica runs with the new one")]
+        public static partial void PreviousKekUnused(ILogger logger, string kekId, string source);
     }
 }

@@ -14,13 +14,18 @@ public sealed class KekXmlEncryptor(KeyEncryptionKey keyEncryptionKey) : IXmlEnc
     {
         ArgumentNullException.ThrowIfNull(plaintextElement);
         var plaintext = Encoding.UTF8.GetBytes(plaintextElement.ToString(SaveOptions.DisableFormatting));
-        var sealedData = keyEncryptionKey.Encrypt(plaintext, AssociatedData(keyEncryptionKey.Id));
-        var element = new XElement(
+        return new EncryptedXmlInfo(Seal(plaintext, keyEncryptionKey), typeof(KekXmlDecryptor));
+    }
+
+    /// <summary>The sealed form of a ring element's plaintext under <paramref name="kek"/>; also what a KEK replacement writes.</summary>
+    internal static XElement Seal(ReadOnlySpan<byte> plaintext, KeyEncryptionKey kek)
+    {
+        var sealedData = kek.Encrypt(plaintext, AssociatedData(kek.Id));
+        return new XElement(
             ElementName,
             new XAttribute("version", "1"),
-            new XAttribute("kekId", keyEncryptionKey.Id),
+            new XAttribute("kekId", kek.Id),
             Convert.ToBase64String(sealedData));
-        return new EncryptedXmlInfo(element, typeof(KekXmlDecryptor));
     }
 
     internal static byte[] AssociatedData(string kekId) => Encoding.UTF8.GetBytes("vk key ring v1 " + kekId);

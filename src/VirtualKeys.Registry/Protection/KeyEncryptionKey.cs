@@ -15,7 +15,9 @@ namespace VirtualKeys.Registry.Protection;
 /// </para>
 /// <para>
 /// The fingerprint key for provider credentials is derived from it (HKDF), so replacing the KEK
-/// means re-encrypting the key ring and re-fingerprinting credentials.
+/// means re-encrypting the key ring and re-fingerprinting credentials: <see cref="KekReplacement"/>
+/// does both in one transaction. <see cref="KeyEncryptionKeys"/> holds the current KEK together with
+/// the ones still accepted for reading while a replacement rolls out.
 /// </para>
 /// </remarks>
 public sealed class KeyEncryptionKey : IDisposable
@@ -100,6 +102,9 @@ public sealed class KeyEncryptionKey : IDisposable
     }
 
     public void Dispose() => CryptographicOperations.ZeroMemory(_key);
+
+    /// <summary>An independent copy, for an owner that disposes its keys (a protector) while the caller keeps using this one.</summary>
+    internal KeyEncryptionKey Copy() => new(_key.ToArray(), Source);
 
     /// <returns>nonce || ciphertext || tag</returns>
     internal byte[] Encrypt(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)

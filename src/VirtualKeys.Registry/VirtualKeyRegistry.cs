@@ -9,6 +9,7 @@ using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Notifications;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
 
@@ -59,11 +60,15 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _ownsDependencies = ownsDependencies;
         _usage = new UsageStore(database, _timeProvider);
+        Quotas = new QuotaLedger(database);
     }
 
     public RegistryDatabase Database => _database;
 
     public CredentialProtector Protector => _protector;
+
+    /// <summary>The shared counters sidecar replicas lease their quotas from.</summary>
+    public QuotaLedger Quotas { get; }
 
     /// <summary>
     /// Start-up in one call: checks the connection string, applies migrations (or fails clearly on a

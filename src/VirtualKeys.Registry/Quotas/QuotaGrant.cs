@@ -1,0 +1,14 @@
+namespace VirtualKeys.Registry.Quotas;
+
+/// <summary>What a refill handed out; zero where the counter was used up or not asked.</summary>
+/// <param name="WindowStart">The minute window the requests and tokens belong to.</param>
+/// <param name="BudgetPeriodStart">The budget period the dollars belong to; null when no budget was asked.</param>
+/// <param name="BudgetRemainingUsd">Dollars left in the pool after this grant; null when no budget was asked.</param>
+public readonly record struct QuotaGrant(
+    DateTimeOffset WindowStart,
+    long Requests,
+    long Tokens,
+    DateTimeOffset? BudgetPeriodStart,
+    decimal BudgetUsd,
+    decimal? BudgetRemainingUsd,
+    int Slots);

@@ -1,0 +1,256 @@
+using Npgsql;
+using NpgsqlTypes;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Usage;
+
+namespace VirtualKeys.Registry.Quotas;
+
+/// <summary>
+/// The shared counters behind cross-replica quotas (migration 0002): sidecar replicas lease blocks
+/// of requests, tokens, dollars and parallel slots from here and admit locally from their leases.
+/// </summary>
+/// <remarks>
+/// Every method is one round trip: a grant or a return sends all its dimensions as one batch, in a
+/// fixed order (requests, tokens, budget, slots), so two grants of one key never wait on each other
+/// in opposite orders. The PostgreSQL functions take each counter's row lock, which is what keeps
+/// the sum of grants within the cap under any concurrency.
+/// </remarks>
+public sealed class QuotaLedger
+{
+    /// <summary>Windows older than this are deleted by heartbeats.</summary>
+    public static readonly TimeSpan WindowRetention = TimeSpan.FromMinutes(10);
+
+    private readonly RegistryDatabase _database;
+    private long _roundTrips;
+
+    public QuotaLedger(RegistryDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _database = database;
+    }
+
+    /// <summary>Round trips this ledger made (successful or not), for the sidecar's metrics.</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>The minute window (UTC) holding <paramref name="at"/>.</summary>
+    public static DateTimeOffset WindowOf(DateTimeOffset at) =>
+        new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public Task<QuotaGrant> GrantAsync(QuotaGrantRequest request, TimeSpan replicaTtl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(request.KeyId);
+        ArgumentException.ThrowIfNullOrEmpty(request.ReplicaId);
+        var window = WindowOf(request.Now);
+        DateTimeOffset? periodStart = request.Budget is { } budget ? BudgetPeriod.StartOf(budget.Period, request.Now) : null;
+        Interlocked.Increment(ref _roundTrips);
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var batch = new NpgsqlBatch(connection);
+                if (request.Requests is { } requests)
+                {
+                    batch.BatchCommands.Add(GrantWindow(request.KeyId, "requests", window, requests));
+                }
+
+                if (request.Tokens is { } tokens)
+                {
+                    batch.BatchCommands.Add(GrantWindow(request.KeyId, "tokens", window, tokens));
+                }
+
+                if (request.Budget is { } budget)
+                {
+                    var command = new NpgsqlBatchCommand("SELECT given, remaining FROM vk.quota_grant_budget($1, $2, $3, $4, $5, $6)");
+                    command.Parameters.Add(Text(request.KeyId));
+                    command.Parameters.Add(Text(PeriodText(budget.Period)));
+                    command.Parameters.Add(Time(periodStart!.Value));
+                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Cap)));
+                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Want)));
+                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Charge)));
+                    batch.BatchCommands.Add(command);
+                }
+
+                if (request.Slots is { } slots)
+                {
+                    var command = new NpgsqlBatchCommand("SELECT vk.quota_grant_slots($1, $2, $3, $4, $5, $6)");
+                    command.Parameters.Add(Text(request.KeyId));
+                    command.Parameters.Add(Text(request.ReplicaId));
+                    command.Parameters.Add(Time(request.Now));
+                    command.Parameters.Add(Time(request.Now - replicaTtl));
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Cap) });
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Want) });
+                    batch.BatchCommands.Add(command);
+                }
+
+                long grantedRequests = 0, grantedTokens = 0;
+                decimal grantedUsd = 0m;
+                decimal? remainingUsd = null;
+                var grantedSlots = 0;
+                if (batch.BatchCommands.Count == 0)
+                {
+                    return new QuotaGrant(window, 0, 0, periodStart, 0m, null, 0);
+                }
+
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                if (request.Requests is not null)
+                {
+                    grantedRequests = await ReadAsync<long>(reader, ct);
+                    await reader.NextResultAsync(ct);
+                }
+
+                if (request.Tokens is not null)
+                {
+                    grantedTokens = await ReadAsync<long>(reader, ct);
+                    await reader.NextResultAsync(ct);
+                }
+
+                if (request.Budget is not null)
+                {
+                    await reader.ReadAsync(ct);
+                    grantedUsd = reader.GetDecimal(0);
+                    remainingUsd = reader.GetDecimal(1);
+                    await reader.NextResultAsync(ct);
+                }
+
+                if (request.Slots is not null)
+                {
+                    grantedSlots = await ReadAsync<int>(reader, ct);
+                }
+
+                return new QuotaGrant(window, grantedRequests, grantedTokens, periodStart, grantedUsd, remainingUsd, grantedSlots);
+            },
+            cancellationToken);
+    }
+
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public Task ReturnAsync(QuotaReturn leftover, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(leftover);
+        if (leftover.IsEmpty)
+        {
+            return Task.CompletedTask;
+        }
+
+        var window = WindowOf(leftover.WindowStart);
+        Interlocked.Increment(ref _roundTrips);
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var batch = new NpgsqlBatch(connection);
+                if (leftover.Requests > 0)
+                {
+                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "requests", window, leftover.Requests));
+                }
+
+                if (leftover.Tokens > 0)
+                {
+                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "tokens", window, leftover.Tokens));
+                }
+
+                if (leftover.BudgetPeriodStart is { } start && leftover.BudgetUsd > 0)
+                {
+                    var command = new NpgsqlBatchCommand("SELECT vk.quota_return_budget($1, $2, $3, $4)");
+                    command.Parameters.Add(Text(leftover.KeyId));
+                    command.Parameters.Add(Text(PeriodText(leftover.BudgetPeriod)));
+                    command.Parameters.Add(Time(start));
+                    command.Parameters.Add(Numeric(leftover.BudgetUsd));
+                    batch.BatchCommands.Add(command);
+                }
+
+                if (leftover.Slots > 0)
+                {
+                    var command = new NpgsqlBatchCommand("SELECT vk.quota_return_slots($1, $2, $3)");
+                    command.Parameters.Add(Text(leftover.KeyId));
+                    command.Parameters.Add(Text(leftover.ReplicaId));
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = leftover.Slots });
+                    batch.BatchCommands.Add(command);
+                }
+
+                await batch.ExecuteNonQueryAsync(ct);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks the replica alive, forgets replicas whose heartbeat lapsed (freeing their slots) and
+    /// old windows, and counts the live replicas.
+    /// </summary>
+    /// <param name="replicaTtl">A replica not seen for this long is dead.</param>
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public Task<QuotaHeartbeat> HeartbeatAsync(string replicaId, DateTimeOffset now, TimeSpan replicaTtl, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(replicaId);
+        Interlocked.Increment(ref _roundTrips);
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var command = new NpgsqlCommand("SELECT rejoined, live FROM vk.quota_heartbeat($1, $2, $3, $4)", connection);
+                command.Parameters.Add(Text(replicaId));
+                command.Parameters.Add(Time(now));
+                command.Parameters.Add(Time(now - replicaTtl));
+                command.Parameters.Add(Time(WindowOf(now) - WindowRetention));
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                return new QuotaHeartbeat(reader.GetBoolean(0), reader.GetInt32(1));
+            },
+            cancellationToken);
+    }
+
+    /// <summary>A replica shutting down: its slots are freed at once.</summary>
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public Task LeaveAsync(string replicaId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(replicaId);
+        Interlocked.Increment(ref _roundTrips);
+        return _database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var command = new NpgsqlCommand("SELECT vk.quota_leave($1)", connection);
+                command.Parameters.Add(Text(replicaId));
+                await command.ExecuteNonQueryAsync(ct);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    private static NpgsqlBatchCommand GrantWindow(string keyId, string dimension, DateTimeOffset window, QuotaWindowAsk ask)
+    {
+        var command = new NpgsqlBatchCommand("SELECT vk.quota_grant_window($1, $2, $3, $4, $5, $6)");
+        command.Parameters.Add(Text(keyId));
+        command.Parameters.Add(Text(dimension));
+        command.Parameters.Add(Time(window));
+        command.Parameters.Add(Int64(Math.Max(0, ask.Cap)));
+        command.Parameters.Add(Int64(Math.Max(0, ask.Want)));
+        command.Parameters.Add(Int64(Math.Max(0, ask.Charge)));
+        return command;
+    }
+
+    private static NpgsqlBatchCommand ReturnWindow(string keyId, string dimension, DateTimeOffset window, long amount)
+    {
+        var command = new NpgsqlBatchCommand("SELECT vk.quota_return_window($1, $2, $3, $4)");
+        command.Parameters.Add(Text(keyId));
+        command.Parameters.Add(Text(dimension));
+        command.Parameters.Add(Time(window));
+        command.Parameters.Add(Int64(amount));
+        return command;
+    }
+
+    private static async Task<T> ReadAsync<T>(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetFieldValue<T>(0);
+    }
+
+    private static string PeriodText(BudgetPeriodKind period) => period.ToString().ToLowerInvariant();
+
+    private static NpgsqlParameter<string> Text(string value) => new() { TypedValue = value, NpgsqlDbType = NpgsqlDbType.Text };
+
+    private static NpgsqlParameter<long> Int64(long value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter<decimal> Numeric(decimal value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter<DateTime> Time(DateTimeOffset value) =>
+        new() { TypedValue = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };
+}

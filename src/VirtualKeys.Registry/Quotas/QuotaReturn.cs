@@ -1,0 +1,23 @@
+using VirtualKeys.Registry.Usage;
+
+namespace VirtualKeys.Registry.Quotas;
+
+/// <summary>Unused leases a replica gives back (an idle key, or shutdown).</summary>
+/// <param name="WindowStart">The minute window the requests and tokens were leased in.</param>
+public sealed record QuotaReturn(string KeyId, string ReplicaId, DateTimeOffset WindowStart)
+{
+    public long Requests { get; init; }
+
+    public long Tokens { get; init; }
+
+    public BudgetPeriodKind BudgetPeriod { get; init; }
+
+    /// <summary>The period the dollars were leased in; null returns no dollars.</summary>
+    public DateTimeOffset? BudgetPeriodStart { get; init; }
+
+    public decimal BudgetUsd { get; init; }
+
+    public int Slots { get; init; }
+
+    public bool IsEmpty => Requests <= 0 && Tokens <= 0 && (BudgetPeriodStart is null || BudgetUsd <= 0) && Slots <= 0;
+}

@@ -1,0 +1,177 @@
+using Npgsql;
+using NpgsqlTypes;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Registry.Usage;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Registry.Tests;
+
+/// <summary>The shared quota counters on a real PostgreSQL; times are explicit, so no clock is needed.</summary>
+public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+{
+    private static readonly DateTimeOffset Monday = new(2026, 3, 2, 10, 15, 20, TimeSpan.Zero);
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(20);
+    private RegistryDatabase _database = null!;
+    private QuotaLedger _ledger = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = RegistryDatabase.Create(database.ConnectionString);
+        await new RegistryMigrator(_database).MigrateAsync(Ct);
+        _ledger = new QuotaLedger(_database);
+    }
+
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
+
+    [Fact]
+    public async Task Parallel_grants_hand_out_exactly_the_limit_and_never_more()
+    {
+        var key = NewKeyId();
+        var grants = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => _ledger.GrantAsync(
+            new QuotaGrantRequest(key, "replica-" + (i % 3), Monday)
+            {
+                Requests = new QuotaWindowAsk(600, 17),
+                Tokens = new QuotaWindowAsk(10_000, 250),
+            },
+            Ttl,
+            Ct)));
+
+        Assert.Equal(600, grants.Sum(g => g.Requests));
+        Assert.Equal(10_000, grants.Sum(g => g.Tokens));
+        Assert.All(grants, g => Assert.InRange(g.Requests, 0, 17));
+        Assert.All(grants, g => Assert.InRange(g.Tokens, 0, 250));
+    }
+
+    [Fact]
+    public async Task A_returned_lease_is_granted_again_and_a_new_window_starts_empty()
+    {
+        var key = NewKeyId();
+        var first = await GrantRequestsAsync(key, Monday, want: 600);
+        await _ledger.ReturnAsync(new QuotaReturn(key, "a", Monday) { Requests = 100 }, Ct);
+        var afterReturn = await GrantRequestsAsync(key, Monday.AddSeconds(5), want: 300);
+        var nextMinute = await GrantRequestsAsync(key, Monday.AddMinutes(1), want: 300);
+
+        Assert.Equal(600, first.Requests);
+        Assert.Equal(100, afterReturn.Requests);
+        Assert.Equal(300, nextMinute.Requests);
+        Assert.Equal(Monday.AddSeconds(-20), first.WindowStart);
+    }
+
+    [Fact]
+    public async Task Charged_use_counts_even_beyond_the_limit()
+    {
+        var key = NewKeyId();
+        var charged = await _ledger.GrantAsync(new QuotaGrantRequest(key, "a", Monday) { Requests = new QuotaWindowAsk(100, 10, Charge: 95) }, Ttl, Ct);
+        var overCharged = await _ledger.GrantAsync(new QuotaGrantRequest(key, "b", Monday) { Requests = new QuotaWindowAsk(100, 10, Charge: 20) }, Ttl, Ct);
+        var after = await _ledger.GrantAsync(new QuotaGrantRequest(key, "c", Monday) { Requests = new QuotaWindowAsk(100, 10) }, Ttl, Ct);
+
+        Assert.Equal(5, charged.Requests);
+        Assert.Equal(0, overCharged.Requests);
+        Assert.Equal(0, after.Requests);
+    }
+
+    [Fact]
+    public async Task A_budget_pool_starts_from_the_recorded_spend_and_renews_with_the_period()
+    {
+        var key = NewKeyId();
+        await RecordSpendAsync(key, BudgetPeriod.StartOf(BudgetPeriodKind.Daily, Monday), 3.25m);
+
+        var first = await GrantBudgetAsync(key, Monday, want: 10m);
+        var empty = await GrantBudgetAsync(key, Monday.AddMinutes(5), want: 1m);
+        await _ledger.ReturnAsync(new QuotaReturn(key, "a", Monday) { BudgetPeriod = BudgetPeriodKind.Daily, BudgetPeriodStart = first.BudgetPeriodStart, BudgetUsd = 0.5m }, Ct);
+        var returned = await GrantBudgetAsync(key, Monday.AddMinutes(6), want: 1m);
+        var nextDay = await GrantBudgetAsync(key, Monday.AddDays(1), want: 2m);
+
+        Assert.Equal(1.75m, first.BudgetUsd);
+        Assert.Equal(0m, first.BudgetRemainingUsd);
+        Assert.Equal(0m, empty.BudgetUsd);
+        Assert.Equal(0.5m, returned.BudgetUsd);
+        Assert.Equal(2m, nextDay.BudgetUsd);
+        Assert.Equal(3m, nextDay.BudgetRemainingUsd);
+        Assert.Equal(new DateTimeOffset(2026, 3, 3, 0, 0, 0, TimeSpan.Zero), nextDay.BudgetPeriodStart);
+    }
+
+    [Fact]
+    public async Task Parallel_budget_grants_never_exceed_the_cap()
+    {
+        var key = NewKeyId();
+        var grants = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => _ledger.GrantAsync(
+            new QuotaGrantRequest(key, "replica-" + (i % 4), Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Monthly, 5m, 0.3m) },
+            Ttl,
+            Ct)));
+
+        Assert.Equal(5m, grants.Sum(g => g.BudgetUsd));
+    }
+
+    [Fact]
+    public async Task Slots_of_a_replica_whose_heartbeat_lapsed_are_freed_for_the_live_ones()
+    {
+        var key = NewKeyId();
+        var a = "a-" + key;
+        var b = "b-" + key;
+        await _ledger.HeartbeatAsync(a, Monday, Ttl, Ct);
+        await _ledger.HeartbeatAsync(b, Monday, Ttl, Ct);
+        var heldByA = await GrantSlotsAsync(key, a, Monday, want: 4);
+        var bWhileALives = await GrantSlotsAsync(key, b, Monday.AddSeconds(1), want: 2);
+        await _ledger.HeartbeatAsync(b, Monday.AddSeconds(15), Ttl, Ct);
+
+        var later = Monday + Ttl + TimeSpan.FromSeconds(1);
+        var beat = await _ledger.HeartbeatAsync(b, later, Ttl, Ct);
+        var bAfterALapsed = await GrantSlotsAsync(key, b, later, want: 4);
+        var aComesBack = await _ledger.HeartbeatAsync(a, later.AddSeconds(1), Ttl, Ct);
+        var aAfterRejoining = await GrantSlotsAsync(key, a, later.AddSeconds(1), want: 4);
+
+        Assert.Equal(4, heldByA.Slots);
+        Assert.Equal(0, bWhileALives.Slots);
+        Assert.Equal(1, beat.LiveReplicas);
+        Assert.False(beat.Rejoined);
+        Assert.Equal(4, bAfterALapsed.Slots);
+        Assert.True(aComesBack.Rejoined);
+        Assert.Equal(2, aComesBack.LiveReplicas);
+        Assert.Equal(0, aAfterRejoining.Slots);
+    }
+
+    [Fact]
+    public async Task Returned_slots_and_a_leaving_replica_free_their_slots_at_once()
+    {
+        var key = NewKeyId();
+        var a = "a-" + key;
+        var b = "b-" + key;
+        await GrantSlotsAsync(key, a, Monday, want: 4);
+        await _ledger.ReturnAsync(new QuotaReturn(key, a, Monday) { Slots = 1 }, Ct);
+        var afterReturn = await GrantSlotsAsync(key, b, Monday, want: 4);
+        await _ledger.LeaveAsync(a, Ct);
+        var afterLeave = await GrantSlotsAsync(key, b, Monday, want: 4);
+
+        Assert.Equal(1, afterReturn.Slots);
+        Assert.Equal(3, afterLeave.Slots);
+    }
+
+    /// <summary>What the usage recorder leaves in usage_totals for a day's spend.</summary>
+    private async Task RecordSpendAsync(string key, DateTimeOffset periodStart, decimal costUsd)
+    {
+        await using var connection = await _database.OpenConnectionAsync(Ct);
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO vk.usage_totals (key_id, period, period_start, requests, cost_usd, updated_at) VALUES ($1, 'daily', $2, 1, $3, now())",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = periodStart.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<decimal> { TypedValue = costUsd });
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
+
+    private Task<QuotaGrant> GrantRequestsAsync(string key, DateTimeOffset now, long want) =>
+        _ledger.GrantAsync(new QuotaGrantRequest(key, "a", now) { Requests = new QuotaWindowAsk(600, want) }, Ttl, Ct);
+
+    private Task<QuotaGrant> GrantBudgetAsync(string key, DateTimeOffset now, decimal want) =>
+        _ledger.GrantAsync(new QuotaGrantRequest(key, "a", now) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, want) }, Ttl, Ct);
+
+    private Task<QuotaGrant> GrantSlotsAsync(string key, string replica, DateTimeOffset now, int want) =>
+        _ledger.GrantAsync(new QuotaGrantRequest(key, replica, now) { Slots = new QuotaSlotAsk(4, want) }, Ttl, Ct);
+}

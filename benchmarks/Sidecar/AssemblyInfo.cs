@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// The run drives Linux tools (wrk, nginx, setsid, runuser) and reads /proc.
+[assembly: SupportedOSPlatform("linux")]

@@ -12,6 +12,7 @@ var root = new RootCommand("vk: LLM virtual keys as Kubernetes resources.")
     UsageCommand.Create(),
     TokenCommand.Create(),
     RotateCommand.Create(),
+    RegistryCommand.Create(),
     DocsCommand.Create(),
 };
 

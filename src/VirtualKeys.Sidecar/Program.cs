@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
@@ -44,6 +42,17 @@ if (string.IsNullOrWhiteSpace(kekFile))
 }
 
 var fullSyncInterval = configuration.GetValue<TimeSpan?>("Registry:FullSyncInterval");
+QuotaOptions quotaOptions;
+try
+{
+    quotaOptions = configuration.GetSection(QuotaOptions.SectionName).Get<QuotaOptions>() ?? new QuotaOptions();
+    quotaOptions.Validate();
+}
+catch (InvalidOperationException ex)
+{
+    await Console.Error.WriteLineAsync($"vk-sidecar: {ex.Message}");
+    return 2;
+}
 
 // Npgsql logs every command at Information; the "Logging" section can still turn it up.
 using var loggerFactory = LoggerFactory.Create(logging => logging
@@ -64,16 +73,9 @@ catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaE
 
 await using (registry)
 {
-    // The quota store is shared with the source so budgets start from the spend the registry recorded.
-    var quota = new LocalQuotaStore(TimeProvider.System);
-    var source = new RegistryKeySnapshotSource(registry, loggerFactory, TimeProvider.System, fullSyncInterval, quota);
-    var app = SidecarApp.Create(
-        options: null,
-        source,
-        new RegistryUsageSink(registry),
-        TimeProvider.System,
-        builder => builder.Services.Replace(ServiceDescriptor.Singleton<IQuotaStore>(quota)),
-        args);
+    // Quota:Mode Shared (default) leases limits from the registry so they hold across replicas; Local keeps them in this process.
+    var wiring = RegistrySidecarWiring.Create(registry, quotaOptions, TimeProvider.System, loggerFactory, fullSyncInterval);
+    var app = wiring.CreateApp(options: null, TimeProvider.System, args: args);
     await app.RunAsync();
 }
 

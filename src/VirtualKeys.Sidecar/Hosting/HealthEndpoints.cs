@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Resolve;
 using VirtualKeys.Sidecar.Serialization;
@@ -12,9 +13,11 @@ internal sealed class HealthEndpoints
     private readonly UsageBuffer _usage;
     private readonly UsageFlushService _flusher;
     private readonly DecisionRegistry _decisions;
+    private readonly IQuotaHealth? _quota;
 
-    public HealthEndpoints(KeySnapshotStore snapshots, UsageBuffer usage, UsageFlushService flusher, DecisionRegistry decisions)
+    public HealthEndpoints(KeySnapshotStore snapshots, UsageBuffer usage, UsageFlushService flusher, DecisionRegistry decisions, IQuotaStore quota)
     {
+        _quota = quota as IQuotaHealth;
         _snapshots = snapshots;
         _usage = usage;
         _flusher = flusher;
@@ -27,12 +30,13 @@ internal sealed class HealthEndpoints
 
     /// <summary>
     /// Readiness: 503 until the first snapshot is loaded. A degraded sidecar (stale snapshot, failing
-    /// usage sink) stays ready: serving from the snapshot is the point of having one.
+    /// usage sink, quota counters out of reach) stays ready: serving from the snapshot is the point of having one.
     /// </summary>
     public Task ReadyAsync(HttpContext context)
     {
         var loaded = _snapshots.IsLoaded;
-        var degraded = _snapshots.IsDegraded || _flusher.IsDegraded;
+        var quota = _quota?.Health;
+        var degraded = _snapshots.IsDegraded || _flusher.IsDegraded || quota?.Degraded == true;
         var report = new HealthReport
         {
             Status = !loaded ? "not_ready" : degraded ? "degraded" : "ready",
@@ -44,6 +48,9 @@ internal sealed class HealthEndpoints
             UsageBufferDepth = _usage.Depth,
             UsageBufferCapacity = _usage.Capacity,
             PendingDecisions = _decisions.PendingCount,
+            QuotaMode = _quota is null ? "local" : "shared",
+            QuotaDegraded = quota?.Degraded ?? false,
+            QuotaLiveReplicas = quota?.LiveReplicas,
         };
         return JsonResponses.WriteAsync(
             context.Response,

@@ -3,7 +3,7 @@ namespace VirtualKeys.Sidecar.Hosting;
 /// <summary>Body of /healthz and /readyz.</summary>
 public sealed class HealthReport
 {
-    /// <summary>"ok", "ready", "degraded" (ready, serving a stale snapshot or buffering usage) or "not_ready".</summary>
+    /// <summary>"ok", "ready", "degraded" (ready, serving a stale snapshot, buffering usage or limiting to its own quota share) or "not_ready".</summary>
     public required string Status { get; init; }
 
     public bool? SnapshotLoaded { get; init; }
@@ -21,4 +21,13 @@ public sealed class HealthReport
     public int? UsageBufferCapacity { get; init; }
 
     public int? PendingDecisions { get; init; }
+
+    /// <summary>"shared" (limits held across replicas through PostgreSQL) or "local" (this replica only).</summary>
+    public string? QuotaMode { get; init; }
+
+    /// <summary>True while the shared quota counters are unreachable and each key is limited to this replica's share.</summary>
+    public bool? QuotaDegraded { get; init; }
+
+    /// <summary>Replicas sharing the limits at the last heartbeat (shared mode only).</summary>
+    public int? QuotaLiveReplicas { get; init; }
 }

@@ -14,8 +14,9 @@ public static class SidecarServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the sidecar. The caller registers an <see cref="IKeySnapshotSource"/> and an
-    /// <see cref="IUsageSink"/>; an <see cref="IQuotaStore"/> registered before this call replaces the
-    /// single-replica <see cref="LocalQuotaStore"/>.
+    /// <see cref="IUsageSink"/>; an <see cref="IQuotaStore"/> registered before this call (or replacing it
+    /// afterwards) replaces the single-replica <see cref="LocalQuotaStore"/>. A store that is also an
+    /// IHostedService is started and stopped with the sidecar, after everything else has stopped.
     /// </summary>
     /// <param name="timeProvider">The clock for windows, budgets and expiry (not for network timeouts).</param>
     public static IServiceCollection AddVirtualKeySidecar(this IServiceCollection services, SidecarOptions options, TimeProvider? timeProvider = null)
@@ -41,7 +42,9 @@ public static class SidecarServiceCollectionExtensions
         services.AddSingleton<ProxyHandler>();
         services.AddHttpForwarder();
 
-        // Hosted services stop in reverse order: decisions are settled before the flusher drains.
+        // Hosted services stop in reverse order: decisions are settled before the flusher drains,
+        // and the quota store gives its leases back last.
+        services.AddHostedService<QuotaStoreLifetime>();
         services.AddSingleton<UsageFlushService>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageFlushService>());
         services.AddSingleton<DecisionRegistry>();

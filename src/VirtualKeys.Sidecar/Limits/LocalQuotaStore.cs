@@ -23,7 +23,7 @@ namespace VirtualKeys.Sidecar.Limits;
 /// concurrent request could be refused because of them. One small lock per key, held for a handful of
 /// arithmetic operations and never across an await, is exact and cheap.
 /// </remarks>
-public sealed class LocalQuotaStore : IQuotaStore
+public sealed class LocalQuotaStore : IQuotaStore, IRecordedSpendObserver
 {
     private static readonly TimeSpan ParallelRetryAfter = TimeSpan.FromSeconds(1);
 

@@ -5,4 +5,11 @@ namespace VirtualKeys.Sidecar.Limits;
 /// <param name="MinuteWindow">Minutes since the epoch (UTC) of the RPM/TPM window the request was admitted in.</param>
 /// <param name="ReservedTokens">Tokens reserved against TPM.</param>
 /// <param name="ReservedCostUsd">Cost reserved against the budget.</param>
-public readonly record struct QuotaTicket(string KeyId, long MinuteWindow, long ReservedTokens, decimal ReservedCostUsd);
+public readonly record struct QuotaTicket(string KeyId, long MinuteWindow, long ReservedTokens, decimal ReservedCostUsd)
+{
+    /// <summary>The reserved tokens came out of a TPM lease (<see cref="SharedQuotaStore"/>), which settling corrects.</summary>
+    public bool TokensLeased { get; init; }
+
+    /// <summary>The budget period whose lease the reserved cost came out of (<see cref="SharedQuotaStore"/>); null when none.</summary>
+    public DateTimeOffset? BudgetPeriodStart { get; init; }
+}

@@ -1,5 +1,6 @@
 using Prometheus;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
 
 namespace VirtualKeys.Sidecar.Observability;
@@ -28,6 +29,8 @@ internal sealed class SidecarMetrics
     private readonly Histogram _upstreamDuration;
     private readonly Gauge _budgetSpent;
     private readonly Histogram.Child _resolveLatency;
+    private readonly Counter _quotaRoundTrips;
+    private readonly Gauge _quotaReplicas;
 
     public SidecarMetrics(SidecarOptions options)
     {
@@ -62,6 +65,8 @@ internal sealed class SidecarMetrics
         Degraded = factory.CreateGauge("vk_sidecar_degraded", "1 while a dependency fails and the sidecar serves from what it has.", "component");
         InFlightDecisions = factory.CreateGauge("vk_sidecar_inflight_decisions", "Resolve decisions issued and not yet reported or expired.");
         ExpiredDecisions = factory.CreateCounter("vk_sidecar_decisions_expired_total", "Resolve decisions never reported, settled at their estimate.");
+        _quotaRoundTrips = factory.CreateCounter("vk_sidecar_quota_roundtrips_total", "Round trips to PostgreSQL for shared quotas (lease grants, returns, heartbeats).");
+        _quotaReplicas = factory.CreateGauge("vk_sidecar_quota_live_replicas", "Sidecar replicas sharing the limits at the last heartbeat; an outage limits each key to 1/this of its limits.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -120,6 +125,19 @@ internal sealed class SidecarMetrics
         {
             _budgetSpent.WithLabels([key.DisplayName]).Set((double)(spentUsd / maxUsd));
         }
+    }
+
+    /// <summary>Reports a shared quota store's state at every scrape: degraded{component="quota"}, round trips, live replicas.</summary>
+    public void ObserveQuota(IQuotaHealth quota)
+    {
+        ArgumentNullException.ThrowIfNull(quota);
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var health = quota.Health;
+            Degraded.WithLabels("quota").Set(health.Degraded ? 1 : 0);
+            _quotaRoundTrips.IncTo(health.RoundTrips);
+            _quotaReplicas.Set(health.LiveReplicas);
+        });
     }
 
     public void Unpriced(string modelLabel) => _unpriced.WithLabels([modelLabel]).Inc();

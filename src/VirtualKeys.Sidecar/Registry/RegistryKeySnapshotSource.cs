@@ -29,19 +29,20 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     private readonly ILogger<RegistryChangeListener> _listenerLogger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _fullSyncInterval;
-    private readonly LocalQuotaStore? _quota;
+    private readonly IRecordedSpendObserver? _quota;
 
     /// <param name="fullSyncInterval">How often to compare the whole registry with what was sent; null for <see cref="DefaultFullSyncInterval"/>.</param>
     /// <param name="quota">
-    /// The sidecar's quota store, told at every full load what each budgeted key already spent in its
-    /// current period (earlier runs, other replicas), so a restart does not renew budgets; null to skip.
+    /// The sidecar's quota store, told what each budgeted key already spent in its current period
+    /// (earlier runs, other replicas) at every full load and comparison and for every changed key, so
+    /// neither a restart nor a key added later starts from zero spend; null to skip.
     /// </param>
     public RegistryKeySnapshotSource(
         VirtualKeyRegistry registry,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null,
         TimeSpan? fullSyncInterval = null,
-        LocalQuotaStore? quota = null)
+        IRecordedSpendObserver? quota = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         var interval = fullSyncInterval ?? DefaultFullSyncInterval;
@@ -81,6 +82,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                 if (fullSyncDue)
                 {
                     var live = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
+                    await SeedRecordedSpendAsync(live.Keys, cancellationToken);
                     var changes = Compare(live, sent);
                     version = Math.Max(version, live.ChangeVersion);
                     nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
@@ -113,6 +115,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                 }
 
                 var changed = await _registry.ListChangedSinceAsync(version, includeCredentials: true, cancellationToken);
+                await SeedRecordedSpendAsync([.. changed.Keys.Where(record => record.State != VirtualKeyState.Tombstoned)], cancellationToken);
                 foreach (var record in changed.Keys)
                 {
                     if (record.State == VirtualKeyState.Tombstoned)

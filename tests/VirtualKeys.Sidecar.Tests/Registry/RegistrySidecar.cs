@@ -1,7 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using VirtualKeys.MockProvider;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Keys;
@@ -16,16 +14,17 @@ using RegistryProviderType = VirtualKeys.Registry.Keys.ProviderType;
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
 /// <summary>
-/// A registry on a real PostgreSQL database and a sidecar on the real clock fed by it through
-/// <see cref="RegistryKeySnapshotSource"/> and <see cref="RegistryUsageSink"/>, with a mock provider.
+/// A registry on a real PostgreSQL database and a sidecar on the real clock wired to it the way the
+/// binary is (<see cref="RegistrySidecarWiring"/>), with a mock provider.
 /// </summary>
 internal sealed class RegistrySidecar : IAsyncDisposable
 {
     public const string UpstreamCredential = "sk-registry-upstream-credential-0001";
 
-    private RegistrySidecar(VirtualKeyRegistry registry, MockLlmProvider upstream, SidecarHost host)
+    private RegistrySidecar(VirtualKeyRegistry registry, MockLlmProvider upstream, SidecarHost host, IQuotaStore quota)
     {
         Registry = registry;
+        Quota = quota;
         Upstream = upstream;
         Host = host;
         Client = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
@@ -39,24 +38,26 @@ internal sealed class RegistrySidecar : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    public IQuotaStore Quota { get; }
+
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public static async Task<RegistrySidecar> StartAsync(string connectionString, string kekPath, TimeSpan? fullSyncInterval = null)
+    public static async Task<RegistrySidecar> StartAsync(string connectionString, string kekPath, TimeSpan? fullSyncInterval = null, QuotaMode quotaMode = QuotaMode.Shared)
     {
         var registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekPath, TimeProvider.System, null, Cancel);
         MockLlmProvider? upstream = null;
         try
         {
             upstream = await MockLlmProvider.StartAsync(cancellationToken: Cancel);
-            var quota = new LocalQuotaStore(TimeProvider.System);
+            var wiring = RegistrySidecarWiring.Create(registry, new QuotaOptions { Mode = quotaMode }, TimeProvider.System, fullSyncInterval: fullSyncInterval);
             var host = await SidecarHost.StartAsync(
                 new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 },
-                new RegistryKeySnapshotSource(registry, fullSyncInterval: fullSyncInterval, quota: quota),
-                new RegistryUsageSink(registry),
+                wiring.Source,
+                wiring.Sink,
                 TimeProvider.System,
-                builder => builder.Services.Replace(ServiceDescriptor.Singleton<IQuotaStore>(quota)),
+                wiring.Configure,
                 cancellationToken: Cancel);
-            return new RegistrySidecar(registry, upstream, host);
+            return new RegistrySidecar(registry, upstream, host, wiring.Quota);
         }
         catch
         {

@@ -1,0 +1,882 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Snapshot;
+using BudgetPeriodKind = VirtualKeys.Registry.Usage.BudgetPeriodKind;
+using RegistryBudgetPeriod = VirtualKeys.Registry.Usage.BudgetPeriod;
+
+namespace VirtualKeys.Sidecar.Limits;
+
+/// <summary>
+/// Quotas shared by every sidecar replica on one registry. Each replica leases blocks of requests,
+/// tokens, dollars and parallel slots from PostgreSQL (<see cref="QuotaLedger"/>) and admits from its
+/// leases under one short lock per key, so the common path never waits for the network.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>A key whose lease runs short refills it: one refill in flight per key, the other requests
+/// wait for it. A refill asks every dimension that is low at once (one round trip), and one is
+/// started in the background when a lease falls to a quarter of a block, before it runs out.</item>
+/// <item>The sum of grants never exceeds a limit, so the admissions of all replicas together do not
+/// either. Unused leases go back when a key is idle and at shutdown; a replica that crashes loses
+/// what it held for the rest of the minute (requests, tokens), the period (dollars) or until its
+/// heartbeat lapses (slots).</item>
+/// <item>Budgets: a lease is admitted from while it is above zero, so concurrent requests overshoot
+/// the cap by at most their in-flight estimates, as in <see cref="LocalQuotaStore"/>. Use beyond a
+/// lease (an estimate too low, or while PostgreSQL was away) is charged to the shared counter at the
+/// next refill.</item>
+/// <item>Fail-static: when PostgreSQL does not answer, the store stops asking it (the heartbeat keeps
+/// probing) and admits each key up to this replica's share: the limit divided by the live replicas
+/// at the last heartbeat, at least one.</item>
+/// </list>
+/// </remarks>
+public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecordedSpendObserver, IHostedService, IAsyncDisposable
+{
+    private const int MaxRefillsPerAdmission = 3;
+
+    private static readonly TimeSpan ParallelRetryAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ExhaustedRecheck = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan SlotsRecheck = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan MaintenanceTick = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<string, Account> _accounts = new(StringComparer.Ordinal);
+    private readonly QuotaLedger _ledger;
+    private readonly QuotaOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _maintenance = Task.CompletedTask;
+    private volatile bool _degraded;
+    private volatile int _liveReplicas = 1;
+    private int _slotEpoch;
+
+    /// <param name="time">The clock for windows and periods (tests pass a fake one); network timeouts use real time.</param>
+    public SharedQuotaStore(QuotaLedger ledger, QuotaOptions options, TimeProvider time, ILogger<SharedQuotaStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        options.Validate();
+        _ledger = ledger;
+        _options = options;
+        _time = time;
+        _logger = logger ?? NullLogger<SharedQuotaStore>.Instance;
+        ReplicaId = options.ResolveReplicaId();
+    }
+
+    public string ReplicaId { get; }
+
+    public QuotaHealth Health => new(_degraded, _liveReplicas, _ledger.RoundTrips);
+
+    public ValueTask<QuotaDecision> TryAdmitAsync(string keyId, QuotaDemand demand, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keyId);
+        var account = _accounts.GetOrAdd(keyId, static id => new Account(id));
+        var decision = TryAdmitLocally(account, demand, allowRefill: true, out var refill);
+        return refill is null ? new(decision) : AdmitAfterRefillAsync(account, demand, refill, cancellationToken);
+    }
+
+    public ValueTask SettleAsync(QuotaTicket ticket, long actualTokens, decimal actualCostUsd, CancellationToken cancellationToken)
+    {
+        if (ticket.KeyId is null || !_accounts.TryGetValue(ticket.KeyId, out var account))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var now = _time.GetUtcNow();
+        var tokens = Math.Max(0, actualTokens);
+        var cost = Math.Max(0m, actualCostUsd);
+        lock (account.Gate)
+        {
+            account.Roll(MinuteOf(now), account.Period, now);
+            account.InFlight = Math.Max(0, account.InFlight - 1);
+            if (ticket.MinuteWindow == account.Minute)
+            {
+                account.TokensUsed = Math.Max(0, account.TokensUsed - ticket.ReservedTokens + tokens);
+                if (ticket.TokensLeased)
+                {
+                    account.TokensLease += ticket.ReservedTokens - tokens;
+                }
+            }
+
+            account.Reserved = Math.Max(0m, account.Reserved - ticket.ReservedCostUsd);
+            account.Spent += cost;
+            if (ticket.BudgetPeriodStart is { } periodStart)
+            {
+                // Admitted in an earlier period: the reservation went with that period's lease.
+                account.BudgetLease += periodStart == account.PeriodStart ? ticket.ReservedCostUsd - cost : -cost;
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public QuotaAccountState GetState(string keyId)
+    {
+        if (!_accounts.TryGetValue(keyId, out var account))
+        {
+            return default;
+        }
+
+        var now = _time.GetUtcNow();
+        lock (account.Gate)
+        {
+            account.Roll(MinuteOf(now), account.Period, now);
+            return new QuotaAccountState(account.RequestsUsed, account.TokensUsed, account.InFlight, account.Spent, account.Reserved, account.PeriodStart);
+        }
+    }
+
+    /// <summary>
+    /// Only for what this replica shows (spend metrics) and its share during an outage before any
+    /// grant: the shared budget counter seeds itself from the registry's recorded spend.
+    /// </summary>
+    public void ObserveRecordedSpend(string keyId, BudgetPeriod period, decimal spentUsd)
+    {
+        ArgumentNullException.ThrowIfNull(keyId);
+        var now = _time.GetUtcNow();
+        var account = _accounts.GetOrAdd(keyId, static id => new Account(id));
+        lock (account.Gate)
+        {
+            account.Roll(MinuteOf(now), period, now);
+            account.Spent = Math.Max(account.Spent, spentUsd);
+        }
+    }
+
+    /// <summary>Starts the heartbeat, which also gives idle keys' leases back and probes PostgreSQL while it is away.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _maintenance = Task.Run(() => MaintainAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Gives every unused lease back and leaves, so the replica's slots are free at once.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        try
+        {
+            await _maintenance;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        using var deadline = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await GiveBackAsync(_time.GetUtcNow(), everything: true, deadline.Token);
+            await _ledger.LeaveAsync(ReplicaId, deadline.Token);
+        }
+        catch (Exception ex)
+        {
+            Log.LeaveFailed(_logger, ex.GetType().Name, ex.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _stopping.Dispose();
+    }
+
+    /// <summary>One heartbeat now (tests; the background loop does this on its own).</summary>
+    public Task HeartbeatNowAsync(CancellationToken cancellationToken) => HeartbeatAsync(_time.GetUtcNow(), cancellationToken);
+
+    /// <summary>Gives back the unused leases of keys idle for <see cref="QuotaOptions.IdleReturnAfter"/> (tests; the background loop does this on its own).</summary>
+    public Task ReturnIdleNowAsync(CancellationToken cancellationToken) => GiveBackAsync(_time.GetUtcNow(), everything: false, cancellationToken);
+
+    private static long MinuteOf(DateTimeOffset now) => now.UtcTicks / TimeSpan.TicksPerMinute;
+
+    private static TimeSpan ToNextMinute(long minute, DateTimeOffset now) =>
+        TimeSpan.FromTicks(((minute + 1) * TimeSpan.TicksPerMinute) - now.UtcTicks);
+
+    private static long Share(long limit, int live) => Math.Max(1, limit / Math.Max(1, live));
+
+    private static BudgetPeriodKind ToRegistry(BudgetPeriod period) => period switch
+    {
+        BudgetPeriod.Daily => BudgetPeriodKind.Daily,
+        BudgetPeriod.Weekly => BudgetPeriodKind.Weekly,
+        BudgetPeriod.Monthly => BudgetPeriodKind.Monthly,
+        _ => BudgetPeriodKind.Total,
+    };
+
+    private static QuotaDecision Refuse(QuotaRefusalReason reason, TimeSpan? retryAfter, bool neverFits = false) =>
+        new(default, reason, retryAfter, neverFits);
+
+    private long Block(long limit) => Math.Max(1, (long)Math.Ceiling(limit * _options.LeaseFraction));
+
+    private decimal Block(decimal cap) => cap * (decimal)_options.LeaseFraction;
+
+    private async ValueTask<QuotaDecision> AdmitAfterRefillAsync(Account account, QuotaDemand demand, Task refill, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await refill.WaitAsync(cancellationToken);
+            var decision = TryAdmitLocally(account, demand, allowRefill: attempt < MaxRefillsPerAdmission, out var next);
+            if (next is null)
+            {
+                return decision;
+            }
+
+            refill = next;
+        }
+    }
+
+    /// <summary>
+    /// Decides from the leases when it can; otherwise returns the refill to wait for in
+    /// <paramref name="refill"/> (started here, or the one already in flight).
+    /// </summary>
+    private QuotaDecision TryAdmitLocally(Account account, QuotaDemand demand, bool allowRefill, out Task? refill)
+    {
+        refill = null;
+        var now = _time.GetUtcNow();
+        var minute = MinuteOf(now);
+        var tokens = Math.Max(0, demand.EstimatedTokens);
+        var cost = Math.Max(0m, demand.EstimatedCostUsd);
+        var degraded = _degraded;
+        var live = _liveReplicas;
+        TaskCompletionSource? started = null;
+        Refill? pending = null;
+        QuotaDecision decision;
+
+        lock (account.Gate)
+        {
+            account.Roll(minute, demand.Budget?.Period ?? account.Period, now);
+            account.LastAdmissionTicks = now.UtcTicks;
+            account.BudgetCap = demand.Budget?.MaxCostUsd;
+
+            var neverFits = NeverFits(demand, tokens, minute, now);
+            if (neverFits is { } refused)
+            {
+                return refused;
+            }
+
+            var shortfall = Shortfall(account, demand, tokens, degraded, live);
+            if (shortfall == QuotaRefusalReason.None)
+            {
+                decision = Charge(account, demand, tokens, cost, minute);
+                if (!degraded && account.Refill is null)
+                {
+                    pending = PlanRefill(account, demand, 0, 0m, now, includeSlots: false);
+                }
+            }
+            else if (degraded || !allowRefill || account.IsExhausted(shortfall, now.UtcTicks))
+            {
+                return Refused(shortfall, demand, minute, now);
+            }
+            else if (account.Refill is { } inFlight)
+            {
+                refill = inFlight;
+                return default;
+            }
+            else
+            {
+                pending = PlanRefill(account, demand, tokens, cost, now, includeSlots: true);
+                if (pending is null)
+                {
+                    return Refused(shortfall, demand, minute, now);
+                }
+
+                decision = default;
+            }
+
+            if (pending is not null)
+            {
+                started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                account.Refill = started.Task;
+                if (shortfall != QuotaRefusalReason.None)
+                {
+                    refill = started.Task;
+                }
+            }
+        }
+
+        if (pending is not null)
+        {
+            _ = RefillAsync(account, pending, started!);
+        }
+
+        return decision;
+    }
+
+    private static QuotaDecision? NeverFits(QuotaDemand demand, long tokens, long minute, DateTimeOffset now)
+    {
+        var limits = demand.Limits;
+        if (demand.Budget is { MaxCostUsd: <= 0 } budget)
+        {
+            return Refuse(QuotaRefusalReason.Budget, BudgetPeriods.NextStart(budget.Period, now) - now, neverFits: true);
+        }
+
+        if (limits.RequestsPerMinute is <= 0)
+        {
+            return Refuse(QuotaRefusalReason.RequestsPerMinute, ToNextMinute(minute, now), neverFits: true);
+        }
+
+        if (limits.TokensPerMinute is { } tpm && tokens > tpm)
+        {
+            return Refuse(QuotaRefusalReason.TokensPerMinute, ToNextMinute(minute, now), neverFits: true);
+        }
+
+        if (limits.MaxParallelRequests is <= 0)
+        {
+            return Refuse(QuotaRefusalReason.ParallelRequests, ParallelRetryAfter, neverFits: true);
+        }
+
+        return null;
+    }
+
+    private static QuotaDecision Refused(QuotaRefusalReason reason, QuotaDemand demand, long minute, DateTimeOffset now) => reason switch
+    {
+        QuotaRefusalReason.Budget => Refuse(reason, BudgetPeriods.NextStart(demand.Budget!.Period, now) - now),
+        QuotaRefusalReason.ParallelRequests => Refuse(reason, ParallelRetryAfter),
+        _ => Refuse(reason, ToNextMinute(minute, now)),
+    };
+
+    /// <summary>The first limit (in <see cref="LocalQuotaStore"/>'s order) the leases, or the share while degraded, cannot cover.</summary>
+    private static QuotaRefusalReason Shortfall(Account account, QuotaDemand demand, long tokens, bool degraded, int live)
+    {
+        var limits = demand.Limits;
+        if (demand.Budget is { } budget && !(account.BudgetLease > 0m || (degraded && account.BudgetLease + BudgetShare(account, budget, live) > 0m)))
+        {
+            return QuotaRefusalReason.Budget;
+        }
+
+        if (limits.RequestsPerMinute is { } rpm && !(account.RequestsLease >= 1 || (degraded && account.RequestsUsed < Share(rpm, live))))
+        {
+            return QuotaRefusalReason.RequestsPerMinute;
+        }
+
+        // Max(tokens, 1): a request without an estimate still needs room left in the window.
+        var needTokens = Math.Max(tokens, 1);
+        if (limits.TokensPerMinute is { } tpm && !(account.TokensLease >= needTokens || (degraded && account.TokensUsed + needTokens <= Share(tpm, live))))
+        {
+            return QuotaRefusalReason.TokensPerMinute;
+        }
+
+        if (limits.MaxParallelRequests is { } parallel && !(account.InFlight < account.SlotsHeld || (degraded && account.InFlight < Share(parallel, live))))
+        {
+            return QuotaRefusalReason.ParallelRequests;
+        }
+
+        return QuotaRefusalReason.None;
+    }
+
+    /// <summary>While degraded: this replica's part of what the pool had left at the last grant (or of the cap less known spend).</summary>
+    private static decimal BudgetShare(Account account, KeyBudget budget, int live)
+    {
+        var pool = account.BudgetRemaining ?? Math.Max(0m, budget.MaxCostUsd - account.Spent - account.Reserved);
+        return pool / Math.Max(1, live);
+    }
+
+    private static QuotaDecision Charge(Account account, QuotaDemand demand, long tokens, decimal cost, long minute)
+    {
+        var limits = demand.Limits;
+        if (limits.RequestsPerMinute is not null)
+        {
+            account.RequestsLease--;
+        }
+
+        var tokensLeased = limits.TokensPerMinute is not null;
+        if (tokensLeased)
+        {
+            account.TokensLease -= tokens;
+        }
+
+        DateTimeOffset? periodStart = null;
+        if (demand.Budget is not null)
+        {
+            account.BudgetLease -= cost;
+            periodStart = account.PeriodStart;
+        }
+
+        account.RequestsUsed++;
+        account.TokensUsed += tokens;
+        account.InFlight++;
+        account.Reserved += cost;
+        var ticket = new QuotaTicket(account.KeyId, minute, tokens, cost) { TokensLeased = tokensLeased, BudgetPeriodStart = periodStart };
+        return new QuotaDecision(ticket, QuotaRefusalReason.None, null);
+    }
+
+    /// <summary>
+    /// What to ask in one round trip: every limited dimension below a quarter of a block or short of
+    /// this request's need, plus use beyond the leases to charge. Charges move into the refill (the
+    /// leases stop being negative) and are put back if it fails. Null when there is nothing to ask.
+    /// </summary>
+    private Refill? PlanRefill(Account account, QuotaDemand demand, long tokens, decimal cost, DateTimeOffset now, bool includeSlots)
+    {
+        var limits = demand.Limits;
+        var nowTicks = now.UtcTicks;
+        var request = new QuotaGrantRequest(account.KeyId, ReplicaId, now);
+        var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch));
+        var any = false;
+
+        if (limits.RequestsPerMinute is { } rpm)
+        {
+            var block = Block(rpm);
+            var charge = Math.Max(0, -account.RequestsLease);
+            var exhausted = account.IsExhausted(QuotaRefusalReason.RequestsPerMinute, nowTicks);
+            if (charge > 0 || (!exhausted && account.RequestsLease < Math.Max(1, block / 4)))
+            {
+                account.RequestsLease += charge;
+                plan.RequestsCharge = charge;
+                request = request with { Requests = new QuotaWindowAsk(rpm, exhausted ? 0 : block, charge) };
+                any = true;
+            }
+        }
+
+        if (limits.TokensPerMinute is { } tpm)
+        {
+            var block = Block(tpm);
+            var charge = Math.Max(0, -account.TokensLease);
+            var exhausted = account.IsExhausted(QuotaRefusalReason.TokensPerMinute, nowTicks);
+            if (charge > 0 || (!exhausted && account.TokensLease < Math.Max(tokens, Math.Max(1, block / 4))))
+            {
+                account.TokensLease += charge;
+                plan.TokensCharge = charge;
+                var want = exhausted ? 0 : Math.Max(block, tokens - account.TokensLease);
+                request = request with { Tokens = new QuotaWindowAsk(tpm, want, charge) };
+                any = true;
+            }
+        }
+
+        if (demand.Budget is { } budget)
+        {
+            var block = Block(budget.MaxCostUsd);
+            var charge = Math.Max(0m, -account.BudgetLease);
+            var exhausted = account.IsExhausted(QuotaRefusalReason.Budget, nowTicks);
+            if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
+            {
+                account.BudgetLease += charge;
+                plan.BudgetCharge = charge;
+                var want = exhausted ? 0m : Math.Max(block, cost - account.BudgetLease);
+                request = request with { Budget = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge) };
+                any = true;
+            }
+        }
+
+        if (includeSlots && limits.MaxParallelRequests is { } parallel && account.InFlight >= account.SlotsHeld
+            && !account.IsExhausted(QuotaRefusalReason.ParallelRequests, nowTicks))
+        {
+            var want = (int)Math.Max(Block(parallel), account.InFlight + 1 - account.SlotsHeld);
+            request = request with { Slots = new QuotaSlotAsk(parallel, want) };
+            any = true;
+        }
+
+        if (!any)
+        {
+            return null;
+        }
+
+        plan.Request = request;
+        return plan;
+    }
+
+    private async Task RefillAsync(Account account, Refill plan, TaskCompletionSource done)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(_options.RefillTimeout);
+            var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
+            Apply(account, plan, grant);
+            MarkAvailable();
+        }
+        catch (Exception ex)
+        {
+            lock (account.Gate)
+            {
+                UndoCharges(account, plan);
+            }
+
+            MarkUnavailable(ex);
+        }
+        finally
+        {
+            lock (account.Gate)
+            {
+                account.Refill = null;
+            }
+
+            done.SetResult();
+        }
+    }
+
+    private void Apply(Account account, Refill plan, QuotaGrant grant)
+    {
+        var request = plan.Request;
+        var nowTicks = _time.GetUtcNow().UtcTicks;
+        lock (account.Gate)
+        {
+            // A grant for a window or period that has ended meanwhile is worth nothing now.
+            if (account.Minute == plan.Minute)
+            {
+                account.RequestsLease += grant.Requests;
+                account.TokensLease += grant.Tokens;
+                if (request.Requests is { } requests && grant.Requests < requests.Want)
+                {
+                    account.RequestsExhaustedUntil = nowTicks + ExhaustedRecheck.Ticks;
+                }
+
+                if (request.Tokens is { } tokens && grant.Tokens < tokens.Want)
+                {
+                    account.TokensExhaustedUntil = nowTicks + ExhaustedRecheck.Ticks;
+                }
+            }
+
+            if (request.Budget is { } budget && account.PeriodStart == plan.PeriodStart)
+            {
+                account.BudgetLease += grant.BudgetUsd;
+                account.BudgetRemaining = grant.BudgetRemainingUsd;
+                if (grant.BudgetUsd < budget.Want)
+                {
+                    account.BudgetExhaustedUntil = nowTicks + ExhaustedRecheck.Ticks;
+                }
+            }
+
+            // Slots granted before a lapsed heartbeat dropped this replica's slots are not held any more.
+            if (plan.SlotEpoch == Volatile.Read(ref _slotEpoch))
+            {
+                account.SlotsHeld += grant.Slots;
+            }
+
+            if (request.Slots is { } slots && grant.Slots < slots.Want)
+            {
+                account.SlotsExhaustedUntil = nowTicks + SlotsRecheck.Ticks;
+            }
+        }
+    }
+
+    private static void UndoCharges(Account account, Refill plan)
+    {
+        if (account.Minute == plan.Minute)
+        {
+            account.RequestsLease -= plan.RequestsCharge;
+            account.TokensLease -= plan.TokensCharge;
+        }
+
+        if (account.PeriodStart == plan.PeriodStart)
+        {
+            account.BudgetLease -= plan.BudgetCharge;
+        }
+    }
+
+    private async Task MaintainAsync(CancellationToken stopping)
+    {
+        var nextHeartbeat = DateTimeOffset.MinValue;
+        using var timer = new PeriodicTimer(MaintenanceTick, _time);
+        do
+        {
+            var now = _time.GetUtcNow();
+            try
+            {
+                if (_degraded || now >= nextHeartbeat)
+                {
+                    await HeartbeatAsync(now, stopping);
+                    nextHeartbeat = now + _options.HeartbeatInterval;
+                }
+
+                if (!_degraded)
+                {
+                    await GiveBackAsync(now, everything: false, stopping);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                MarkUnavailable(ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stopping));
+    }
+
+    private async Task HeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        QuotaHeartbeat heartbeat;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RefillTimeout);
+            heartbeat = await _ledger.HeartbeatAsync(ReplicaId, now, _options.ReplicaTtl, timeout.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            MarkUnavailable(ex);
+            return;
+        }
+
+        _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
+        if (heartbeat.Rejoined)
+        {
+            // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.
+            Interlocked.Increment(ref _slotEpoch);
+            foreach (var account in _accounts.Values)
+            {
+                lock (account.Gate)
+                {
+                    account.SlotsHeld = 0;
+                }
+            }
+        }
+
+        MarkAvailable();
+    }
+
+    /// <summary>Returns unused leases (of idle keys, or all) and charges use made beyond them.</summary>
+    private async Task GiveBackAsync(DateTimeOffset now, bool everything, CancellationToken cancellationToken)
+    {
+        var minute = MinuteOf(now);
+        var windowStart = new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+        var idleBefore = (now - _options.IdleReturnAfter).UtcTicks;
+        foreach (var account in _accounts.Values)
+        {
+            QuotaReturn? leftover = null;
+            Refill? debts = null;
+            lock (account.Gate)
+            {
+                account.Roll(minute, account.Period, now);
+                if (account.Refill is not null || (!everything && account.LastAdmissionTicks > idleBefore))
+                {
+                    continue;
+                }
+
+                leftover = TakeLeftover(account, windowStart);
+                debts = TakeDebts(account, now);
+            }
+
+            if (leftover is not null)
+            {
+                try
+                {
+                    await _ledger.ReturnAsync(leftover, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    lock (account.Gate)
+                    {
+                        Restore(account, leftover, minute);
+                    }
+
+                    MarkUnavailable(ex);
+                    return;
+                }
+            }
+
+            if (debts is not null)
+            {
+                try
+                {
+                    await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    lock (account.Gate)
+                    {
+                        UndoCharges(account, debts);
+                    }
+
+                    MarkUnavailable(ex);
+                    return;
+                }
+            }
+        }
+    }
+
+    private QuotaReturn? TakeLeftover(Account account, DateTimeOffset windowStart)
+    {
+        var requests = Math.Max(0, account.RequestsLease);
+        var tokens = Math.Max(0, account.TokensLease);
+        var dollars = Math.Max(0m, account.BudgetLease);
+        var slots = Math.Max(0, account.SlotsHeld - account.InFlight);
+        var leftover = new QuotaReturn(account.KeyId, ReplicaId, windowStart)
+        {
+            Requests = requests,
+            Tokens = tokens,
+            BudgetPeriod = ToRegistry(account.Period),
+            BudgetPeriodStart = dollars > 0m ? RegistryBudgetPeriod.StartOf(ToRegistry(account.Period), account.PeriodStart) : null,
+            BudgetUsd = dollars,
+            Slots = slots,
+        };
+        if (leftover.IsEmpty)
+        {
+            return null;
+        }
+
+        account.RequestsLease -= requests;
+        account.TokensLease -= tokens;
+        account.BudgetLease -= dollars;
+        account.SlotsHeld -= slots;
+        return leftover;
+    }
+
+    private static void Restore(Account account, QuotaReturn leftover, long minute)
+    {
+        if (account.Minute == minute)
+        {
+            account.RequestsLease += leftover.Requests;
+            account.TokensLease += leftover.Tokens;
+        }
+
+        account.BudgetLease += leftover.BudgetUsd;
+        account.SlotsHeld += leftover.Slots;
+    }
+
+    /// <summary>Use beyond the leases (negative leases) as a grant request that asks nothing and charges it.</summary>
+    private Refill? TakeDebts(Account account, DateTimeOffset now)
+    {
+        var requests = Math.Max(0, -account.RequestsLease);
+        var tokens = Math.Max(0, -account.TokensLease);
+        var dollars = Math.Max(0m, -account.BudgetLease);
+        if (requests == 0 && tokens == 0 && (dollars == 0m || account.BudgetCap is null))
+        {
+            return null;
+        }
+
+        var request = new QuotaGrantRequest(account.KeyId, ReplicaId, now)
+        {
+            Requests = requests > 0 ? new QuotaWindowAsk(long.MaxValue, 0, requests) : null,
+            Tokens = tokens > 0 ? new QuotaWindowAsk(long.MaxValue, 0, tokens) : null,
+            Budget = dollars > 0m && account.BudgetCap is { } cap ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) : null,
+        };
+        var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch))
+        {
+            RequestsCharge = requests,
+            TokensCharge = tokens,
+            BudgetCharge = request.Budget is null ? 0m : dollars,
+        };
+        account.RequestsLease += plan.RequestsCharge;
+        account.TokensLease += plan.TokensCharge;
+        account.BudgetLease += plan.BudgetCharge;
+        return plan;
+    }
+
+    private void MarkUnavailable(Exception exception)
+    {
+        if (!_degraded)
+        {
+            _degraded = true;
+            Log.Degraded(_logger, exception.GetType().Name, exception.Message, _liveReplicas);
+        }
+    }
+
+    private void MarkAvailable()
+    {
+        if (_degraded)
+        {
+            _degraded = false;
+            Log.Recovered(_logger);
+        }
+    }
+
+    /// <summary>One refill: the grant request and what it needs to apply or undo itself.</summary>
+    private sealed class Refill(QuotaGrantRequest request, long minute, DateTimeOffset periodStart, int slotEpoch)
+    {
+        public QuotaGrantRequest Request { get; set; } = request;
+
+        public long Minute { get; } = minute;
+
+        public DateTimeOffset PeriodStart { get; } = periodStart;
+
+        public int SlotEpoch { get; } = slotEpoch;
+
+        public long RequestsCharge { get; set; }
+
+        public long TokensCharge { get; set; }
+
+        public decimal BudgetCharge { get; set; }
+    }
+
+    /// <summary>One key's leases and local counters; every field is guarded by <see cref="Gate"/>.</summary>
+    private sealed class Account(string keyId)
+    {
+        public readonly Lock Gate = new();
+        public readonly string KeyId = keyId;
+        public long Minute;
+
+        /// <summary>Leased and not yet used in <see cref="Minute"/>; negative when use went beyond the lease (to be charged).</summary>
+        public long RequestsLease;
+        public long TokensLease;
+        public long RequestsUsed;
+        public long TokensUsed;
+        public int InFlight;
+        public int SlotsHeld;
+        public BudgetPeriod Period = BudgetPeriod.Total;
+        public DateTimeOffset PeriodStart = DateTimeOffset.MinValue;
+        public DateTimeOffset? PeriodEnd;
+        public decimal? BudgetCap;
+        public decimal BudgetLease;
+        public decimal? BudgetRemaining;
+        public decimal Spent;
+        public decimal Reserved;
+        public long LastAdmissionTicks;
+        public long RequestsExhaustedUntil;
+        public long TokensExhaustedUntil;
+        public long BudgetExhaustedUntil;
+        public long SlotsExhaustedUntil;
+        public Task? Refill;
+
+        /// <summary>A recent grant came back short: the shared counter is used up, so do not ask again yet.</summary>
+        public bool IsExhausted(QuotaRefusalReason reason, long nowTicks) => reason switch
+        {
+            QuotaRefusalReason.RequestsPerMinute => nowTicks < RequestsExhaustedUntil,
+            QuotaRefusalReason.TokensPerMinute => nowTicks < TokensExhaustedUntil,
+            QuotaRefusalReason.Budget => nowTicks < BudgetExhaustedUntil,
+            QuotaRefusalReason.ParallelRequests => nowTicks < SlotsExhaustedUntil,
+            _ => false,
+        };
+
+        public void Roll(long minute, BudgetPeriod period, DateTimeOffset now)
+        {
+            if (minute != Minute)
+            {
+                Minute = minute;
+                RequestsLease = 0;
+                TokensLease = 0;
+                RequestsUsed = 0;
+                TokensUsed = 0;
+                RequestsExhaustedUntil = 0;
+                TokensExhaustedUntil = 0;
+            }
+
+            if (period == Period && (PeriodEnd is null || now < PeriodEnd.Value))
+            {
+                return;
+            }
+
+            var start = BudgetPeriods.Start(period, now);
+            if (start != PeriodStart)
+            {
+                Spent = 0m;
+                BudgetLease = 0m;
+                BudgetRemaining = null;
+                BudgetExhaustedUntil = 0;
+            }
+
+            Period = period;
+            PeriodStart = start;
+            PeriodEnd = BudgetPeriods.NextStart(period, now);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(30, LogLevel.Warning, "The shared quota counters are unreachable ({ErrorType}: {ErrorMessage}); admitting each key up to this replica's share of its limits (1/{LiveReplicas})")]
+        public static partial void Degraded(ILogger logger, string errorType, string errorMessage, int liveReplicas);
+
+        [LoggerMessage(31, LogLevel.Information, "The shared quota counters answer again; limits hold across replicas")]
+        public static partial void Recovered(ILogger logger);
+
+        [LoggerMessage(32, LogLevel.Warning, "Giving back quota leases at shutdown failed ({ErrorType}: {ErrorMessage}); they stay counted until their window or period ends")]
+        public static partial void LeaveFailed(ILogger logger, string errorType, string errorMessage);
+    }
+}

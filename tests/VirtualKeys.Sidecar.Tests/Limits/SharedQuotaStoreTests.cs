@@ -1,0 +1,208 @@
+using System.Globalization;
+using Microsoft.Extensions.Time.Testing;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Sidecar.Snapshot;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Sidecar.Tests.Limits;
+
+/// <summary>
+/// Several <see cref="SharedQuotaStore"/> replicas on one real PostgreSQL, on one fake clock: the
+/// windows are exact minutes and a test does not wait for one to pass.
+/// </summary>
+public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+{
+    /// <summary>A Monday, 10:00:15 UTC: fifteen seconds into a minute window.</summary>
+    private static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
+
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly List<SharedQuotaStore> _stores = [];
+    private RegistryDatabase _database = null!;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = RegistryDatabase.Create(database.ConnectionString);
+        await new RegistryMigrator(_database).MigrateAsync(Cancel);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Three_replicas_under_saturating_load_admit_98_to_100_percent_of_600_rpm_in_every_window()
+    {
+        var ledger = new QuotaLedger(_database);
+        var replicas = new[] { NewStore(ledger), NewStore(ledger), NewStore(ledger) };
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
+        var perWindow = new List<(long Admitted, long RoundTrips)>();
+
+        for (var window = 0; window < 3; window++)
+        {
+            var tripsBefore = ledger.RoundTrips;
+            var admitted = await SaturateAsync(replicas, key, demand, workersPerReplica: 8);
+            perWindow.Add((admitted.Sum(), ledger.RoundTrips - tripsBefore));
+            _time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var report = string.Join("; ", perWindow.Select((w, i) => string.Create(
+            CultureInfo.InvariantCulture, $"window {i}: {w.Admitted} admitted, {w.RoundTrips} round trips ({1000.0 * w.RoundTrips / Math.Max(1, w.Admitted):0.#} per 1000)")));
+        TestContext.Current.TestOutputHelper?.WriteLine(report);
+        Assert.True(perWindow.All(w => w.Admitted is >= 588 and <= 600), "Admitted per window of a 600 RPM key over three replicas: " + report);
+
+        // Leases come in blocks: far fewer round trips than requests.
+        Assert.True(perWindow.All(w => w.RoundTrips * 10 <= w.Admitted), "Round trips per window: " + report);
+    }
+
+    [Fact]
+    public async Task An_idle_replica_gives_its_unused_lease_back_for_the_others_to_use()
+    {
+        var ledger = new QuotaLedger(_database);
+        var idle = NewStore(ledger);
+        var busy = NewStore(ledger);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
+
+        var first = await idle.TryAdmitAsync(key, demand, Cancel);
+        await idle.SettleAsync(first.Ticket, 0, 0m, Cancel);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        await idle.ReturnIdleNowAsync(Cancel);
+        var admittedByBusy = (await SaturateAsync([busy], key, demand, workersPerReplica: 4)).Sum();
+
+        Assert.True(first.Admitted);
+        Assert.Equal(599, admittedByBusy);
+    }
+
+    [Fact]
+    public async Task Tokens_reserved_at_admission_settle_to_the_actual_use_across_replicas()
+    {
+        var ledger = new QuotaLedger(_database);
+        var a = NewStore(ledger);
+        var b = NewStore(ledger);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(TokensPerMinute: 10_000), null, 1_000, 0m);
+
+        // Each request reserves 1,000 tokens and uses 100: the unused 900 go back into the lease.
+        var admitted = 0;
+        for (var i = 0; i < 40; i++)
+        {
+            var store = i % 2 == 0 ? a : b;
+            var decision = await store.TryAdmitAsync(key, demand, Cancel);
+            if (decision.Admitted)
+            {
+                admitted++;
+                await store.SettleAsync(decision.Ticket, 100, 0m, Cancel);
+            }
+        }
+
+        Assert.Equal(40, admitted);
+    }
+
+    [Fact]
+    public async Task A_budget_shared_by_two_replicas_is_refused_once_spent_reaches_the_cap()
+    {
+        var ledger = new QuotaLedger(_database);
+        var a = NewStore(ledger);
+        var b = NewStore(ledger);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, 0.10m);
+
+        var admitted = 0;
+        var last = new Dictionary<SharedQuotaStore, QuotaDecision>();
+        for (var i = 0; i < 40; i++)
+        {
+            var store = i % 2 == 0 ? a : b;
+            var decision = await store.TryAdmitAsync(key, demand, Cancel);
+            last[store] = decision;
+            if (decision.Admitted)
+            {
+                admitted++;
+                await store.SettleAsync(decision.Ticket, 0, 0.10m, Cancel);
+            }
+        }
+
+        // Spent reaches the $1.00 cap (10 requests); like on one replica, admissions made while a
+        // lease was above zero may overshoot it by their estimates (one per replica).
+        Assert.InRange(admitted, 10, 12);
+        Assert.All(last.Values, d => Assert.Equal(QuotaRefusalReason.Budget, d.Reason));
+        Assert.All(last.Values, d => Assert.Equal(TimeSpan.FromHours(14) - TimeSpan.FromSeconds(15), d.RetryAfter));
+    }
+
+    [Fact]
+    public async Task Parallel_slots_held_by_all_replicas_stay_within_the_limit()
+    {
+        var ledger = new QuotaLedger(_database);
+        var replicas = new[] { NewStore(ledger), NewStore(ledger), NewStore(ledger) };
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 5), null, 0, 0m);
+
+        var decisions = new List<(SharedQuotaStore Store, QuotaDecision Decision)>();
+        for (var i = 0; i < 12; i++)
+        {
+            var store = replicas[i % 3];
+            decisions.Add((store, await store.TryAdmitAsync(key, demand, Cancel)));
+        }
+
+        var held = decisions.Count(d => d.Decision.Admitted);
+        var (releasingStore, released) = decisions.First(d => d.Decision.Admitted);
+        await releasingStore.SettleAsync(released.Ticket, 0, 0m, Cancel);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        await releasingStore.ReturnIdleNowAsync(Cancel);
+        var other = replicas.First(r => r != releasingStore);
+        var afterRelease = await other.TryAdmitAsync(key, demand, Cancel);
+
+        Assert.Equal(5, held);
+        Assert.All(decisions.Where(d => !d.Decision.Admitted), d => Assert.Equal(QuotaRefusalReason.ParallelRequests, d.Decision.Reason));
+        Assert.True(afterRelease.Admitted, "a slot given back by one replica is admitted by another");
+    }
+
+    /// <summary>Every replica's workers admit (and settle at once) until refused three times in a row.</summary>
+    private static async Task<long[]> SaturateAsync(IReadOnlyList<SharedQuotaStore> replicas, string key, QuotaDemand demand, int workersPerReplica)
+    {
+        var admitted = new long[replicas.Count];
+        var workers = replicas.SelectMany((store, index) => Enumerable.Range(0, workersPerReplica).Select(_ => Task.Run(
+            async () =>
+            {
+                var refusedInARow = 0;
+                while (refusedInARow < 3)
+                {
+                    var decision = await store.TryAdmitAsync(key, demand, Cancel);
+                    if (decision.Admitted)
+                    {
+                        refusedInARow = 0;
+                        Interlocked.Increment(ref admitted[index]);
+                        await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+                    }
+                    else
+                    {
+                        Assert.Equal(QuotaRefusalReason.RequestsPerMinute, decision.Reason);
+                        refusedInARow++;
+                    }
+                }
+            },
+            Cancel)));
+        await Task.WhenAll(workers);
+        return admitted;
+    }
+
+    private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
+
+    private SharedQuotaStore NewStore(QuotaLedger ledger)
+    {
+        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, _time);
+        _stores.Add(store);
+        return store;
+    }
+}

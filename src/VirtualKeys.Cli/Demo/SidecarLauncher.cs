@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VirtualKeys.Registry;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Registry;
 
 namespace VirtualKeys.Cli.Demo;
@@ -16,8 +17,9 @@ namespace VirtualKeys.Cli.Demo;
 /// file as the operator, a free loopback port.
 /// </summary>
 /// <remarks>
-/// The same registry-backed snapshot source and usage sink as the sidecar binary, so the demo
-/// shows the production path: LISTEN/NOTIFY for key changes, batched usage writes.
+/// The same wiring as the sidecar binary (<see cref="RegistrySidecarWiring"/>), so the demo shows
+/// the production path: LISTEN/NOTIFY for key changes, batched usage writes, and limits leased from
+/// the registry's shared quota counters with recorded spend seeded into budgets.
 /// </remarks>
 internal static class SidecarLauncher
 {
@@ -29,10 +31,10 @@ internal static class SidecarLauncher
         WebApplication app;
         try
         {
-            app = SidecarApp.Create(
+            var wiring = RegistrySidecarWiring.Create(registry, new QuotaOptions { Mode = QuotaMode.Shared }, TimeProvider.System);
+            app = wiring.CreateApp(
                 new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0 },
-                new RegistryKeySnapshotSource(registry),
-                new RegistryUsageSink(registry),
+                TimeProvider.System,
                 configure: builder =>
                 {
                     builder.Logging.ClearProviders();

@@ -55,12 +55,15 @@ internal static class ReliabilityPage
         var first = scenarios.Count == 0 ? (DateTimeOffset?)null : scenarios.Min(s => s.MeasuredAt);
         var last = scenarios.Count == 0 ? (DateTimeOffset?)null : scenarios.Max(s => s.MeasuredAt);
 
-        text.Append("What the system does when things go wrong, measured: PostgreSQL killed under load, the sidecar and the ");
-        text.Append("operator stopped mid-work, budgets raced by concurrent requests, malformed and hostile input, and ");
-        text.Append("searches for leaked secrets. Every scenario is a test in `tests/VirtualKeys.Reliability.Tests` that runs real ");
-        text.Append("processes (PostgreSQL, the sidecar, the operator, a mock LLM provider) on loopback, asserts what must hold, ");
-        text.Append("and writes the figures it measured; this page is rendered from those figures, never written by hand.\n\n");
-        text.Append(CultureInfo.InvariantCulture, $"- **Run:** {scenarios.Count} scenario(s), {variant}; ");
+        text.Append("What the system does when things go wrong, measured. Every scenario is a test in ");
+        text.Append("`tests/VirtualKeys.Reliability.Tests` that runs real processes (PostgreSQL, the sidecar, the operator, a mock ");
+        text.Append("LLM provider) on loopback, bounded in time, asserts what must hold, and writes the figures it measured; this ");
+        text.Append("page is rendered from those figures, never written by hand. The scenarios also hand everything they saw ");
+        text.Append("(process output, metrics scrapes, error bodies, the registry's tables) to a ledger that fails the run if a raw ");
+        text.Append("provider key or token appears anywhere in it.\n\n");
+        var groups = scenarios.GroupBy(s => s.Group, StringComparer.Ordinal).OrderBy(g => Rank(g.Key)).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} ({g.Count()})"));
+        text.Append(CultureInfo.InvariantCulture, $"- **Run:** {scenarios.Count} scenario(s) — {string.Join(", ", groups)} — in {variant}; ");
         text.Append(failed == 0 ? "all passed.\n" : string.Create(CultureInfo.InvariantCulture, $"**{failed} failed**.\n"));
         if (first is { } from && last is { } to)
         {

@@ -75,7 +75,7 @@ public sealed class ReliabilityPageTests : IDisposable
 
         var result = await Vk.InvokeAsync(DocsCommand.Create(), "reliability", "--from", _folder.Path);
 
-        Assert.Contains("- **Run:** 2 scenario(s), the **full** variants", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("- **Run:** 2 scenario(s) — Faults (1), Budgets (1) — in the **full** variants", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("all passed.", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("- **When:** 2026-11-26 01:10 to 2026-11-26 01:12 (UTC).", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("```sh\nscripts/reliability\n```", result.Stdout, StringComparison.Ordinal);

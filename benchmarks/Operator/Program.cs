@@ -230,7 +230,7 @@ try
         ["idle_resync_api_writes"] = idleApiWrites,
         ["idle_resync_pg_writes"] = idlePgRows,
         ["idle_resync_reconciles"] = resyncReconciles,
-        ["idle_resync_reconciles_per_second"] = Math.Round(resyncReconciles / Math.Max(resyncSeconds, 0.001), 0),
+        ["idle_resync_seconds"] = Math.Round(resyncSeconds, 2),
         ["usage_keys"] = usageNames.Count,
         ["usage_sync_api_writes"] = usage.Values.Sum(),
         ["usage_sync_seconds"] = Math.Round(usageSeconds, 2),

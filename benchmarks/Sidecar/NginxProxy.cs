@@ -24,6 +24,9 @@ internal sealed class NginxProxy : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The process group of the master and its workers.</summary>
+    public int ProcessGroup => _process.Pid;
+
     public static async Task<NginxProxy> StartAsync(string runDirectory, int upstreamPort, string credential, ProcessReaper reaper, CancellationToken cancellationToken)
     {
         var nginx = Tools.Find("nginx", "/usr/sbin") ?? throw new InvalidOperationException("nginx is not installed: apt-get install nginx-light");
@@ -39,7 +42,7 @@ internal sealed class NginxProxy : IAsyncDisposable
             daemon off;
             pid {{directory}}/nginx.pid;
             error_log {{directory}}/error.log warn;
-            events { worker_connections 4096; }
+            events { worker_connections 1024; }
             http {
                 access_log off;
                 client_body_temp_path {{directory}}/client_body;

@@ -33,6 +33,19 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             """,
             cancellationToken);
 
+    /// <summary>
+    /// The part of <see cref="RoundTripsAsync"/> that records usage: both inserts of each usage batch and
+    /// its COMMIT (one per vk.usage_events insert), so the rest is what admission itself costs.
+    /// </summary>
+    public Task<long> UsageRoundTripsAsync(CancellationToken cancellationToken) =>
+        ScalarAsync(
+            """
+            SELECT coalesce(sum(calls * CASE WHEN query ILIKE 'INSERT INTO vk.usage_events%' THEN 2 ELSE 1 END), 0)::bigint
+            FROM pg_stat_statements
+            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database) AND query ILIKE 'INSERT INTO vk.usage%'
+            """,
+            cancellationToken);
+
     /// <summary>The statements that ran most often, for the progress output (where the round trips go).</summary>
     public async Task<IReadOnlyList<(long Calls, string Query)>> TopStatementsAsync(int count, CancellationToken cancellationToken)
     {

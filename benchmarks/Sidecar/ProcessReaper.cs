@@ -6,12 +6,14 @@ namespace VirtualKeys.Sidecar.Benchmarks;
 /// <summary>
 /// A watchdog shell fed by a pipe from this process: each child process group is written to it as it
 /// starts, and when the pipe closes (dispose, Ctrl-C, or this process being killed outright) it
-/// SIGKILLs every group still alive and removes the run's temp directory.
+/// SIGKILLs every group still alive and removes the run's temp directory. It ignores SIGINT, SIGTERM and
+/// SIGHUP: Ctrl-C and <c>timeout</c> signal the whole process group, and it must outlive this process.
 /// </summary>
 internal sealed class ProcessReaper : IDisposable
 {
     private const string Script =
         """
+        trap '' INT TERM HUP
         groups=
         while read -r group; do groups="$groups $group"; done
         for group in $groups; do kill -KILL -- "-$group" 2>/dev/null; done

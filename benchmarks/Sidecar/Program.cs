@@ -43,7 +43,7 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
-using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(9));
+using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(11));
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
@@ -74,7 +74,7 @@ try
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 {
-    await Console.Error.WriteLineAsync("benchmarks/run sidecar: stopped (interrupted, or over the 9-minute bound) before all figures were measured");
+    await Console.Error.WriteLineAsync("benchmarks/run sidecar: stopped (interrupted, or over the 11-minute bound) before all figures were measured");
     return 130;
 }
 catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or HttpRequestException or NpgsqlException)
@@ -108,6 +108,9 @@ async Task<int> RunAsync()
     await using var baseline = await BaselineServer.StartAsync(ct);
     await using var nginx = await NginxProxy.StartAsync(runDirectory, upstream.BaseAddress.Port, UpstreamCredential, reaper, ct);
     var wrk = await Wrk.CreateAsync(runDirectory, ct);
+    var cpu = new CpuAccounting(postgres.DataDirectory);
+    cpu.Groups[CpuAccounting.Nginx] = nginx.ProcessGroup;
+    var cpuPerRequest = new Dictionary<string, Dictionary<string, double>>(StringComparer.Ordinal);
     Progress.Line($"mock upstream {upstream.BaseAddress}, Kestrel baseline {baseline.BaseAddress}, nginx {nginx.BaseAddress}");
 
     var loadClock = System.Diagnostics.Stopwatch.StartNew();
@@ -119,6 +122,7 @@ async Task<int> RunAsync()
 
     await sidecar.WaitReadyAsync(KeyCount, TimeSpan.FromSeconds(120), ct);
     var snapshotSeconds = loadClock.Elapsed.TotalSeconds;
+    cpu.Groups[CpuAccounting.Sidecar] = sidecar.Pid;
     var rssColdBytes = sidecar.ResidentBytes();
     Progress.Line($"sidecar (pid {sidecar.Pid}) serves {KeyCount} keys {snapshotSeconds:F1}s after it started; resident {rssColdBytes / 1048576.0:F1} MiB");
 
@@ -130,12 +134,12 @@ async Task<int> RunAsync()
     var rssBytes = sidecar.ResidentBytes();
     Progress.Line($"sidecar resident set with {KeyCount} keys after warm-up: {rssBytes / 1048576.0:F1} MiB");
 
-    var proxy = await MeasureAsync(wrk, "sidecar proxy  (POST /v1/chat/completions -> mock)", new Uri(sidecar.BaseAddress, "v1/chat/completions"), "chat", keys.UnlimitedTokens);
+    var proxy = await MeasureAsync(wrk, cpu, cpuPerRequest, "proxy", "sidecar proxy  (POST /v1/chat/completions -> mock)", new Uri(sidecar.BaseAddress, "v1/chat/completions"), "chat", keys.UnlimitedTokens);
     upstream.Reset();
-    var nginxProxy = await MeasureAsync(wrk, "nginx proxy    (POST /v1/chat/completions -> mock)", new Uri(nginx.BaseAddress, "v1/chat/completions"), "chat-plain", []);
+    var nginxProxy = await MeasureAsync(wrk, cpu, cpuPerRequest, "nginx_proxy", "nginx proxy    (POST /v1/chat/completions -> mock)", new Uri(nginx.BaseAddress, "v1/chat/completions"), "chat-plain", []);
     upstream.Reset();
-    var kestrel = await MeasureAsync(wrk, "Kestrel baseline (the same requests, constant JSON)", new Uri(baseline.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
-    var resolve = await MeasureAsync(wrk, "sidecar resolve (POST /v1/resolve, then /v1/usage)", new Uri(sidecar.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
+    var kestrel = await MeasureAsync(wrk, cpu, cpuPerRequest, "kestrel_baseline", "Kestrel baseline (the same requests, constant JSON)", new Uri(baseline.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
+    var resolve = await MeasureAsync(wrk, cpu, cpuPerRequest, "resolve", "sidecar resolve (POST /v1/resolve, then /v1/usage)", new Uri(sidecar.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
     // Half of the full-load request rate, which is half the resolve rate: the mix stays one report per resolve.
     var (halfLoad, halfLoadTarget) = await MeasureHalfLoadAsync(wrk, new Uri(sidecar.BaseAddress, "v1/resolve"), keys.UnlimitedTokens, resolve.SuccessPerSecond / 2);
     var rssAfterBytes = sidecar.ResidentBytes();
@@ -143,7 +147,7 @@ async Task<int> RunAsync()
     await sidecar.StopAsync();
 
     var limiter = skipLimiter
-        ? new LimiterFigures(double.NaN, double.NaN, [], 0, null, null, null)
+        ? new LimiterFigures(double.NaN, double.NaN, [], 0, null, null, null, null)
         : await MeasureLimiterAsync(registryConnection, kekFile, keys, stats);
 
     var figures = new Dictionary<string, object?>
@@ -166,11 +170,13 @@ async Task<int> RunAsync()
         ["kestrel_baseline_p99_ms_at_full_load"] = Math.Round(kestrel.P99Us / 1000.0, 3),
         ["proxy_p99_ms"] = Math.Round(proxy.P99Us / 1000.0, 3),
         ["nginx_proxy_p99_ms"] = Math.Round(nginxProxy.P99Us / 1000.0, 3),
+        ["cpu_us_per_request"] = cpuPerRequest,
         ["failed_requests"] = proxy.Failures + nginxProxy.Failures + kestrel.Failures + resolve.Failures + halfLoad.Failures,
         ["limiter_admitted_per_window"] = limiter.AdmittedPerWindow,
         ["limiter_admitted_total"] = limiter.Admitted,
         ["limiter_quota_mode"] = "Shared",
         ["limiter_sidecars"] = LimiterSidecars,
+        ["pg_roundtrips_per_1000_admitted_without_usage_writes"] = limiter.AdmissionRoundTripsPer1000Admitted,
         ["pg_transactions_per_1000_admitted"] = limiter.TransactionsPer1000Admitted,
         ["pg_statements_per_1000_admitted"] = limiter.StatementsPer1000Admitted,
         ["rss_mb_10k_keys_before_warm_up"] = Math.Round(rssColdBytes / 1048576.0, 1),
@@ -195,26 +201,44 @@ async Task<int> RunAsync()
     return 0;
 }
 
-async Task<WrkResult> MeasureAsync(Wrk wrk, string label, Uri url, string kind, IReadOnlyList<string> tokens)
+async Task<WrkResult> MeasureAsync(
+    Wrk wrk, CpuAccounting cpu, Dictionary<string, Dictionary<string, double>> cpuPerRequest, string phase, string label, Uri url, string kind, IReadOnlyList<string> tokens)
 {
     Progress.Line($"{label}: {warmUp.TotalSeconds:0}s warm-up, then {measure.TotalSeconds:0}s with wrk -t{WrkThreads} -c{WrkConnections}");
     await wrk.RunAsync(url, kind, tokens, WrkThreads, WrkConnections, warmUp, ct);
+    var before = cpu.Sample();
     var result = await wrk.RunAsync(url, kind, tokens, WrkThreads, WrkConnections, measure, ct);
+    var used = CpuAccounting.Between(before, cpu.Sample());
     Progress.Line($"  {result}");
+    Progress.Line($"  {CpuAccounting.Describe(used, result.DurationUs / 1e6)}");
+    cpuPerRequest[phase] = used.Where(p => p.Key != CpuAccounting.Machine)
+        .ToDictionary(p => p.Key, p => Math.Round(p.Value * 1e6 / Math.Max(1, result.Requests), 1), StringComparer.Ordinal);
     return result;
 }
 
 // wrk 4 has no fixed-rate mode (that is wrk2), so half load is paced: every connection waits a fixed
 // delay (wrk's delay() hook) before each request, and the number of connections is chosen so that the
-// achieved rate is half the full-load rate. A short calibration run corrects for the response time.
+// achieved rate is half the full-load rate. Up to three 2-second calibration runs correct for the
+// response time; the rate reached is reported next to the latency.
 async Task<(WrkResult Result, double Target)> MeasureHalfLoadAsync(Wrk wrk, Uri url, IReadOnlyList<string> tokens, double target)
 {
     const int DelayMs = 10;
     var connections = Math.Max(1, (int)Math.Round(target * DelayMs / 1000));
-    Progress.Line($"sidecar resolve at half load ({target:F0} req/s, resolves and reports): calibrating {connections} connections each pausing {DelayMs} ms between requests");
-    var calibration = await wrk.RunAsync(url, "resolve", tokens, Math.Min(WrkThreads, connections), connections, warmUp, ct, DelayMs);
-    connections = Math.Max(1, (int)Math.Round(connections * target / Math.Max(1, calibration.SuccessPerSecond)));
-    Progress.Line($"  calibration reached {calibration.SuccessPerSecond:F0} req/s; measuring {measure.TotalSeconds:0}s with {connections} connections");
+    Progress.Line($"sidecar resolve at half load ({target:F0} req/s, resolves and reports): calibrating connections that each pause {DelayMs} ms between requests");
+    for (var round = 0; round < 3; round++)
+    {
+        var calibration = await wrk.RunAsync(url, "resolve", tokens, Math.Min(WrkThreads, connections), connections, TimeSpan.FromSeconds(2), ct, DelayMs);
+        var reached = Math.Max(1, calibration.SuccessPerSecond);
+        Progress.Line($"  {connections} connections reached {reached:F0} req/s");
+        if (Math.Abs(reached - target) / target < 0.1)
+        {
+            break;
+        }
+
+        connections = Math.Max(1, (int)Math.Round(connections * target / reached));
+    }
+
+    Progress.Line($"  measuring {measure.TotalSeconds:0}s with {connections} connections");
     var result = await wrk.RunAsync(url, "resolve", tokens, Math.Min(WrkThreads, connections), connections, measure, ct, DelayMs);
     Progress.Line($"  {result}");
     return (result, target);
@@ -277,6 +301,7 @@ async Task<LimiterFigures> MeasureLimiterAsync(string registryConnection, string
         var transactions = await stats.TransactionsAsync(ct) - before;
         var statements = await stats.StatementsAsync(ct);
         var roundTrips = await stats.RoundTripsAsync(ct);
+        var usageRoundTrips = await stats.UsageRoundTripsAsync(ct);
         foreach (var (calls, query) in await stats.TopStatementsAsync(5, ct))
         {
             Progress.Line($"  {calls,7} x {(query.Length > 110 ? query[..110] + "..." : query)}");
@@ -297,13 +322,14 @@ async Task<LimiterFigures> MeasureLimiterAsync(string registryConnection, string
         var admittedTotal = load.TotalAdmitted;
         Progress.Line(
             $"  {admittedTotal} admitted in all ({load.Straddling} straddled a minute boundary, {load.OtherFailures} other failures); "
-            + $"PostgreSQL: {roundTrips} round trips, {transactions} transactions, {statements} statements");
+            + $"PostgreSQL: {roundTrips} round trips ({usageRoundTrips} of them recording usage), {transactions} transactions, {statements} statements");
         return new LimiterFigures(
             Math.Round(windows.Min(w => w.Admitted) / (double)LimitedRequestsPerMinute, 3),
             Math.Round(windows.Max(w => w.Admitted) / (double)LimitedRequestsPerMinute, 3),
             [.. windows.Select(w => w.Admitted)],
             admittedTotal,
             admittedTotal == 0 ? null : Math.Round(roundTrips / (admittedTotal / 1000.0), 1),
+            admittedTotal == 0 ? null : Math.Round((roundTrips - usageRoundTrips) / (admittedTotal / 1000.0), 1),
             admittedTotal == 0 ? null : Math.Round(transactions / (admittedTotal / 1000.0), 1),
             admittedTotal == 0 ? null : Math.Round(statements / (admittedTotal / 1000.0), 1));
     }

@@ -412,11 +412,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     /// </summary>
     private Refill? PlanRefill(Account account, QuotaDemand demand, long tokens, decimal cost, DateTimeOffset now, bool includeSlots)
     {
+        // Asks are structs and nothing is allocated unless something is asked: this runs after every admission.
         var limits = demand.Limits;
         var nowTicks = now.UtcTicks;
-        var request = new QuotaGrantRequest(account.KeyId, ReplicaId, now);
-        var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch));
-        var any = false;
+        QuotaWindowAsk? requestsAsk = null, tokensAsk = null;
+        QuotaBudgetAsk? budgetAsk = null;
+        QuotaSlotAsk? slotsAsk = null;
+        long requestsCharge = 0, tokensCharge = 0;
+        var budgetCharge = 0m;
 
         if (limits.RequestsPerMinute is { } rpm)
         {
@@ -425,10 +428,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             var exhausted = account.IsExhausted(QuotaRefusalReason.RequestsPerMinute, nowTicks);
             if (charge > 0 || (!exhausted && account.RequestsLease < Math.Max(1, block / 4)))
             {
-                account.RequestsLease += charge;
-                plan.RequestsCharge = charge;
-                request = request with { Requests = new QuotaWindowAsk(rpm, exhausted ? 0 : block, charge) };
-                any = true;
+                requestsCharge = charge;
+                requestsAsk = new QuotaWindowAsk(rpm, exhausted ? 0 : block, charge);
             }
         }
 
@@ -439,11 +440,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             var exhausted = account.IsExhausted(QuotaRefusalReason.TokensPerMinute, nowTicks);
             if (charge > 0 || (!exhausted && account.TokensLease < Math.Max(tokens, Math.Max(1, block / 4))))
             {
-                account.TokensLease += charge;
-                plan.TokensCharge = charge;
-                var want = exhausted ? 0 : Math.Max(block, tokens - account.TokensLease);
-                request = request with { Tokens = new QuotaWindowAsk(tpm, want, charge) };
-                any = true;
+                tokensCharge = charge;
+                var want = exhausted ? 0 : Math.Max(block, tokens - (account.TokensLease + charge));
+                tokensAsk = new QuotaWindowAsk(tpm, want, charge);
             }
         }
 
@@ -454,29 +453,34 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             var exhausted = account.IsExhausted(QuotaRefusalReason.Budget, nowTicks);
             if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
             {
-                account.BudgetLease += charge;
-                plan.BudgetCharge = charge;
-                var want = exhausted ? 0m : Math.Max(block, cost - account.BudgetLease);
-                request = request with { Budget = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge) };
-                any = true;
+                budgetCharge = charge;
+                var want = exhausted ? 0m : Math.Max(block, cost - (account.BudgetLease + charge));
+                budgetAsk = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge);
             }
         }
 
         if (includeSlots && limits.MaxParallelRequests is { } parallel && account.InFlight >= account.SlotsHeld
             && !account.IsExhausted(QuotaRefusalReason.ParallelRequests, nowTicks))
         {
-            var want = (int)Math.Max(Block(parallel), account.InFlight + 1 - account.SlotsHeld);
-            request = request with { Slots = new QuotaSlotAsk(parallel, want) };
-            any = true;
+            slotsAsk = new QuotaSlotAsk(parallel, (int)Math.Max(Block(parallel), account.InFlight + 1 - account.SlotsHeld));
         }
 
-        if (!any)
+        if (requestsAsk is null && tokensAsk is null && budgetAsk is null && slotsAsk is null)
         {
             return null;
         }
 
-        plan.Request = request;
-        return plan;
+        // The charges travel with the refill: the leases stop being negative, and are put back if it fails.
+        account.RequestsLease += requestsCharge;
+        account.TokensLease += tokensCharge;
+        account.BudgetLease += budgetCharge;
+        var request = new QuotaGrantRequest(account.KeyId, ReplicaId, now) { Requests = requestsAsk, Tokens = tokensAsk, Budget = budgetAsk, Slots = slotsAsk };
+        return new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch))
+        {
+            RequestsCharge = requestsCharge,
+            TokensCharge = tokensCharge,
+            BudgetCharge = budgetCharge,
+        };
     }
 
     private async Task RefillAsync(Account account, Refill plan, TaskCompletionSource done)
@@ -781,7 +785,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     /// <summary>One refill: the grant request and what it needs to apply or undo itself.</summary>
     private sealed class Refill(QuotaGrantRequest request, long minute, DateTimeOffset periodStart, int slotEpoch)
     {
-        public QuotaGrantRequest Request { get; set; } = request;
+        public QuotaGrantRequest Request { get; } = request;
 
         public long Minute { get; } = minute;
 

@@ -1,3 +1,4 @@
+using Dapper;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
 
@@ -185,6 +186,37 @@ public sealed class KekReplacementTests(PostgresFixture server)
     }
 
     [Fact]
+    public async Task A_ring_that_does_not_read_back_as_written_is_refused_and_rolled_back()
+    {
+        await using var scenario = await KekScenario.CreateAsync(server, "kek_read_back");
+        string keyId;
+        using (var registry = scenario.Open(scenario.OldKek))
+        {
+            keyId = (await scenario.WriteKeyAsync(registry, "sk-read-back")).KeyId;
+        }
+
+        var stored = await scenario.ElementsByKekAsync();
+
+        // A storage layer that mangles what is written: the sealed payload's first bytes are overwritten on update.
+        await ExecuteAsync(
+            scenario,
+            """
+            CREATE FUNCTION vk.test_mangle() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.xml := regexp_replace(NEW.xml, '>[A-Za-z0-9+/]{8}', '>AAAAAAAA'); RETURN NEW; END $$;
+            CREATE TRIGGER test_mangle BEFORE UPDATE ON vk.data_protection_keys FOR EACH ROW EXECUTE FUNCTION vk.test_mangle();
+            """);
+
+        var error = await Assert.ThrowsAsync<RegistryProtectionException>(() => Replace(scenario, scenario.OldKek, scenario.NewKek));
+        await ExecuteAsync(scenario, "DROP TRIGGER test_mangle ON vk.data_protection_keys; DROP FUNCTION vk.test_mangle();");
+
+        Assert.Contains("did not open with the new key-encryption key", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing was changed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(stored, await scenario.ElementsByKekAsync());
+        using var stillOld = scenario.Open(scenario.OldKek);
+        Assert.Equal("sk-read-back", await scenario.ReadCredentialAsync(stillOld, keyId));
+    }
+
+    [Fact]
     public async Task Replacing_a_KEK_with_itself_is_refused()
     {
         await using var scenario = await KekScenario.CreateAsync(server, "kek_same");
@@ -201,6 +233,12 @@ public sealed class KekReplacementTests(PostgresFixture server)
         using var oldKek = KeyEncryptionKey.Load(oldPath);
         using var newKek = KeyEncryptionKey.Load(newPath);
         return await new KekReplacement(scenario.Database).ReplaceAsync(oldKek, newKek, progress: null, Ct);
+    }
+
+    private static async Task ExecuteAsync(KekScenario scenario, string sql)
+    {
+        await using var connection = await scenario.Database.OpenConnectionAsync(Ct);
+        await connection.ExecuteAsync(new CommandDefinition(sql, cancellationToken: Ct));
     }
 
     private static async Task AssertNoKeyMaterialAsync(KekScenario scenario, Exception error)

@@ -186,6 +186,49 @@ public sealed class KekReplacementTests(PostgresFixture server)
     }
 
     [Fact]
+    public async Task Replicas_starting_and_reading_while_the_ring_is_re_sealed_never_fail()
+    {
+        await using var scenario = await KekScenario.CreateAsync(server, "kek_concurrent");
+        var keys = new List<(string KeyId, string Secret)>();
+        using (var before = scenario.Open(scenario.OldKek))
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                keys.Add(((await scenario.WriteKeyAsync(before, $"sk-concurrent-{i}")).KeyId, $"sk-concurrent-{i}"));
+                before.Protector.RotateKey();
+            }
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(
+            async () =>
+            {
+                var reads = 0;
+                do
+                {
+                    // A replica restarting mid-switch: it verifies the whole ring, then decrypts every credential.
+                    using var replica = scenario.Open(scenario.NewKek, scenario.OldKek);
+                    foreach (var (keyId, secret) in keys)
+                    {
+                        Assert.Equal(secret, await scenario.ReadCredentialAsync(replica, keyId));
+                    }
+
+                    reads++;
+                }
+                while (!stop.IsCancellationRequested);
+                return reads;
+            },
+            Ct)).ToList();
+
+        var result = await Replace(scenario, scenario.OldKek, scenario.NewKek);
+        await stop.CancelAsync();
+        var reads = await Task.WhenAll(readers);
+
+        Assert.Equal(5, result.Rewrapped);
+        Assert.All(reads, count => Assert.True(count >= 1));
+    }
+
+    [Fact]
     public async Task A_ring_that_does_not_read_back_as_written_is_refused_and_rolled_back()
     {
         await using var scenario = await KekScenario.CreateAsync(server, "kek_read_back");

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace VirtualKeys.Sidecar.Tests.Registry;
+
+/// <summary>The sidecar binary, started as a process the way a pod (or the benchmark) starts it.</summary>
+public sealed class QuotaModeBinaryTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>
+{
+    private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData("Shared", "shared")]
+    [InlineData("Local", "local")]
+    public async Task The_binary_keeps_its_limits_where_Quota__Mode_says(string mode, string reported)
+    {
+        var port = FreePort();
+        using var sidecar = Start(mode, port);
+        try
+        {
+            var ready = await WaitForReadyAsync(sidecar, port);
+
+            Assert.Equal(reported, ready.GetProperty("quotaMode").GetString());
+            Assert.False(ready.GetProperty("quotaDegraded").GetBoolean());
+        }
+        finally
+        {
+            sidecar.Kill(entireProcessTree: true);
+            await sidecar.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_Quota__Mode_stops_the_binary_with_exit_code_2_naming_the_setting()
+    {
+        using var sidecar = Start("Sideways", FreePort());
+        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        limit.CancelAfter(StartLimit);
+        await sidecar.WaitForExitAsync(limit.Token);
+
+        Assert.Equal(2, sidecar.ExitCode);
+        Assert.Contains("Quota:Mode", await stderr, StringComparison.Ordinal);
+    }
+
+    private Process Start(string mode, int port)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Sidecar.dll"));
+        start.Environment["Registry__ConnectionString"] = database.ConnectionString;
+        start.Environment["Registry__KekFile"] = database.KekPath;
+        start.Environment["Quota__Mode"] = mode;
+        start.Environment["Sidecar__Port"] = port.ToString(CultureInfo.InvariantCulture);
+        var process = Process.Start(start) ?? throw new InvalidOperationException("The sidecar binary did not start.");
+
+        // Keep the pipes drained, or a chatty process blocks on a full one.
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        return process;
+    }
+
+    private static async Task<JsonElement> WaitForReadyAsync(Process sidecar, int port)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTimeOffset.UtcNow + StartLimit;
+        while (true)
+        {
+            Assert.False(sidecar.HasExited, $"the sidecar exited with {(sidecar.HasExited ? sidecar.ExitCode : 0)}");
+            try
+            {
+                using var response = await http.GetAsync("readyz", Cancel);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return JsonDocument.Parse(await response.Content.ReadAsStringAsync(Cancel)).RootElement.Clone();
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the sidecar was not ready within {StartLimit}");
+            await Task.Delay(TimeSpan.FromMilliseconds(200), Cancel);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -290,10 +290,11 @@ finally
     work.Delete(recursive: true);
 }
 
+// Cancelling runs every registered callback (child processes, HTTP calls): off the signal's thread.
 void Stop(PosixSignalContext context)
 {
     context.Cancel = true;
-    cancel.Cancel();
+    ThreadPool.QueueUserWorkItem(_ => cancel.Cancel());
 }
 
 void Say(string line) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1}s] {line}");

@@ -5,10 +5,10 @@ namespace VirtualKeys.Sidecar.Limits;
 /// dimension at once, so a request refused on one limit never holds another.
 /// </summary>
 /// <remarks>
-/// <see cref="LocalQuotaStore"/> is exact for one replica. A cross-replica store can implement the same
-/// contract by carving leases (blocks of requests, tokens and dollars) from shared counters and admitting
-/// locally from them: the methods return <see cref="ValueTask"/> so a lease refill may go to the network,
-/// while the common path completes synchronously without allocating.
+/// <see cref="LocalQuotaStore"/> is exact for one replica. <see cref="SharedQuotaStore"/> holds the limits
+/// across replicas by carving leases (blocks of requests, tokens, dollars and parallel slots) from counters
+/// in the registry and admitting locally from them: the methods return <see cref="ValueTask"/> so a lease
+/// refill may go to the network, while the common path completes synchronously without allocating.
 /// </remarks>
 public interface IQuotaStore
 {

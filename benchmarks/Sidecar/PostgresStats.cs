@@ -47,7 +47,8 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             cancellationToken);
 
     /// <summary>The statements that ran most often, for the progress output (where the round trips go).</summary>
-    public async Task<IReadOnlyList<(long Calls, string Query)>> TopStatementsAsync(int count, CancellationToken cancellationToken)
+    /// <param name="withoutUsage">Leave out the usage recording's statements and the transaction bookkeeping, to see admission's own.</param>
+    public async Task<IReadOnlyList<(long Calls, string Query)>> TopStatementsAsync(int count, bool withoutUsage, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(maintenanceConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -55,11 +56,13 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             """
             SELECT calls, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database)
+              AND NOT (@withoutUsage AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'BEGIN%' OR query ILIKE 'COMMIT%' OR query ILIKE 'DISCARD ALL%'))
             ORDER BY calls DESC LIMIT @count
             """,
             connection);
         command.Parameters.AddWithValue("database", database);
         command.Parameters.AddWithValue("count", count);
+        command.Parameters.AddWithValue("withoutUsage", withoutUsage);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<(long, string)>();
         while (await reader.ReadAsync(cancellationToken))

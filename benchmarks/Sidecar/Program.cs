@@ -302,9 +302,13 @@ async Task<LimiterFigures> MeasureLimiterAsync(string registryConnection, string
         var statements = await stats.StatementsAsync(ct);
         var roundTrips = await stats.RoundTripsAsync(ct);
         var usageRoundTrips = await stats.UsageRoundTripsAsync(ct);
-        foreach (var (calls, query) in await stats.TopStatementsAsync(5, ct))
+        Progress.Line("  most frequent statements, then the most frequent besides usage recording and BEGIN/COMMIT/DISCARD ALL:");
+        foreach (var withoutUsage in new[] { false, true })
         {
-            Progress.Line($"  {calls,7} x {(query.Length > 110 ? query[..110] + "..." : query)}");
+            foreach (var (calls, query) in await stats.TopStatementsAsync(5, withoutUsage, ct))
+            {
+                Progress.Line($"  {calls,7} x {(query.Length > 110 ? query[..110] + "..." : query)}");
+            }
         }
 
         var windows = load.Minutes.Where(m => m.Minute >= firstWindow && m.Minute < firstWindow.AddMinutes(2)).ToList();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.DependencyInjection;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Sidecar.Errors;
@@ -18,6 +19,10 @@ namespace VirtualKeys.Sidecar.Resolve;
 internal sealed class KeyResolver
 {
     private const int MaxModelLength = 256;
+
+    /// <summary>What <see cref="char.IsControl(char)"/> matches: C0, DEL and C1.</summary>
+    internal static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(c => (char)c)]);
 
     private readonly KeySnapshotStore _snapshots;
     private readonly IQuotaStore _quota;
@@ -108,6 +113,13 @@ internal sealed class KeyResolver
         if (model.Length > MaxModelLength)
         {
             return Reject(key, Refusals.InvalidValue("model", $"The model name is longer than {MaxModelLength} characters."));
+        }
+
+        // No provider names a model with control characters; and a NUL would reach the usage rows,
+        // which PostgreSQL refuses, holding up every usage write behind it.
+        if (model.AsSpan().ContainsAny(ControlCharacters))
+        {
+            return Reject(key, Refusals.InvalidValue("model", "The model name must not contain control characters."));
         }
 
         model = key.ResolveAlias(model);

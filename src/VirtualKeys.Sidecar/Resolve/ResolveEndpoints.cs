@@ -15,6 +15,8 @@ internal sealed class ResolveEndpoints
 {
     private const long MaxTokens = 100_000_000;
 
+    private const int MaxProviderNameLength = 63;
+
     private readonly KeyResolver _resolver;
     private readonly DecisionRegistry _decisions;
     private readonly SidecarMetrics _metrics;
@@ -96,7 +98,7 @@ internal sealed class ResolveEndpoints
             return;
         }
 
-        if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens") ?? NegativeLatency(report.LatencyMs)) is { } invalid)
+        if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens") ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
         {
             await RefuseAsync(context, invalid);
             return;
@@ -133,6 +135,13 @@ internal sealed class ResolveEndpoints
         > MaxTokens => Refusals.InvalidValue(param, $"'{param}' is implausibly large."),
         _ => null,
     };
+
+    // Provider names are DNS-1123 labels. The value lands in the usage rows: a NUL there is refused by
+    // PostgreSQL and would hold up every usage write behind it.
+    private static Refusal? InvalidProvider(string? provider) =>
+        provider is { } name && (name.Length > MaxProviderNameLength || name.AsSpan().ContainsAny(KeyResolver.ControlCharacters))
+            ? Refusals.InvalidValue("provider", $"'provider' must be a provider name of the key: at most {MaxProviderNameLength} characters, no control characters.")
+            : null;
 
     private static Refusal? NegativeLatency(double? value) =>
         value is < 0 || (value is { } v && !double.IsFinite(v)) ? Refusals.InvalidValue("latencyMs", "'latencyMs' must be a non-negative number.") : null;

@@ -120,6 +120,32 @@ internal sealed class ChaosDriver(ChaosCluster cluster, Random random, int names
     }
 
     /// <summary>
+    /// Deletes one registered key (it carries the finalizer and its status names a key id, so the
+    /// registry has its row), for a deletion the operator must finish after a restart. False when
+    /// no key has been registered yet.
+    /// </summary>
+    public async Task<bool> DeleteARegisteredKeyAsync(CancellationToken cancellationToken)
+    {
+        var ready = (await cluster.ListKeysAsync(cancellationToken)).FirstOrDefault(k =>
+            k.Metadata.DeletionTimestamp is null
+            && k.Metadata.Finalizers?.Contains(WellKnown.Finalizer) == true
+            && k.Status?.KeyId is not null);
+        if (ready is null)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            _deletedUids.Add(ready.Metadata.Uid);
+        }
+
+        await cluster.DeleteKeyAsync(ready.Metadata.Name, cancellationToken);
+        Deletes++;
+        return true;
+    }
+
+    /// <summary>
     /// Every provider Secret exists again and every name not held by a key (nor by one still being
     /// deleted) gets a new key, so the end state has keys to check and none waits for a Secret.
     /// </summary>

@@ -26,6 +26,7 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
         var op = cluster.StartOperator("op-0", knobs);
         var killedDuringStartup = 0;
         var writesBeforeKills = 0;
+        var deletedWhileDown = false;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var driving = driver.RunAsync(stop.Token);
         for (var i = 1; i <= kills; i++)
@@ -49,6 +50,7 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
             {
                 await stop.CancelAsync();
                 await driving;
+                deletedWhileDown = await driver.DeleteARegisteredKeyAsync(ct);
                 await driver.RestoreAsync(ct);
             }
 
@@ -61,6 +63,10 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
 
         Assert.True(report.Converged, $"seed {seed}: not converged {convergence.TotalSeconds:0.0}s after the last restart:{Environment.NewLine}{string.Join(Environment.NewLine, report.Problems)}");
         Assert.Equal(0, report.Orphans);
+
+        // A registered key deleted while no operator ran carries the finalizer and a registry row:
+        // the restarted operator must tombstone it before the delete completes.
+        Assert.True(!deletedWhileDown || report.Tombstones > 0, $"seed {seed}: the key deleted while the operator was down left no tombstone");
         Assert.False(op.HasExited, $"seed {seed}: the last operator process exited by itself: {op.Tail()}");
 
         var seconds = Math.Round(convergence.TotalSeconds, 1);
@@ -80,6 +86,7 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
                 new("convergence after the last restart (s)", seconds),
                 new("live keys at the end", report.LiveKeys),
                 new("deleted keys found tombstoned", report.Tombstones),
+                new("a registered key deleted while the operator was down", deletedWhileDown ? "yes, tombstoned after the restart" : "none was registered"),
                 new("rotated-out tokens still in grace", report.TokensInGrace),
                 new("orphaned registry rows or token Secrets", report.Orphans),
                 new("seed", seed),

@@ -78,9 +78,20 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// <exception cref="RegistryUnavailableException">Malformed connection string, or PostgreSQL unreachable.</exception>
     /// <exception cref="RegistrySchemaException">The schema is newer than this binary.</exception>
     /// <exception cref="RegistryProtectionException">The KEK file is unusable or does not open the key ring.</exception>
+    public static Task<VirtualKeyRegistry> OpenAsync(
+        string connectionString,
+        string keyEncryptionKeyPath,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        CancellationToken cancellationToken) =>
+        OpenAsync(connectionString, keyEncryptionKeyPath, [], timeProvider, loggerFactory, cancellationToken);
+
+    /// <summary>As above, also accepting the previous KEKs for reading while a KEK replacement rolls out.</summary>
+    /// <param name="previousKeyEncryptionKeyPaths">Registry:PreviousKekFiles; blank entries are ignored.</param>
     public static async Task<VirtualKeyRegistry> OpenAsync(
         string connectionString,
         string keyEncryptionKeyPath,
+        IEnumerable<string> previousKeyEncryptionKeyPaths,
         TimeProvider? timeProvider,
         ILoggerFactory? loggerFactory,
         CancellationToken cancellationToken)
@@ -90,7 +101,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         try
         {
             await new RegistryMigrator(database, timeProvider, loggerFactory.CreateLogger<RegistryMigrator>()).MigrateAsync(cancellationToken);
-            var protector = CredentialProtector.Create(database, keyEncryptionKeyPath, loggerFactory);
+            var protector = CredentialProtector.Create(database, KeyEncryptionKeys.Load(keyEncryptionKeyPath, previousKeyEncryptionKeyPaths), loggerFactory);
             return new VirtualKeyRegistry(database, protector, timeProvider, loggerFactory.CreateLogger<VirtualKeyRegistry>(), ownsDependencies: true);
         }
         catch
@@ -158,7 +169,9 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 long id;
                 if (row is null)
                 {
-                    changeVersion = await NextChangeVersionAsync(sql);
+                    // The change version is stamped last (below): the counter row is the one lock every
+                    // writer shares, so it is taken as late as possible and held only until COMMIT.
+                    changeVersion = 0;
                     id = await sql.ExecuteScalarAsync<long>(
                         """
                         INSERT INTO vk.virtual_keys (namespace, name, uid, key_id, generation, state, spec_fingerprint, config, change_version, created_at, updated_at)
@@ -198,21 +211,26 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 changed |= await WriteCredentialsAsync(sql, id, identity, upsert.Credentials, fingerprints, now);
                 changed |= await WriteTokensAsync(sql, id, issuedHashes, tokens.RetireOthersAt, now);
 
-                if (changed && row is not null)
-                {
-                    changeVersion = await NextChangeVersionAsync(sql);
-                    await sql.ExecuteAsync(
-                        """
-                        UPDATE vk.virtual_keys
-                        SET generation = @generation, state = @state, spec_fingerprint = @spec, config = @config::jsonb,
-                            change_version = @changeVersion, updated_at = @now
-                        WHERE id = @id
-                        """,
-                        new { id, generation = upsert.Generation, state = StateText(state), spec = upsert.SpecFingerprint, config, changeVersion, now });
-                }
-
                 if (changed)
                 {
+                    // One round trip takes the next change version, stamps the row with it and sends the
+                    // NOTIFY; the counter's row lock is then held only until the COMMIT that follows, so
+                    // concurrent upserts of different keys wait for each other as briefly as possible,
+                    // and versions still follow commit order.
+                    changeVersion = await sql.ExecuteScalarAsync<long>(
+                        """
+                        WITH version AS (
+                            UPDATE vk.registry_state SET change_version = change_version + 1 RETURNING change_version
+                        ), stamped AS (
+                            UPDATE vk.virtual_keys
+                            SET generation = @generation, state = @state, spec_fingerprint = @spec, config = @config::jsonb,
+                                change_version = (SELECT change_version FROM version), updated_at = @now
+                            WHERE id = @id
+                            RETURNING change_version
+                        )
+                        SELECT change_version FROM stamped
+                        """,
+                        new { id, generation = upsert.Generation, state = StateText(state), spec = upsert.SpecFingerprint, config, now });
                     await NotifyAsync(sql, new RegistryChange(keyId, identity.Namespace, identity.Name, state, changeVersion));
                 }
 

@@ -20,6 +20,7 @@ var configuration = new ConfigurationBuilder()
 
 var connectionString = configuration["Registry:ConnectionString"];
 var kekFile = configuration["Registry:KekFile"];
+var previousKekFiles = KeyEncryptionKeys.SplitPathList(configuration["Registry:PreviousKekFiles"]);
 
 // In-memory mode (no keys, usage kept in memory) only when asked for and nothing names a registry.
 if (string.IsNullOrWhiteSpace(connectionString) && string.IsNullOrWhiteSpace(kekFile) && configuration.GetValue<bool>("Sidecar:InMemory"))
@@ -63,7 +64,7 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
 VirtualKeyRegistry registry;
 try
 {
-    registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekFile, TimeProvider.System, loggerFactory, CancellationToken.None);
+    registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, CancellationToken.None);
 }
 catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
 {

@@ -148,6 +148,7 @@ public sealed class OperatorApp : IAsyncDisposable
             registry = await VirtualKeyRegistry.OpenAsync(
                 settings.RegistryConnectionString,
                 settings.RegistryKekFile,
+                settings.RegistryPreviousKekFiles,
                 timeProvider,
                 app.Services.GetRequiredService<ILoggerFactory>(),
                 cancellationToken);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using VirtualKeys.Registry.Protection;
 
 namespace VirtualKeys.Operator.Options;
 
@@ -14,6 +15,9 @@ public sealed class OperatorSettings
     public required string RegistryConnectionString { get; init; }
 
     public required string RegistryKekFile { get; init; }
+
+    /// <summary>Registry:PreviousKekFiles: KEK files accepted for reading only, while a KEK replacement rolls out.</summary>
+    public IReadOnlyList<string> RegistryPreviousKekFiles { get; init; } = [];
 
     public IReadOnlyList<string> WatchNamespaces { get; init; } = [];
 
@@ -49,6 +53,7 @@ public sealed class OperatorSettings
         {
             RegistryConnectionString = Required(configuration, "Registry:ConnectionString"),
             RegistryKekFile = Required(configuration, "Registry:KekFile"),
+            RegistryPreviousKekFiles = KeyEncryptionKeys.SplitPathList(configuration["Registry:PreviousKekFiles"]),
             WatchNamespaces = Namespaces(configuration["Operator:WatchNamespaces"]),
             Workers = Int(configuration, "Operator:Workers", 4),
             ResyncInterval = Duration(configuration, "Operator:ResyncInterval", TimeSpan.FromMinutes(10)),

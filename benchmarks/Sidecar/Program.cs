@@ -64,6 +64,8 @@ if (Tools.Find("nginx", "/usr/sbin") is null)
     return 2;
 }
 
+// What the limiter's sidecars say they run, not what they were asked for.
+string? quotaModes = null;
 var runDirectory = Path.Combine(Path.GetTempPath(), "vk-sidecar-bench-" + Guid.NewGuid().ToString("N")[..10]);
 Directory.CreateDirectory(runDirectory);
 File.SetUnixFileMode(runDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -174,7 +176,7 @@ async Task<int> RunAsync()
         ["failed_requests"] = proxy.Failures + nginxProxy.Failures + kestrel.Failures + resolve.Failures + halfLoad.Failures,
         ["limiter_admitted_per_window"] = limiter.AdmittedPerWindow,
         ["limiter_admitted_total"] = limiter.Admitted,
-        ["limiter_quota_mode"] = "Shared",
+        ["limiter_quota_mode"] = quotaModes,
         ["limiter_sidecars"] = LimiterSidecars,
         ["pg_roundtrips_per_1000_admitted_without_usage_writes"] = limiter.AdmissionRoundTripsPer1000Admitted,
         ["pg_transactions_per_1000_admitted"] = limiter.TransactionsPer1000Admitted,
@@ -262,19 +264,14 @@ async Task<LimiterFigures> MeasureLimiterAsync(string registryConnection, string
         }
 
         await Task.WhenAll(shared.Select(s => s.WaitReadyAsync(KeyCount, TimeSpan.FromSeconds(120), ct)));
+        quotaModes = string.Join(",", shared.Select(s => s.QuotaMode ?? "unreported").Distinct());
+        Progress.Line($"limiter: the sidecars report quota mode {quotaModes} on /readyz");
 
-        // Transactions of the start-up reach pg_stat_database when the backends flush their counters
-        // (within about 10 s when idle): wait until the count stands still, so the load's delta holds
-        // only what the load caused.
+        // Transactions of the start-up reach pg_stat_database when the backends flush their counters,
+        // within about 10 s of going idle; waiting that long keeps them out of the load's delta. (The
+        // shared quota's heartbeats never let the count stand still, so waiting for that is no option.)
+        await Task.Delay(TimeSpan.FromSeconds(11), ct);
         var before = await stats.TransactionsAsync(ct);
-        for (var still = 0; still < 2;)
-        {
-            await Task.Delay(TimeSpan.FromSeconds(2), ct);
-            var now = await stats.TransactionsAsync(ct);
-            still = now == before ? still + 1 : 0;
-            before = now;
-        }
-
         await stats.ResetStatementsAsync(ct);
         var start = DateTime.UtcNow;
         var firstWindow = new DateTime(start.Ticks - (start.Ticks % TimeSpan.TicksPerMinute), DateTimeKind.Utc).AddMinutes(1);

@@ -66,6 +66,9 @@ internal sealed class SidecarProcess : IAsyncDisposable
         return new SidecarProcess(process, new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/")));
     }
 
+    /// <summary>The quota mode /readyz reported when the sidecar became ready; null when it names none.</summary>
+    public string? QuotaMode { get; private set; }
+
     /// <summary>Polls /readyz until the snapshot holds <paramref name="keys"/> keys.</summary>
     public async Task WaitReadyAsync(int keys, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -87,6 +90,7 @@ internal sealed class SidecarProcess : IAsyncDisposable
                     seen = report.RootElement.TryGetProperty("keys", out var count) ? count.GetInt32() : -1;
                     if (seen == keys)
                     {
+                        QuotaMode = report.RootElement.TryGetProperty("quotaMode", out var mode) ? mode.GetString() : null;
                         return;
                     }
                 }

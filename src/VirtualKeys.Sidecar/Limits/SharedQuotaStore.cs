@@ -217,16 +217,40 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
     private async ValueTask<QuotaDecision> AdmitAfterRefillAsync(Account account, QuotaDemand demand, Task refill, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        // Counted as waiting so the next refill asks for every waiting request's need at once: a burst
+        // larger than a block is then served by one round trip, instead of each waiter winning one
+        // block in turn and the last ones running out of attempts while the pool still has room.
+        var tokens = Math.Max(0, demand.EstimatedTokens);
+        var cost = Math.Max(0m, demand.EstimatedCostUsd);
+        lock (account.Gate)
         {
-            await refill.WaitAsync(cancellationToken);
-            var decision = TryAdmitLocally(account, demand, allowRefill: attempt < MaxRefillsPerAdmission, out var next);
-            if (next is null)
-            {
-                return decision;
-            }
+            account.WaitingRequests++;
+            account.WaitingTokens += tokens;
+            account.WaitingCost += cost;
+        }
 
-            refill = next;
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                await refill.WaitAsync(cancellationToken);
+                var decision = TryAdmitLocally(account, demand, allowRefill: attempt < MaxRefillsPerAdmission, out var next);
+                if (next is null)
+                {
+                    return decision;
+                }
+
+                refill = next;
+            }
+        }
+        finally
+        {
+            lock (account.Gate)
+            {
+                account.WaitingRequests--;
+                account.WaitingTokens -= tokens;
+                account.WaitingCost -= cost;
+            }
         }
     }
 
@@ -429,7 +453,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             if (charge > 0 || (!exhausted && account.RequestsLease < Math.Max(1, block / 4)))
             {
                 requestsCharge = charge;
-                requestsAsk = new QuotaWindowAsk(rpm, exhausted ? 0 : block, charge);
+                requestsAsk = new QuotaWindowAsk(rpm, exhausted ? 0 : Math.Max(block, account.WaitingRequests - account.RequestsLease), charge);
             }
         }
 
@@ -441,7 +465,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             if (charge > 0 || (!exhausted && account.TokensLease < Math.Max(tokens, Math.Max(1, block / 4))))
             {
                 tokensCharge = charge;
-                var want = exhausted ? 0 : Math.Max(block, tokens - (account.TokensLease + charge));
+                var want = exhausted ? 0 : Math.Max(block, tokens + account.WaitingTokens - (account.TokensLease + charge));
                 tokensAsk = new QuotaWindowAsk(tpm, want, charge);
             }
         }
@@ -454,7 +478,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
             {
                 budgetCharge = charge;
-                var want = exhausted ? 0m : Math.Max(block, cost - (account.BudgetLease + charge));
+                var want = exhausted ? 0m : Math.Max(block, cost + account.WaitingCost - (account.BudgetLease + charge));
                 budgetAsk = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge);
             }
         }
@@ -828,6 +852,11 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         public long BudgetExhaustedUntil;
         public long SlotsExhaustedUntil;
         public Task? Refill;
+
+        /// <summary>What the admissions waiting for a refill need, so the next refill asks for all of it.</summary>
+        public long WaitingRequests;
+        public long WaitingTokens;
+        public decimal WaitingCost;
 
         /// <summary>A recent grant came back short: the shared counter is used up, so do not ask again yet.</summary>
         public bool IsExhausted(QuotaRefusalReason reason, long nowTicks) => reason switch

@@ -38,7 +38,9 @@ internal sealed class SchemaBuilder(XmlDocumentation docs)
 
         if (type == typeof(int))
         {
-            return new() { Type = "integer", Format = "int32" };
+            // The API server does not enforce a numeric format: without the bounds, a value beyond
+            // int32 is stored and no client that reads it as an int can decode the object.
+            return new() { Type = "integer", Format = "int32", Minimum = int.MinValue, Maximum = int.MaxValue };
         }
 
         if (type == typeof(long))

@@ -75,7 +75,11 @@ public static class ControllerRuntimeServiceCollectionExtensions
     /// <summary>An informer for a custom resource described by its <see cref="KubernetesEntityAttribute"/>.</summary>
     public static IServiceCollection AddCustomResourceInformer<T>(this IServiceCollection services, Action<InformerOptions>? configure = null)
         where T : class, IKubernetesObject<V1ObjectMeta> =>
-        services.AddInformer(sp => ListWatchers.CustomResource<T>(sp.GetRequiredService<IKubernetes>()), configure);
+        services.AddInformer(
+            sp => ListWatchers.CustomResource<T>(
+                sp.GetRequiredService<IKubernetes>(),
+                sp.GetService<ILoggerFactory>()?.CreateLogger(typeof(ListWatchers).FullName!)),
+            configure);
 
     public static IServiceCollection AddSecretInformer(this IServiceCollection services, Action<InformerOptions>? configure = null) =>
         services.AddInformer(sp => ListWatchers.Secrets(sp.GetRequiredService<IKubernetes>()), configure);

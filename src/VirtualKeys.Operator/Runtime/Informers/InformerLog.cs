@@ -33,4 +33,7 @@ internal static partial class InformerLog
 
     [LoggerMessage(1009, LogLevel.Error, "A {Kind} event handler failed for {Namespace}/{Name}")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, string kind, string @namespace, string name);
+
+    [LoggerMessage(1010, LogLevel.Error, "{Kind} {Namespace}/{Name} cannot be read and is skipped until it changes; fix the object (or tighten the CRD schema)")]
+    public static partial void Unreadable(ILogger logger, Exception exception, string kind, string @namespace, string name);
 }

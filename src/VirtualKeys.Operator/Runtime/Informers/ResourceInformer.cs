@@ -117,6 +117,11 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
                     resourceVersion = list.ResourceVersion;
                     InformerLog.Listed(_logger, Kind, scope ?? "*", list.Items.Count, resourceVersion);
                     MarkSynced(scope, scopeCount);
+
+                    // The server answered: an outage's climb toward the maximum delay ends here, or a
+                    // watch that closes at once after a long outage would still wait out that delay.
+                    // One failure is kept so 410s back to back, with no event between, still back off.
+                    failures = Math.Min(failures, 1);
                 }
 
                 var started = _timeProvider.GetTimestamp();

@@ -172,6 +172,39 @@ public sealed class InformerAgainstApiServerTests : IAsyncLifetime
         Assert.Equal("red", informer.Get("team-b", "second")?.Spec.Color);
     }
 
+    [Fact]
+    public async Task A_custom_resource_that_cannot_be_read_is_skipped_and_the_others_still_flow()
+    {
+        await Widget.InstallCrdAsync(_cluster.Client);
+        await Widget.CreateAsync(_cluster.Client, "team-a", "first", "blue");
+        await CreateRawWidgetAsync("team-a", "huge", """{"color":"green","size":3000000000}""");
+        var widgets = new RecordingHandler<Widget>();
+        var informer = new ResourceInformer<Widget>(ListWatchers.CustomResource<Widget>(_cluster.Client), new InformerOptions { ResyncPeriod = TimeSpan.Zero });
+        informer.AddEventHandler(widgets);
+        _run = informer.RunAsync(_stop.Token);
+
+        // The list holds an object whose size does not fit an int: the cache still syncs without it.
+        await informer.WaitForCacheSyncAsync(Ct).WaitAsync(Wait.Bound, Ct);
+        Assert.Equal("blue", informer.Get("team-a", "first")?.Spec.Color);
+        Assert.Null(informer.Get("team-a", "huge"));
+
+        // On the watch too: an unreadable event is skipped, and the ones after it are delivered.
+        await CreateRawWidgetAsync("team-b", "huge-too", """{"size":4000000000}""");
+        await Widget.CreateAsync(_cluster.Client, "team-b", "second", "red");
+        await widgets.WaitForAsync("added team-b/second");
+        Assert.Null(informer.Get("team-b", "huge-too"));
+        Assert.Equal("red", informer.Get("team-b", "second")?.Spec.Color);
+    }
+
+    private Task CreateRawWidgetAsync(string ns, string name, string specJson) =>
+        _cluster.Client.CustomObjects.CreateNamespacedCustomObjectAsync(
+            System.Text.Json.JsonDocument.Parse($$"""{"apiVersion":"test.aigateway.dev/v1","kind":"Widget","metadata":{"name":"{{name}}","namespace":"{{ns}}"},"spec":{{specJson}}}""").RootElement,
+            "test.aigateway.dev",
+            "v1",
+            ns,
+            "widgets",
+            cancellationToken: Ct);
+
     private static InformerOptions Fast() => new()
     {
         ResyncPeriod = TimeSpan.Zero,

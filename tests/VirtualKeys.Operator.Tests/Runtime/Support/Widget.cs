@@ -47,7 +47,13 @@ internal sealed class Widget : IKubernetesObject<V1ObjectMeta>
                                     ["spec"] = new()
                                     {
                                         Type = "object",
-                                        Properties = new Dictionary<string, V1JSONSchemaProps> { ["color"] = new() { Type = "string" } },
+                                        Properties = new Dictionary<string, V1JSONSchemaProps>
+                                        {
+                                            ["color"] = new() { Type = "string" },
+
+                                            // No bounds on purpose: the server stores sizes an int cannot hold.
+                                            ["size"] = new() { Type = "integer" },
+                                        },
                                     },
                                 },
                             },

@@ -6,4 +6,7 @@ internal sealed class WidgetSpec
 {
     [JsonPropertyName("color")]
     public string? Color { get; set; }
+
+    [JsonPropertyName("size")]
+    public int? Size { get; set; }
 }

@@ -6,12 +6,12 @@ namespace VirtualKeys.Model;
 /// <summary>Limits on how fast the key may be used; requests beyond them are refused with HTTP 429.</summary>
 public sealed class RateLimits
 {
-    /// <summary>Requests allowed in any sliding minute.</summary>
+    /// <summary>Requests allowed per UTC minute (fixed windows starting on the minute), across all sidecar replicas.</summary>
     [RangeMinimum(1)]
     [JsonPropertyName("requestsPerMinute")]
     public int? RequestsPerMinute { get; set; }
 
-    /// <summary>Input plus output tokens allowed in any sliding minute.</summary>
+    /// <summary>Input plus output tokens allowed per UTC minute (fixed windows starting on the minute), across all sidecar replicas.</summary>
     [RangeMinimum(1)]
     [JsonPropertyName("tokensPerMinute")]
     public int? TokensPerMinute { get; set; }

@@ -11,6 +11,9 @@ public class HelpTests
     [InlineData("token", "vk token quickstart")]
     [InlineData("rotate", "vk rotate quickstart")]
     [InlineData("docs reference", "vk docs reference --output docs/reference/virtualkey.md")]
+    [InlineData("docs reliability", "vk docs reliability --from artifacts/reliability --output docs/reliability.md")]
+    [InlineData("registry rotate-keyring", "vk registry rotate-keyring --reencrypt")]
+    [InlineData("registry replace-kek", "vk registry replace-kek --new-kek-file")]
     public async Task Every_command_s_help_ends_with_examples(string command, string example)
     {
         using var elsewhere = new TemporaryDirectory();

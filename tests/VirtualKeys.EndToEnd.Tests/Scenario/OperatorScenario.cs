@@ -91,7 +91,14 @@ internal sealed class OperatorScenario(KubernetesClientConfiguration kubernetes,
                 var current = await ReadTokenAsync(await GetKeyAsync("alpha") ?? alpha);
                 return (current != token ? current : null, "same token");
             }, Ct);
-            Assert.Equal(TokenVerificationStatus.Accepted, (await first.Registry.VerifyTokenAsync(rotated, Ct)).Status);
+            // The operator writes the token Secret first and the registry right after it (so a crash
+            // between the two cannot lose the only copy of a token): the new token is accepted a
+            // moment after it appears in the Secret.
+            await Poll.UntilAsync("the rotated token accepted by the registry", Timeout, async ct =>
+            {
+                var status = (await first.Registry.VerifyTokenAsync(rotated, ct)).Status;
+                return (status == TokenVerificationStatus.Accepted ? (object?)true : null, status.ToString());
+            }, Ct);
             var old = await first.Registry.VerifyTokenAsync(token, Ct);
             Assert.True(old.Status is TokenVerificationStatus.Accepted or TokenVerificationStatus.Retired, $"old token right after rotation: {old.Status}");
             await Poll.UntilAsync("the old token refused after its grace period", Timeout, async ct =>

@@ -1,4 +1,3 @@
-using k8s;
 using VirtualKeys.EndToEnd.Tests.Backends;
 using VirtualKeys.EndToEnd.Tests.Scenario;
 using VirtualKeys.Testing.Postgres;
@@ -17,33 +16,7 @@ public sealed class OperatorEndToEndTests(PostgresFixture postgres)
     [Fact]
     public Task OperatorScenarios_OnK3s() => RunAsync(new K3sBackend());
 
-    private async Task RunAsync(ClusterBackend backend)
-    {
-        var cancellationToken = TestContext.Current.CancellationToken;
-        await using (backend)
-        {
-            var configuration = await backend.StartAsync(cancellationToken);
-            if (configuration is null)
-            {
-                Assert.Skip(backend.UnavailableReason ?? $"{backend.Name} backend unavailable");
-            }
-
-            await RunScenarioAsync(backend.Name, configuration, cancellationToken);
-        }
-    }
-
-    private async Task RunScenarioAsync(string backendName, KubernetesClientConfiguration configuration, CancellationToken cancellationToken)
-    {
-        var registry = await postgres.CreateDatabaseAsync("e2e_operator_" + backendName, cancellationToken);
-        var workDirectory = Directory.CreateTempSubdirectory("vk-e2e-operator-").FullName;
-        try
-        {
-            await new OperatorScenario(configuration, registry, workDirectory).RunAsync();
-        }
-        finally
-        {
-            Directory.Delete(workDirectory, recursive: true);
-            await postgres.DropDatabaseAsync(registry);
-        }
-    }
+    private Task RunAsync(ClusterBackend backend) =>
+        BackendRun.RunAsync(backend, postgres, "e2e_operator_", (configuration, registry, workDirectory) =>
+            new OperatorScenario(configuration, registry, workDirectory).RunAsync());
 }

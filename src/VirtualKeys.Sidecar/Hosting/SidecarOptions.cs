@@ -39,7 +39,12 @@ public sealed class SidecarOptions
     /// <summary>Reserved for a request that states no max output tokens.</summary>
     public long DefaultMaxOutputTokens { get; set; } = 1024;
 
-    public int UsageBufferCapacity { get; set; } = 10_000;
+    /// <summary>
+    /// Usage records held while PostgreSQL is slow or away (admitted requests not yet written, and
+    /// decisions not yet reported). Size it as peak requests per second times the outage to ride out:
+    /// the default holds about 3 minutes at 500 requests/s, a few hundred bytes a record when full.
+    /// </summary>
+    public int UsageBufferCapacity { get; set; } = 100_000;
 
     public int UsageBatchSize { get; set; } = 500;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Sidecar.Tests.Support;
 
@@ -46,7 +47,7 @@ public sealed class ObservabilityTests
         Assert.Contains("vk_sidecar_upstream_duration_seconds_count{provider_type=\"OpenAI\",status=\"2xx\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("vk_sidecar_snapshot_keys 1", metrics, StringComparison.Ordinal);
         Assert.Contains("vk_sidecar_snapshot_age_seconds 0", metrics, StringComparison.Ordinal);
-        Assert.Contains("vk_sidecar_usage_buffer_capacity 10000", metrics, StringComparison.Ordinal);
+        Assert.Contains($"vk_sidecar_usage_buffer_capacity {new SidecarOptions().UsageBufferCapacity}", metrics, StringComparison.Ordinal);
         Assert.Contains("vk_sidecar_degraded{component=\"snapshot_source\"} 0", metrics, StringComparison.Ordinal);
     }
 

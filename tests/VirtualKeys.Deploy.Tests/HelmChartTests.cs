@@ -36,6 +36,7 @@ public class HelmChartTests
         var container = (YamlMappingNode)((YamlSequenceNode)deployment.Path("spec", "template", "spec", "containers")!).Children[0];
         var env = ((YamlSequenceNode)container["env"]).Children.OfType<YamlMappingNode>().ToDictionary(e => e.Scalar("name"));
         Assert.Equal("true", env["LeaderElection__Enabled"].Scalar("value"));
+        Assert.False(env.ContainsKey("Registry__PreviousKekFiles"), "no earlier KEK unless kek.previousKeys lists one");
         Assert.Equal("virtual-key-registry", ((YamlMappingNode)env["Registry__ConnectionString"].Path("valueFrom", "secretKeyRef")!).Scalar("name"));
         Assert.Equal("true", ((YamlScalarNode)container.Path("securityContext", "readOnlyRootFilesystem")!).Value);
         Assert.NotNull(container.Path("livenessProbe"));
@@ -60,6 +61,13 @@ public class HelmChartTests
         Assert.Equal(1, kinds["PrometheusRule"]);
         Assert.Equal(1, kinds["NetworkPolicy"]);
         Assert.False(kinds.ContainsKey("Secret"), "an existing KEK Secret is used, none is generated");
+
+        var container = (YamlMappingNode)((YamlSequenceNode)objects.Single(o => o.Kind() == "Deployment").Path("spec", "template", "spec", "containers")!).Children[0];
+        var env = ((YamlSequenceNode)container["env"]).Children.OfType<YamlMappingNode>().ToDictionary(e => e.Scalar("name"));
+        Assert.Equal("/var/run/secrets/virtual-keys/kek/kek.b64", env["Registry__KekFile"].Scalar("value"));
+        Assert.Equal(
+            "/var/run/secrets/virtual-keys/kek/kek-2025.b64,/var/run/secrets/virtual-keys/kek/kek-2024.b64",
+            env["Registry__PreviousKekFiles"].Scalar("value"));
 
         var roleNamespaces = objects.Where(o => o.Kind() == "Role" && !o.Name().EndsWith("leader-election", StringComparison.Ordinal))
             .Select(o => ((YamlMappingNode)o["metadata"]).Scalar("namespace"))

@@ -69,3 +69,12 @@ src/VirtualKeys.Operator/Rbac/OperatorPermissions.cs: a test compares the two.
   resources: ["leases"]
   verbs: ["get", "create", "update"]
 {{- end -}}
+
+{{/* Comma-separated paths of the earlier KEKs listed in kek.previousKeys, inside the mounted KEK Secret. */}}
+{{- define "vko.previousKekFiles" -}}
+{{- $paths := list }}
+{{- range .Values.kek.previousKeys }}
+{{- $paths = append $paths (printf "/var/run/secrets/virtual-keys/kek/%s" .) }}
+{{- end }}
+{{- join "," $paths }}
+{{- end }}

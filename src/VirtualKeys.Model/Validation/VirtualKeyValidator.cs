@@ -340,6 +340,12 @@ public static partial class VirtualKeyValidator
         {
             message = $"{what} must not contain control characters (got {Quote(name)})";
         }
+        else if (name.Any(IsInvisibleFormat))
+        {
+            // Zero-width and bidirectional-override characters make two different names look the
+            // same in kubectl and in logs; no provider uses them in a model name.
+            message = $"{what} must not contain invisible formatting characters such as zero-width spaces or direction overrides (got {Quote(name)})";
+        }
         else if (char.IsWhiteSpace(name[0]) || char.IsWhiteSpace(name[^1]))
         {
             message = $"{what} must not start or end with white space (got {Quote(name)})";
@@ -371,7 +377,7 @@ public static partial class VirtualKeyValidator
         var builder = new StringBuilder(Math.Min(value.Length, MaxQuotedLength) + 4).Append(quote);
         foreach (var c in value.Length > MaxQuotedLength ? value[..MaxQuotedLength] : value)
         {
-            if (char.IsControl(c) || c == quote)
+            if (char.IsControl(c) || IsInvisibleFormat(c) || c == quote)
             {
                 builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
             }
@@ -388,6 +394,8 @@ public static partial class VirtualKeyValidator
 
         return builder.Append(quote).ToString();
     }
+
+    private static bool IsInvisibleFormat(char c) => char.GetUnicodeCategory(c) == UnicodeCategory.Format;
 
     // The patterns are shared with the CRD (ECMA-262), where '$' does not match before a final newline as it does in .NET.
     private static bool FullMatch(Regex regex, string value) => value.Length > 0 && value[^1] != '\n' && regex.IsMatch(value);

@@ -190,6 +190,8 @@ public class VirtualKeyValidatorTests
     [InlineData("", "must not be empty")]
     [InlineData("gpt-4o\u0007mini", "control characters")]
     [InlineData(" gpt-4o-mini", "white space")]
+    [InlineData("gpt-4o\u200bmini", "invisible formatting characters")]
+    [InlineData("gpt-4o-mini\u202e", "got 'gpt-4o-mini\\u202e'")]
     public void A_bad_default_model_name_is_reported(string model, string expected)
     {
         var key = Keys.Valid();

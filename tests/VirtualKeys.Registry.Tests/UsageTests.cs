@@ -1,3 +1,6 @@
+using Npgsql;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Protection;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
 
@@ -93,6 +96,71 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
+    public async Task A_batch_is_one_statement_without_a_transaction_and_its_replay_changes_nothing()
+    {
+        var keyId = NewKeyId();
+        using var log = new NpgsqlCommandLog();
+        using var loggerFactory = log.CreateFactory();
+        await using var database = RegistryDatabase.Create(fixture.ConnectionString, loggerFactory);
+        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        UsageEvent[] batch =
+        [
+            Served(keyId, SundayEvening, 100, 50, 0.0125m),
+            Served(keyId, SundayEvening.AddHours(1), 10, 5, 0.001m),
+            Rejected(keyId, SundayEvening.AddHours(1), "rpm") with { Count = 7 },
+        ];
+
+        log.Clear();
+        var first = await registry.RecordUsageAsync(batch, Ct);
+        var firstCommands = log.Commands;
+        var firstTransactions = log.Transactions;
+        log.Clear();
+        var replay = await registry.RecordUsageAsync(batch, Ct);
+        var replayCommands = log.Commands;
+        var total = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
+        var monday = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening.AddHours(1), Ct);
+
+        Assert.Equal(new UsageBatchResult(3, 0), first);
+        Assert.Single(firstCommands);
+        Assert.Empty(firstTransactions);
+        Assert.Equal(new UsageBatchResult(0, 3), replay);
+        Assert.Single(replayCommands);
+        Assert.Equal((2L, 110L, 55L, 0.0135m), (total.Requests, total.InputTokens, total.OutputTokens, total.CostUsd));
+        Assert.Equal(7, total.Rejections["rpm"]);
+        Assert.Equal((1L, 7L), (monday.Requests, monday.Rejections["rpm"]));
+        Assert.Equal(SundayEvening.AddHours(1), total.LastRequestAt);
+    }
+
+    [Fact]
+    public async Task An_aggregated_refusal_is_one_event_row_that_counts_all_its_requests()
+    {
+        var keyId = NewKeyId();
+        await _registry.Registry.RecordUsageAsync(
+            [Served(keyId, SundayEvening, 5, 5, 0.5m), Rejected(keyId, SundayEvening, "budget") with { Count = 40 }, Rejected(keyId, SundayEvening, "rpm")],
+            Ct);
+
+        var rows = await EventRowsAsync(keyId);
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Weekly, SundayEvening, Ct);
+
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(new (string?, int)[] { (null, 1), ("budget", 40), ("rpm", 1) }, rows.OrderBy(r => r.Rejection, StringComparer.Ordinal));
+        Assert.Equal(42, rows.Sum(r => r.Count));
+        Assert.Equal(1, totals.Requests);
+        Assert.Equal(40, totals.Rejections["budget"]);
+        Assert.Equal(1, totals.Rejections["rpm"]);
+    }
+
+    [Theory]
+    [InlineData(null, 2)]
+    [InlineData("rpm", 0)]
+    public async Task A_served_event_stands_for_one_request_and_a_refused_one_for_at_least_one(string? cause, int count)
+    {
+        var usage = new UsageEvent(Guid.NewGuid().ToString(), NewKeyId(), SundayEvening, "gpt-4o-mini", null, 0, 0, 0m, cause, count);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => _registry.Registry.RecordUsageAsync([usage], Ct));
+    }
+
+    [Fact]
     public async Task Key_without_usage_reads_as_zero_for_the_current_period()
     {
         var totals = await _registry.Registry.GetUsageAsync(NewKeyId(), BudgetPeriodKind.Weekly, SundayEvening, Ct);
@@ -102,6 +170,22 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Empty(totals.Rejections);
         Assert.Null(totals.LastRequestAt);
         Assert.Equal(new DateTimeOffset(2025, 6, 2, 0, 0, 0, TimeSpan.Zero), totals.PeriodStart);
+    }
+
+    private async Task<List<(string? Rejection, int Count)>> EventRowsAsync(string keyId)
+    {
+        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("SELECT rejection, request_count FROM vk.usage_events WHERE key_id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        var rows = new List<(string?, int)>();
+        while (await reader.ReadAsync(Ct))
+        {
+            rows.Add((reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1)));
+        }
+
+        return rows;
     }
 
     private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());

@@ -1,8 +1,12 @@
 namespace VirtualKeys.Registry.Usage;
 
-/// <summary>One request made (or refused) with a virtual key.</summary>
-/// <param name="RequestId">Unique per request: a batch that is sent twice is counted once.</param>
+/// <summary>One request made with a virtual key, or several refused ones of the same cause.</summary>
+/// <param name="RequestId">Unique per event: a batch that is sent twice is counted once.</param>
 /// <param name="RejectionCause">Why the request was refused (e.g. RateLimited, BudgetExhausted); null when it was served.</param>
+/// <param name="Count">
+/// Requests this event stands for: always 1 for a served request (audit and billing need its id), the
+/// number of refusals for an aggregated refused one.
+/// </param>
 public sealed record UsageEvent(
     string RequestId,
     string KeyId,
@@ -12,4 +16,5 @@ public sealed record UsageEvent(
     long InputTokens,
     long OutputTokens,
     decimal CostUsd,
-    string? RejectionCause = null);
+    string? RejectionCause = null,
+    int Count = 1);

@@ -7,12 +7,60 @@ using VirtualKeys.Registry.Connections;
 namespace VirtualKeys.Registry.Usage;
 
 /// <summary>
-/// Usage events and per-period totals. Events are inserted first and only the ones that were new
-/// are added to the totals, in the same transaction: that is what makes a replayed batch a no-op.
+/// Usage events and per-period totals. A batch is one statement: the events are inserted first and
+/// only the ones that were new are added to the totals, which is what makes a replayed batch a
+/// no-op; one statement is atomic, so it needs no transaction of its own (one round trip).
 /// </summary>
 internal sealed class UsageStore(RegistryDatabase database, TimeProvider timeProvider)
 {
-    private static readonly BudgetPeriodKind[] AllPeriods = Enum.GetValues<BudgetPeriodKind>();
+    // Period starts are computed in C# (BudgetPeriod.StartOf) and sent with each event, so the
+    // totals use exactly the boundaries the sidecar and the operator use. Totals are written sorted,
+    // so concurrent batches lock the same rows in the same order.
+    private const string RecordSql =
+        """
+        WITH batch AS (
+            SELECT * FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections, @counts,
+                                 @dailyStarts, @weeklyStarts, @monthlyStarts)
+                AS b(request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count,
+                     daily_start, weekly_start, monthly_start)
+        ),
+        fresh AS (
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, recorded_at)
+            SELECT request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, @now FROM batch
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING request_id
+        ),
+        by_cause AS (
+            SELECT b.key_id, p.period, p.period_start, b.rejection,
+                   sum(b.request_count)::bigint AS requests, sum(b.input_tokens)::bigint AS input_tokens, sum(b.output_tokens)::bigint AS output_tokens,
+                   sum(b.cost_usd) AS cost_usd, max(b.occurred_at) AS last_request_at
+            FROM fresh JOIN batch b USING (request_id)
+            CROSS JOIN LATERAL (VALUES ('daily', b.daily_start), ('weekly', b.weekly_start), ('monthly', b.monthly_start), ('total', @totalStart))
+                AS p(period, period_start)
+            GROUP BY b.key_id, p.period, p.period_start, b.rejection
+        ),
+        totals AS (
+            INSERT INTO vk.usage_totals (key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at, updated_at)
+            SELECT key_id, period, period_start,
+                   coalesce(sum(requests) FILTER (WHERE rejection IS NULL), 0)::bigint,
+                   sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cost_usd),
+                   coalesce(jsonb_object_agg(rejection, requests) FILTER (WHERE rejection IS NOT NULL), '{}'::jsonb),
+                   max(last_request_at), @now
+            FROM by_cause
+            GROUP BY key_id, period, period_start
+            ORDER BY key_id, period, period_start
+            ON CONFLICT (key_id, period, period_start) DO UPDATE SET
+                requests = usage_totals.requests + excluded.requests,
+                input_tokens = usage_totals.input_tokens + excluded.input_tokens,
+                output_tokens = usage_totals.output_tokens + excluded.output_tokens,
+                cost_usd = usage_totals.cost_usd + excluded.cost_usd,
+                rejections = vk.add_counts(usage_totals.rejections, excluded.rejections),
+                last_request_at = greatest(usage_totals.last_request_at, excluded.last_request_at),
+                updated_at = excluded.updated_at
+            RETURNING 1
+        )
+        SELECT count(*)::integer FROM fresh
+        """;
 
     public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, CancellationToken cancellationToken)
     {
@@ -27,16 +75,18 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             return Task.FromResult(new UsageBatchResult(0, 0));
         }
 
+        // An id repeated within the batch counts once, as its first occurrence: the statement joins
+        // the inserted ids back to the batch, which needs each id once.
+        var seen = new HashSet<string>(events.Count, StringComparer.Ordinal);
+        var distinct = events.Where(e => seen.Add(e.RequestId)).ToArray();
         var now = timeProvider.GetUtcNow().UtcDateTime;
         return database.RunAsync(
             async (connection, ct) =>
             {
-                await using var transaction = await connection.BeginTransactionAsync(ct);
-                var inserted = await InsertEventsAsync(connection, transaction, events, now, ct);
-                var fresh = events.Where(e => inserted.Remove(e.RequestId)).ToList();
-                await AddToTotalsAsync(connection, transaction, fresh, now, ct);
-                await transaction.CommitAsync(ct);
-                return new UsageBatchResult(fresh.Count, events.Count - fresh.Count);
+                await using var command = new NpgsqlCommand(RecordSql, connection);
+                AddParameters(command, distinct, now);
+                var recorded = (int)(await command.ExecuteScalarAsync(ct))!;
+                return new UsageBatchResult(recorded, events.Count - recorded);
             },
             cancellationToken);
     }
@@ -97,27 +147,20 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         {
             throw new ArgumentException($"Usage event {usage.RequestId}: tokens and cost must not be negative.", nameof(usage));
         }
+
+        if (usage.Count < 1 || (usage.Count > 1 && usage.RejectionCause is null))
+        {
+            throw new ArgumentException(
+                $"Usage event {usage.RequestId}: Count must be 1 for a served request and at least 1 for refused ones.", nameof(usage));
+        }
     }
 
     private static string PeriodText(BudgetPeriodKind period) => period.ToString().ToLowerInvariant();
 
-    private static async Task<HashSet<string>> InsertEventsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        IReadOnlyCollection<UsageEvent> events,
-        DateTime now,
-        CancellationToken cancellationToken)
+    private static void AddParameters(NpgsqlCommand command, UsageEvent[] events, DateTime now)
     {
-        await using var command = new NpgsqlCommand(
-            """
-            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, recorded_at)
-            SELECT e.*, @now FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections) AS e
-            ON CONFLICT (request_id) DO NOTHING
-            RETURNING request_id
-            """,
-            connection,
-            transaction);
         command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now });
+        command.Parameters.Add(new NpgsqlParameter<DateTime>("totalStart", NpgsqlDbType.TimestampTz) { TypedValue = BudgetPeriod.TotalStart.UtcDateTime });
         command.Parameters.Add(Array("requestIds", NpgsqlDbType.Text, events.Select(e => e.RequestId).ToArray()));
         command.Parameters.Add(Array("keyIds", NpgsqlDbType.Text, events.Select(e => e.KeyId).ToArray()));
         command.Parameters.Add(Array("occurredAt", NpgsqlDbType.TimestampTz, events.Select(e => e.OccurredAt.UtcDateTime).ToArray()));
@@ -127,84 +170,14 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         command.Parameters.Add(Array("outputTokens", NpgsqlDbType.Bigint, events.Select(e => e.OutputTokens).ToArray()));
         command.Parameters.Add(Array("costs", NpgsqlDbType.Numeric, events.Select(e => e.CostUsd).ToArray()));
         command.Parameters.Add(Array("rejections", NpgsqlDbType.Text, events.Select(e => e.RejectionCause).ToArray()));
-
-        var inserted = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            inserted.Add(reader.GetString(0));
-        }
-
-        return inserted;
+        command.Parameters.Add(Array("counts", NpgsqlDbType.Integer, events.Select(e => e.Count).ToArray()));
+        command.Parameters.Add(Array("dailyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Daily)));
+        command.Parameters.Add(Array("weeklyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Weekly)));
+        command.Parameters.Add(Array("monthlyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Monthly)));
     }
 
-    private static async Task AddToTotalsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        List<UsageEvent> fresh,
-        DateTime now,
-        CancellationToken cancellationToken)
-    {
-        if (fresh.Count == 0)
-        {
-            return;
-        }
-
-        // Sorted, so concurrent batches lock the same total rows in the same order.
-        var totals = fresh
-            .SelectMany(e => AllPeriods.Select(p => (Event: e, Period: p, Start: BudgetPeriod.StartOf(p, e.OccurredAt))))
-            .GroupBy(x => (x.Event.KeyId, x.Period, x.Start))
-            .OrderBy(g => g.Key.KeyId, StringComparer.Ordinal).ThenBy(g => g.Key.Period).ThenBy(g => g.Key.Start)
-            .Select(g =>
-            {
-                var served = g.Where(x => x.Event.RejectionCause is null).ToList();
-                var rejections = g.Where(x => x.Event.RejectionCause is not null)
-                    .GroupBy(x => x.Event.RejectionCause!, StringComparer.Ordinal)
-                    .ToDictionary(r => r.Key, r => (long)r.Count(), StringComparer.Ordinal);
-                return new
-                {
-                    g.Key.KeyId,
-                    Period = PeriodText(g.Key.Period),
-                    Start = g.Key.Start.UtcDateTime,
-                    Requests = (long)served.Count,
-                    InputTokens = g.Sum(x => x.Event.InputTokens),
-                    OutputTokens = g.Sum(x => x.Event.OutputTokens),
-                    Cost = g.Sum(x => x.Event.CostUsd),
-                    Rejections = JsonSerializer.Serialize(rejections, RegistryJsonContext.Default.DictionaryStringInt64),
-                    LastRequestAt = g.Max(x => x.Event.OccurredAt).UtcDateTime,
-                };
-            })
-            .ToList();
-
-        await using var command = new NpgsqlCommand(
-            """
-            INSERT INTO vk.usage_totals (key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at, updated_at)
-            SELECT t.key_id, t.period, t.period_start, t.requests, t.input_tokens, t.output_tokens, t.cost_usd, t.rejections::jsonb, t.last_request_at, @now
-            FROM unnest(@keyIds, @periods, @starts, @requests, @inputTokens, @outputTokens, @costs, @rejections, @lastRequestAt)
-                AS t(key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at)
-            ON CONFLICT (key_id, period, period_start) DO UPDATE SET
-                requests = usage_totals.requests + excluded.requests,
-                input_tokens = usage_totals.input_tokens + excluded.input_tokens,
-                output_tokens = usage_totals.output_tokens + excluded.output_tokens,
-                cost_usd = usage_totals.cost_usd + excluded.cost_usd,
-                rejections = vk.add_counts(usage_totals.rejections, excluded.rejections),
-                last_request_at = greatest(usage_totals.last_request_at, excluded.last_request_at),
-                updated_at = excluded.updated_at
-            """,
-            connection,
-            transaction);
-        command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now });
-        command.Parameters.Add(Array("keyIds", NpgsqlDbType.Text, totals.Select(t => t.KeyId).ToArray()));
-        command.Parameters.Add(Array("periods", NpgsqlDbType.Text, totals.Select(t => t.Period).ToArray()));
-        command.Parameters.Add(Array("starts", NpgsqlDbType.TimestampTz, totals.Select(t => t.Start).ToArray()));
-        command.Parameters.Add(Array("requests", NpgsqlDbType.Bigint, totals.Select(t => t.Requests).ToArray()));
-        command.Parameters.Add(Array("inputTokens", NpgsqlDbType.Bigint, totals.Select(t => t.InputTokens).ToArray()));
-        command.Parameters.Add(Array("outputTokens", NpgsqlDbType.Bigint, totals.Select(t => t.OutputTokens).ToArray()));
-        command.Parameters.Add(Array("costs", NpgsqlDbType.Numeric, totals.Select(t => t.Cost).ToArray()));
-        command.Parameters.Add(Array("rejections", NpgsqlDbType.Text, totals.Select(t => t.Rejections).ToArray()));
-        command.Parameters.Add(Array("lastRequestAt", NpgsqlDbType.TimestampTz, totals.Select(t => t.LastRequestAt).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    private static DateTime[] Starts(UsageEvent[] events, BudgetPeriodKind period) =>
+        events.Select(e => BudgetPeriod.StartOf(period, e.OccurredAt).UtcDateTime).ToArray();
 
     private static NpgsqlParameter Array<T>(string name, NpgsqlDbType elementType, T[] values) =>
         new(name, NpgsqlDbType.Array | elementType) { Value = values };

@@ -6,6 +6,7 @@ using VirtualKeys.LocalCluster.Api;
 using VirtualKeys.LocalCluster.Errors;
 using VirtualKeys.LocalCluster.Json;
 using VirtualKeys.LocalCluster.Patching;
+using VirtualKeys.LocalCluster.Protobuf;
 using VirtualKeys.LocalCluster.Registry;
 using VirtualKeys.LocalCluster.Selectors;
 
@@ -98,15 +99,15 @@ internal sealed class ResourceHandler
                 await _watch.ServeAsync(context, type, path.Namespace, LabelSelector.Parse(query["labelSelector"]), fields, accept);
                 break;
             case "create":
-                var (createBody, createOptions) = await ReadWriteAsync(context);
+                var (createBody, createOptions) = await ReadWriteAsync(context, type);
                 await RespondAsync(context, type, accept, _operations.Create(type, ns, createBody, createOptions));
                 break;
             case "update" when path.Subresource == "scale":
-                var (scaleBody, scaleOptions) = await ReadWriteAsync(context);
+                var (scaleBody, scaleOptions) = await ReadWriteAsync(context, type);
                 await RespondScaleAsync(context, type, UpdateScale(type, ns, path.Name!, scaleBody, scaleOptions));
                 break;
             case "update":
-                var (updateBody, updateOptions) = await ReadWriteAsync(context);
+                var (updateBody, updateOptions) = await ReadWriteAsync(context, type);
                 await RespondAsync(context, type, accept, _operations.Update(type, ns, path.Name!, path.Subresource == "status", updateBody, updateOptions));
                 break;
             case "patch":
@@ -265,15 +266,24 @@ internal sealed class ResourceHandler
         await HttpResponses.WriteJsonAsync(context, result.StatusCode, served);
     }
 
-    private async Task<(JsonObject Body, WriteOptions Options)> ReadWriteAsync(HttpContext context)
+    private async Task<(JsonObject Body, WriteOptions Options)> ReadWriteAsync(HttpContext context, ResourceType type)
     {
         var contentType = (context.Request.ContentType ?? "application/json").Split(';')[0].Trim().ToLowerInvariant();
-        if (contentType is not ("application/json" or "*/*" or ""))
+        var protobuf = contentType == ProtobufEnvelope.MediaType && ProtobufBody.Supports(type.Group, type.Kind);
+        if (contentType is not ("application/json" or "*/*" or "") && !protobuf)
         {
-            throw ApiErrors.UnsupportedMediaType(contentType, ["application/json"]);
+            throw ApiErrors.UnsupportedMediaType(
+                contentType,
+                ProtobufBody.Supports(type.Group, type.Kind) ? ["application/json", ProtobufEnvelope.MediaType] : ["application/json"]);
         }
 
         var body = await ReadBodyAsync(context);
+        if (protobuf)
+        {
+            // Protobuf carries no duplicate or unknown fields to warn about.
+            return (ProtobufBody.Read(body, type.Kind), ParseWriteOptions(context));
+        }
+
         var duplicates = new List<string>();
         var node = JsonBody.Parse(body, duplicates);
         if (node is not JsonObject obj)

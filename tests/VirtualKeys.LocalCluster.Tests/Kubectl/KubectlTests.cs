@@ -166,6 +166,49 @@ public sealed class KubectlTests : IAsyncLifetime
         Assert.Contains("virtualkeys", await _kubectl.SucceedAsync("api-resources", "--api-group=aigateway.dev"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Create_secret_configmap_and_namespace_work_though_kubectl_sends_them_as_protobuf()
+    {
+        Assert.Contains("namespace/team-b created", await _kubectl.SucceedAsync("create", "namespace", "team-b"), StringComparison.Ordinal);
+        Assert.Contains(
+            "secret/openai-key created",
+            await _kubectl.SucceedAsync("create", "secret", "generic", "openai-key", "-n", "team-b", "--from-literal=api-key=sk-fake-1", "--from-literal=org=acme"),
+            StringComparison.Ordinal);
+        await _kubectl.SucceedAsync("label", "secret", "openai-key", "-n", "team-b", "team=b");
+        Assert.Contains("configmap/settings created", await _kubectl.SucceedAsync("create", "configmap", "settings", "--from-literal=region=eu"), StringComparison.Ordinal);
+
+        var ns = await _client.CoreV1.ReadNamespaceAsync("team-b", cancellationToken: Token);
+        Assert.Equal("Active", ns.Status?.Phase);
+        var secret = await _client.CoreV1.ReadNamespacedSecretAsync("openai-key", "team-b", cancellationToken: Token);
+        Assert.Equal("Opaque", secret.Type);
+        Assert.Equal("sk-fake-1", Encoding.UTF8.GetString(secret.Data["api-key"]));
+        Assert.Equal("acme", Encoding.UTF8.GetString(secret.Data["org"]));
+        Assert.Equal("b", secret.Metadata.Labels["team"]);
+        var configMap = await _client.CoreV1.ReadNamespacedConfigMapAsync("settings", "default", cancellationToken: Token);
+        Assert.Equal("eu", configMap.Data["region"]);
+
+        // A second create of the same name is refused as a real server does.
+        var (code, _, error) = await _kubectl.RunAsync(["create", "secret", "generic", "openai-key", "-n", "team-b", "--from-literal=api-key=sk-fake-2"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("secrets \"openai-key\" already exists", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_malformed_protobuf_body_is_a_400_and_protobuf_for_a_custom_resource_a_415()
+    {
+        using var http = new HttpClient { BaseAddress = _server.BaseAddress };
+        using var garbage = new ByteArrayContent([(byte)'k', (byte)'8', (byte)'s', 0, 0x0a, 0xff, 0xff, 0xff]);
+        garbage.Headers.ContentType = new("application/vnd.kubernetes.protobuf");
+        using var bad = await http.PostAsync("api/v1/namespaces/default/secrets", garbage, Token);
+        Assert.Equal(400, (int)bad.StatusCode);
+        Assert.Equal("BadRequest", JsonNode.Parse(await bad.Content.ReadAsStringAsync(Token))?["reason"]?.GetValue<string>());
+
+        using var widget = new ByteArrayContent([(byte)'k', (byte)'8', (byte)'s', 0]);
+        widget.Headers.ContentType = new("application/vnd.kubernetes.protobuf");
+        using var unsupported = await http.PostAsync("apis/test.vk.dev/v1/namespaces/default/widgets", widget, Token);
+        Assert.Equal(415, (int)unsupported.StatusCode);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);

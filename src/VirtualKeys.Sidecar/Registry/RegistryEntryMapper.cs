@@ -10,25 +10,19 @@ namespace VirtualKeys.Sidecar.Registry;
 /// <summary>Turns a registry record (read with its credentials) into what the sidecar serves.</summary>
 internal static class RegistryEntryMapper
 {
-    public static VirtualKeyEntry ToEntry(VirtualKeyRecord record)
+    /// <param name="interner">
+    /// Shares strings, model lists, provider entries, limits and budgets with the other keys it mapped, so
+    /// a snapshot of many keys built from few templates holds each once; null shares nothing.
+    /// </param>
+    public static VirtualKeyEntry ToEntry(VirtualKeyRecord record, SnapshotInterner? interner = null)
     {
+        interner ??= new SnapshotInterner();
         var config = record.Config;
-        return new VirtualKeyEntry
+        var providers = new ProviderEntry[config.Providers.Count];
+        for (var i = 0; i < providers.Length; i++)
         {
-            KeyId = record.KeyId,
-            Namespace = record.Identity.Namespace,
-            Name = record.Identity.Name,
-            State = record.State switch
-            {
-                VirtualKeyState.Suspended => KeyState.Suspended,
-                VirtualKeyState.Tombstoned => KeyState.Tombstoned,
-                _ => config.Suspended ? KeyState.Suspended : KeyState.Active,
-            },
-            ExpiresAt = config.ExpiresAt,
-            DefaultModel = config.DefaultModel,
-            AllowedModels = config.AllowedModels,
-            ModelAliases = config.ModelAliases,
-            Providers = [.. config.Providers.Select(provider => new ProviderEntry
+            var provider = config.Providers[i];
+            providers[i] = interner.Entry(new ProviderEntry
             {
                 Name = provider.Name,
                 Type = Enum.Parse<SidecarProviderType>(provider.Type.ToString()),
@@ -37,12 +31,36 @@ internal static class RegistryEntryMapper
                 Models = provider.Models ?? [],
                 Priority = provider.Priority,
                 Weight = provider.Weight,
-            })],
-            Limits = new SidecarKeyLimits(config.Limits.RequestsPerMinute, config.Limits.TokensPerMinute, config.Limits.MaxParallelRequests),
-            Budget = config.Budget is { } budget
+            });
+        }
+
+        var tokens = new TokenHash[record.Tokens.Count];
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            tokens[i] = new TokenHash(record.Tokens[i].Hash, record.Tokens[i].NotAfter);
+        }
+
+        return new VirtualKeyEntry
+        {
+            KeyId = record.KeyId,
+            Namespace = interner.String(record.Identity.Namespace),
+            Name = record.Identity.Name,
+            State = record.State switch
+            {
+                VirtualKeyState.Suspended => KeyState.Suspended,
+                VirtualKeyState.Tombstoned => KeyState.Tombstoned,
+                _ => config.Suspended ? KeyState.Suspended : KeyState.Active,
+            },
+            ExpiresAt = config.ExpiresAt,
+            DefaultModel = interner.OptionalString(config.DefaultModel),
+            AllowedModels = interner.StringList(config.AllowedModels),
+            ModelAliases = interner.AliasMap(config.ModelAliases),
+            Providers = interner.ProviderEntryList(providers),
+            Limits = interner.Limits(new SidecarKeyLimits(config.Limits.RequestsPerMinute, config.Limits.TokensPerMinute, config.Limits.MaxParallelRequests)),
+            Budget = interner.Budget(config.Budget is { } budget
                 ? new SidecarKeyBudget(budget.MaxCostUsd, ToSidecar(budget.Period), budget.AlertAtPercent)
-                : null,
-            TokenHashes = [.. record.Tokens.Select(token => new TokenHash(token.Hash, token.NotAfter))],
+                : null),
+            TokenHashes = tokens,
         };
     }
 

@@ -61,12 +61,10 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         // Listen first, then read: a change committed in between is both in the read and notified,
         // never in neither.
         await using var listener = await RegistryChangeListener.StartAsync(_registry.Database, _listenerLogger, cancellationToken);
-        var all = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
-        var sent = all.Keys.ToDictionary(record => record.KeyId, record => record.ChangeVersion, StringComparer.Ordinal);
-        var version = all.ChangeVersion;
-        await SeedRecordedSpendAsync(all.Keys, cancellationToken);
-        Log.Loaded(_logger, sent.Count, version);
-        yield return KeySnapshotChange.Reload([.. all.Keys.Select(RegistryEntryMapper.ToEntry)]);
+        var interner = new SnapshotInterner();
+        var (reload, sent, version) = await LoadAsync(interner, cancellationToken);
+        var internedAtLoad = interner.Count;
+        yield return reload;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var notifications = listener.ReadAllAsync(stop.Token).GetAsyncEnumerator(stop.Token);
@@ -81,10 +79,8 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
 
                 if (fullSyncDue)
                 {
-                    var live = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
-                    await SeedRecordedSpendAsync(live.Keys, cancellationToken);
-                    var changes = Compare(live, sent);
-                    version = Math.Max(version, live.ChangeVersion);
+                    var (changes, liveVersion) = await CompareAsync(sent, interner, cancellationToken);
+                    version = Math.Max(version, liveVersion);
                     nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
                     if (changes.Count == 0)
                     {
@@ -114,7 +110,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                     continue;
                 }
 
-                var changed = await _registry.ListChangedSinceAsync(version, includeCredentials: true, cancellationToken);
+                RegistryKeySet? changed = await _registry.ListChangedSinceAsync(version, includeCredentials: true, cancellationToken);
                 await SeedRecordedSpendAsync([.. changed.Keys.Where(record => record.State != VirtualKeyState.Tombstoned)], cancellationToken);
                 foreach (var record in changed.Keys)
                 {
@@ -128,11 +124,19 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                     else
                     {
                         sent[record.KeyId] = record.ChangeVersion;
-                        yield return KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record));
+                        yield return KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record, interner));
                     }
                 }
 
                 version = Math.Max(version, changed.ChangeVersion);
+                changed = null; // the records, credentials included, are not kept until the next notification
+
+                // Changed keys only add to the interner: start a fresh one before it holds many replaced
+                // credentials (keys mapped from now on share with each other, not with the older ones).
+                if (interner.Count > (2 * internedAtLoad) + 256)
+                {
+                    interner = new SnapshotInterner();
+                }
             }
         }
         finally
@@ -147,6 +151,65 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                 // The pending read ends with the cancellation (or the lost connection already reported).
             }
         }
+    }
+
+    /// <summary>
+    /// Every live key, mapped. The records, decrypted credentials and all, are dropped here: the iterator
+    /// would otherwise keep them reachable for as long as it runs.
+    /// </summary>
+    private async Task<(KeySnapshotChange Reload, Dictionary<string, long> Sent, long Version)> LoadAsync(
+        SnapshotInterner interner,
+        CancellationToken cancellationToken)
+    {
+        var all = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
+        var sent = all.Keys.ToDictionary(record => record.KeyId, record => record.ChangeVersion, StringComparer.Ordinal);
+        await SeedRecordedSpendAsync(all.Keys, cancellationToken);
+        Log.Loaded(_logger, sent.Count, all.ChangeVersion);
+        var entries = new VirtualKeyEntry[all.Keys.Count];
+        for (var i = 0; i < entries.Length; i++)
+        {
+            entries[i] = RegistryEntryMapper.ToEntry(all.Keys[i], interner);
+        }
+
+        return (KeySnapshotChange.Reload(entries), sent, all.ChangeVersion);
+    }
+
+    /// <summary>
+    /// The periodic comparison. The whole registry is read without credentials (nothing decrypted, one
+    /// statement fewer); only when something differs is it read again with them, for the changed keys' entries.
+    /// </summary>
+    private async Task<(List<KeySnapshotChange> Changes, long Version)> CompareAsync(
+        Dictionary<string, long> sent,
+        SnapshotInterner interner,
+        CancellationToken cancellationToken)
+    {
+        var live = await _registry.ListLiveKeysAsync(includeCredentials: false, cancellationToken);
+        await SeedRecordedSpendAsync(live.Keys, cancellationToken);
+        if (!Differs(live, sent))
+        {
+            return ([], live.ChangeVersion);
+        }
+
+        live = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
+        return (Compare(live, sent, interner), live.ChangeVersion);
+    }
+
+    private static bool Differs(RegistryKeySet live, Dictionary<string, long> sent)
+    {
+        if (live.Keys.Count != sent.Count)
+        {
+            return true;
+        }
+
+        foreach (var record in live.Keys)
+        {
+            if (!sent.TryGetValue(record.KeyId, out var sentVersion) || sentVersion != record.ChangeVersion)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task SeedRecordedSpendAsync(IReadOnlyList<VirtualKeyRecord> records, CancellationToken cancellationToken)
@@ -188,7 +251,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     }
 
     /// <summary>What must be sent so the sidecar's snapshot equals <paramref name="live"/>; updates <paramref name="sent"/>.</summary>
-    private static List<KeySnapshotChange> Compare(RegistryKeySet live, Dictionary<string, long> sent)
+    private static List<KeySnapshotChange> Compare(RegistryKeySet live, Dictionary<string, long> sent, SnapshotInterner interner)
     {
         var changes = new List<KeySnapshotChange>();
         var liveIds = new HashSet<string>(StringComparer.Ordinal);
@@ -198,7 +261,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
             if (!sent.TryGetValue(record.KeyId, out var sentVersion) || sentVersion != record.ChangeVersion)
             {
                 sent[record.KeyId] = record.ChangeVersion;
-                changes.Add(KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record)));
+                changes.Add(KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record, interner)));
             }
         }
 

@@ -12,6 +12,8 @@ internal sealed partial class KeySnapshotStore
     private readonly ILogger<KeySnapshotStore> _logger;
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile KeySnapshot _current = KeySnapshot.Empty;
+    private SnapshotInterner _interner = new();
+    private int _internedAtReload;
     private long _confirmedAtTicks;
     private volatile bool _degraded;
 
@@ -43,13 +45,17 @@ internal sealed partial class KeySnapshotStore
         switch (change.Kind)
         {
             case KeySnapshotChangeKind.Reload:
+                _interner = new SnapshotInterner();
                 _current = KeySnapshot.Create(change.Entries.Select(Compile).OfType<ServingKey>());
+                _internedAtReload = _interner.Count;
+                LoadedHeapCompaction.AfterLoad(_current.Count);
                 _loaded.TrySetResult();
                 Log.SnapshotLoaded(_logger, _current.Count);
                 break;
             case KeySnapshotChangeKind.Upsert:
                 var compiled = Compile(change.Entry!);
                 _current = compiled is null ? _current.Without(change.KeyId!) : _current.With(compiled);
+                ShedReplacedValues();
                 break;
             case KeySnapshotChangeKind.Remove:
                 _current = _current.Without(change.KeyId!);
@@ -64,6 +70,24 @@ internal sealed partial class KeySnapshotStore
         _degraded = false;
     }
 
+    /// <summary>
+    /// Upserts only add to the interner, so the providers (credentials included) of replaced keys stay in it;
+    /// once it holds twice what the last reload needed, it is rebuilt from the keys served now.
+    /// </summary>
+    private void ShedReplacedValues()
+    {
+        if (_interner.Count <= (2 * _internedAtReload) + 256)
+        {
+            return;
+        }
+
+        var entries = _current.Keys.Select(key => key.Entry).ToList();
+        _interner = new SnapshotInterner();
+        _current = KeySnapshot.Create(entries.Select(Compile).OfType<ServingKey>());
+        _internedAtReload = _interner.Count;
+        LoadedHeapCompaction.AfterLoad(_current.Count);
+    }
+
     private ServingKey? Compile(VirtualKeyEntry entry)
     {
         if (!VirtualKeyId.IsValid(entry.KeyId))
@@ -75,7 +99,7 @@ internal sealed partial class KeySnapshotStore
         var providers = new List<ServingProvider>(entry.Providers.Count);
         foreach (var provider in entry.Providers)
         {
-            var serving = ServingProvider.TryCreate(provider, out var problem);
+            var serving = _interner.Prepared(provider, out var problem);
             if (serving is null)
             {
                 Log.ProviderSkipped(_logger, entry.Namespace, entry.Name, provider.Name, problem!);
@@ -86,7 +110,7 @@ internal sealed partial class KeySnapshotStore
             }
         }
 
-        return new ServingKey(entry, [.. providers]);
+        return new ServingKey(entry, [.. providers], _interner);
     }
 
     private static partial class Log

@@ -11,34 +11,39 @@ internal sealed class ServingKey
 {
     private readonly FrozenSet<string>? _allowed;
     private readonly FrozenDictionary<string, string> _aliases;
-    private readonly FrozenSet<string> _aliasTargets;
-    private readonly (byte[] Hash, DateTimeOffset? NotAfter)[] _hashes;
+    private readonly TokenHash[] _hashes;
+    private string? _displayName;
+    private KeyInfo? _info;
 
-    public ServingKey(VirtualKeyEntry entry, ServingProvider[] providers)
+    /// <param name="providers">In declared order.</param>
+    /// <param name="interner">Shares the ordered providers, model set and alias map with equal keys; null to share nothing.</param>
+    public ServingKey(VirtualKeyEntry entry, ServingProvider[] providers, SnapshotInterner? interner = null)
     {
         Entry = entry;
-        DisplayName = entry.Namespace + "/" + entry.Name;
-        Info = new KeyInfo { Namespace = entry.Namespace, Name = entry.Name, Id = entry.KeyId };
-        _allowed = entry.AllowedModels.Count == 0 ? null : entry.AllowedModels.ToFrozenSet(StringComparer.Ordinal);
-        _aliases = entry.ModelAliases.ToFrozenDictionary(StringComparer.Ordinal);
-        _aliasTargets = entry.ModelAliases.Values.ToFrozenSet(StringComparer.Ordinal);
-        _hashes = [.. entry.TokenHashes.Select(h => (h.Sha256.ToArray(), h.NotAfter))];
-
+        _allowed = interner is not null ? interner.ModelSet(entry.AllowedModels)
+            : entry.AllowedModels.Count == 0 ? null
+            : entry.AllowedModels.ToFrozenSet(StringComparer.Ordinal);
+        _aliases = entry.ModelAliases is FrozenDictionary<string, string> frozen && frozen.Comparer == StringComparer.Ordinal ? frozen
+            : interner is not null ? interner.AliasMap(entry.ModelAliases)
+            : entry.ModelAliases.ToFrozenDictionary(StringComparer.Ordinal);
+        _hashes = entry.TokenHashes as TokenHash[] ?? [.. entry.TokenHashes];
         // Stable sort: providers keep their declared order inside a tier.
-        Providers = [.. providers.OrderBy(p => p.Priority)];
-        OneProviderPerTier = Providers.Select(p => p.Priority).Distinct().Count() == Providers.Length;
+        ServingProvider[] ordered = [.. providers.OrderBy(p => p.Priority)];
+        Providers = interner?.ProviderList(ordered) ?? ordered;
+        OneProviderPerTier = OnePerTier(Providers);
     }
 
     public VirtualKeyEntry Entry { get; }
 
     public string KeyId => Entry.KeyId;
 
-    /// <summary><c>namespace/name</c>: what people call the key in logs and metrics.</summary>
-    public string DisplayName { get; }
+    /// <summary><c>namespace/name</c>: what people call the key in logs and metrics. Built on first use.</summary>
+    public string DisplayName => _displayName ??= Entry.Namespace + "/" + Entry.Name;
 
-    public KeyInfo Info { get; }
+    /// <summary>The key as a resolve answer names it. Built on first use.</summary>
+    public KeyInfo Info => _info ??= new KeyInfo { Namespace = Entry.Namespace, Name = Entry.Name, Id = Entry.KeyId };
 
-    /// <summary>Ordered by priority tier.</summary>
+    /// <summary>Ordered by priority tier; shared with other keys: never modify.</summary>
     public ServingProvider[] Providers { get; }
 
     public bool OneProviderPerTier { get; }
@@ -53,13 +58,13 @@ internal sealed class ServingKey
 
         var matched = false;
         DateTimeOffset? matchedNotAfter = null;
-        foreach (var (stored, notAfter) in _hashes)
+        foreach (var stored in _hashes)
         {
             // Every stored hash is compared so the time taken does not depend on which one matched.
-            if (CryptographicOperations.FixedTimeEquals(stored, hash))
+            if (CryptographicOperations.FixedTimeEquals(stored.Sha256.Span, hash))
             {
                 matched = true;
-                matchedNotAfter = notAfter;
+                matchedNotAfter = stored.NotAfter;
             }
         }
 
@@ -76,10 +81,17 @@ internal sealed class ServingKey
     public bool MentionsModel(string model)
     {
         if ((_allowed is not null && _allowed.Contains(model))
-            || _aliasTargets.Contains(model)
             || string.Equals(model, Entry.DefaultModel, StringComparison.Ordinal))
         {
             return true;
+        }
+
+        foreach (var target in _aliases.Values)
+        {
+            if (string.Equals(model, target, StringComparison.Ordinal))
+            {
+                return true;
+            }
         }
 
         foreach (var provider in Providers)
@@ -94,4 +106,17 @@ internal sealed class ServingKey
     }
 
     public override string ToString() => DisplayName;
+
+    private static bool OnePerTier(ServingProvider[] providers)
+    {
+        for (var i = 1; i < providers.Length; i++)
+        {
+            if (providers[i].Priority == providers[i - 1].Priority)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

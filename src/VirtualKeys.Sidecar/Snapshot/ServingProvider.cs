@@ -15,18 +15,22 @@ internal sealed class ServingProvider
     public const string DefaultAzureApiVersion = "2024-10-21";
     private const int MaxCachedModels = 256;
 
+    private static readonly Uri?[] NoRouteUris = new Uri?[ProxyRoute.All.Count];
+
     private readonly FrozenSet<string>? _models;
     private readonly Uri?[] _routeUris;
     private readonly ConcurrentDictionary<string, ProviderInfo>? _azureInfos;
     private readonly ConcurrentDictionary<(int Route, string Model), Uri>? _azureUris;
     private readonly ProviderInfo? _info;
 
-    private ServingProvider(ProviderEntry entry, string baseUrl)
+    private ServingProvider(ProviderEntry entry, string baseUrl, SnapshotInterner? interner)
     {
         Entry = entry;
         BaseUrl = baseUrl;
         TypeName = entry.Type.ToString();
-        _models = entry.Models.Count == 0 ? null : entry.Models.ToFrozenSet(StringComparer.Ordinal);
+        _models = interner is not null ? interner.ModelSet(entry.Models)
+            : entry.Models.Count == 0 ? null
+            : entry.Models.ToFrozenSet(StringComparer.Ordinal);
         (AuthHeaderName, AuthHeaderValue) = entry.Type switch
         {
             ProviderType.AzureOpenAI => ("api-key", entry.Credential),
@@ -37,22 +41,15 @@ internal sealed class ServingProvider
         Family = entry.Type == ProviderType.Anthropic ? ApiFamily.Anthropic : ApiFamily.OpenAI;
         ApiVersion = entry.Type == ProviderType.AzureOpenAI ? entry.AzureApiVersion ?? DefaultAzureApiVersion : null;
 
-        _routeUris = new Uri?[ProxyRoute.All.Count];
         if (entry.Type == ProviderType.AzureOpenAI)
         {
+            _routeUris = NoRouteUris;
             _azureInfos = new(StringComparer.Ordinal);
             _azureUris = new();
         }
         else
         {
-            foreach (var route in ProxyRoute.All)
-            {
-                if (route.Family == Family)
-                {
-                    _routeUris[route.Index] = new Uri(baseUrl + route.UpstreamSuffix);
-                }
-            }
-
+            _routeUris = interner?.RouteUris(baseUrl, Family) ?? CreateRouteUris(baseUrl, Family);
             _info = CreateInfo(baseUrl);
         }
     }
@@ -79,7 +76,10 @@ internal sealed class ServingProvider
 
     public string AuthHeaderValue { get; }
 
-    public static ServingProvider? TryCreate(ProviderEntry entry, out string? problem)
+    public static ServingProvider? TryCreate(ProviderEntry entry, out string? problem) => TryCreate(entry, null, out problem);
+
+    /// <param name="interner">Shares the endpoint URIs and model set with other providers; null to share nothing.</param>
+    public static ServingProvider? TryCreate(ProviderEntry entry, SnapshotInterner? interner, out string? problem)
     {
         var baseUrl = entry.BaseUrl ?? entry.Type switch
         {
@@ -95,6 +95,11 @@ internal sealed class ServingProvider
         }
 
         baseUrl = baseUrl.TrimEnd('/');
+        if (interner is not null)
+        {
+            baseUrl = interner.String(baseUrl);
+        }
+
         if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
         {
             problem = "baseUrl is not an absolute http(s) URL";
@@ -108,7 +113,22 @@ internal sealed class ServingProvider
         }
 
         problem = null;
-        return new ServingProvider(entry, baseUrl);
+        return new ServingProvider(entry, baseUrl, interner);
+    }
+
+    /// <summary>The upstream URI of every route of <paramref name="family"/>, by route index; null for the other family's routes.</summary>
+    public static Uri?[] CreateRouteUris(string baseUrl, ApiFamily family)
+    {
+        var uris = new Uri?[ProxyRoute.All.Count];
+        foreach (var route in ProxyRoute.All)
+        {
+            if (route.Family == family)
+            {
+                uris[route.Index] = new Uri(baseUrl + route.UpstreamSuffix);
+            }
+        }
+
+        return uris;
     }
 
     public bool Serves(string model) => _models is null || _models.Contains(model);

@@ -156,6 +156,52 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
+    [Fact]
+    public async Task A_credential_replaced_without_notification_is_served_after_the_periodic_comparison()
+    {
+        const string Replaced = "sk-registry-upstream-credential-0002";
+        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
+        var (identity, keyId, token) = await sidecar.AddKeyAsync();
+        using (var served = await sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        await ReplaceCredentialWithoutNotifyAsync(sidecar, identity, keyId, Replaced);
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(10);
+        string? credential;
+        do
+        {
+            using var response = await sidecar.ResolveAsync(token);
+            credential = (await RegistrySidecar.ReadJsonAsync(response)).GetProperty("provider").GetProperty("credential").GetString();
+            if (credential != Replaced)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), Cancel);
+            }
+        }
+        while (credential != Replaced && DateTimeOffset.UtcNow < deadline);
+
+        Assert.True(credential == Replaced, "the sidecar still serves the credential from before the unannounced change");
+    }
+
+    /// <summary>A provider Secret's new key written straight into the row, encrypted as the registry does, with no NOTIFY.</summary>
+    private async Task ReplaceCredentialWithoutNotifyAsync(RegistrySidecar sidecar, VirtualKeyIdentity identity, string keyId, string credential)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(Cancel);
+        await using var command = new NpgsqlCommand(
+            """
+            WITH next AS (UPDATE vk.registry_state SET change_version = change_version + 1 RETURNING change_version),
+            key AS (UPDATE vk.virtual_keys SET updated_at = now(), change_version = (SELECT change_version FROM next) WHERE key_id = @keyId RETURNING id)
+            UPDATE vk.provider_credentials SET ciphertext = @ciphertext, updated_at = now()
+            WHERE virtual_key = (SELECT id FROM key) AND provider_name = 'openai'
+            """,
+            connection);
+        command.Parameters.AddWithValue("keyId", keyId);
+        command.Parameters.AddWithValue("ciphertext", sidecar.Registry.Protector.Protect(credential, identity.Uid, "openai"));
+        Assert.Equal(1, await command.ExecuteNonQueryAsync(Cancel));
+    }
+
     /// <summary>What a NOTIFY lost on the way looks like to the sidecar: the row changes, nobody is told.</summary>
     private async Task TombstoneWithoutNotifyAsync(string keyId)
     {

@@ -46,7 +46,16 @@ public sealed class SidecarOptions
     /// </summary>
     public int UsageBufferCapacity { get; set; } = 100_000;
 
+    /// <summary>A batch is written as soon as this many usage records are queued.</summary>
     public int UsageBatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// Longest time a usage record (or a counted refusal) waits before it is written when fewer than
+    /// <see cref="UsageBatchSize"/> are queued: one PostgreSQL statement per batch instead of one
+    /// transaction per request. It is also about how long the registry's totals (status.usage, the
+    /// operator's view of spend) lag behind, and what a SIGKILLed sidecar can lose; SIGTERM writes everything.
+    /// </summary>
+    public TimeSpan UsageFlushInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan UsageShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -82,6 +91,7 @@ public sealed class SidecarOptions
         Positive(UpstreamTimeout.Ticks, nameof(UpstreamTimeout));
         Positive(UpstreamConnectTimeout.Ticks, nameof(UpstreamConnectTimeout));
         Positive(UsageShutdownFlushTimeout.Ticks, nameof(UsageShutdownFlushTimeout));
+        Positive(UsageFlushInterval.Ticks, nameof(UsageFlushInterval));
         if (DefaultMaxOutputTokens < 0)
         {
             problems.Add("DefaultMaxOutputTokens must not be negative");

@@ -6,9 +6,11 @@ using VirtualKeys.Sidecar.Hosting;
 namespace VirtualKeys.Sidecar.Metering;
 
 /// <summary>
-/// Drains the usage buffer into the sink. Batches form naturally: while one write is in progress the
-/// next batch accumulates. A failing sink is retried with backoff, the batch kept; on shutdown
-/// everything left is flushed within <see cref="SidecarOptions.UsageShutdownFlushTimeout"/>.
+/// Writes the usage buffer to the sink in batches: when <see cref="SidecarOptions.UsageBatchSize"/>
+/// records are queued, or when the oldest queued record (or counted refusal) has waited
+/// <see cref="SidecarOptions.UsageFlushInterval"/>, whichever comes first. Counted refusals go with the
+/// next batch. A failing sink is retried with backoff, the batch kept; on shutdown everything left is
+/// flushed within <see cref="SidecarOptions.UsageShutdownFlushTimeout"/>.
 /// </summary>
 internal sealed partial class UsageFlushService : IHostedService, IDisposable
 {
@@ -37,6 +39,7 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         _options = options;
         _time = time;
         _logger = logger;
+        buffer.UseFlushPolicy(options.UsageBatchSize, time);
     }
 
     /// <summary>True while the sink keeps failing.</summary>
@@ -69,7 +72,7 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         }
 
         var left = _batch.Count;
-        while (_buffer.Records.TryRead(out _))
+        while (_buffer.TryTake(out _))
         {
             left++;
         }
@@ -84,13 +87,69 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
 
     private async Task RunAsync(CancellationToken stopping)
     {
-        while (await _buffer.Wake.WaitToReadAsync(stopping))
+        Task<bool>? wake = null;
+        while (true)
         {
+            // The wake-up is consumed before the state is read, so a record queued from here on wakes us again.
             _buffer.Wake.TryRead(out _);
-            await FlushAvailableAsync(stopping);
+            var now = _time.GetUtcNow();
+            var due = _buffer.OldestQueuedAt + _options.UsageFlushInterval;
+            if (_buffer.Queued >= _options.UsageBatchSize || due <= now)
+            {
+                await FlushDueAsync(stopping);
+                continue;
+            }
+
+            wake ??= _buffer.Wake.WaitToReadAsync(stopping).AsTask();
+            if (due is { } at)
+            {
+                using var interval = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                await Task.WhenAny(wake, Task.Delay(at - now, _time, interval.Token));
+                await interval.CancelAsync();
+            }
+            else
+            {
+                await Task.WhenAny(wake);
+            }
+
+            stopping.ThrowIfCancellationRequested();
+            if (wake.IsCompleted)
+            {
+                if (!await wake)
+                {
+                    return;
+                }
+
+                wake = null;
+            }
         }
     }
 
+    /// <summary>Writes full batches, and older records while the oldest one waiting is due.</summary>
+    private async Task FlushDueAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_batch.Count == 0)
+            {
+                var now = _time.GetUtcNow();
+                if (_buffer.Queued < _options.UsageBatchSize && !(_buffer.OldestQueuedAt + _options.UsageFlushInterval <= now))
+                {
+                    return;
+                }
+
+                TakeBatch(now);
+                if (_batch.Count == 0)
+                {
+                    return;
+                }
+            }
+
+            await WriteBatchAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Writes everything queued (at shutdown).</summary>
     private async Task FlushAvailableAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -98,13 +157,7 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
             // A batch interrupted by shutdown is still here and goes first.
             if (_batch.Count == 0)
             {
-                while (_batch.Count < _options.UsageBatchSize && _buffer.Records.TryRead(out var record))
-                {
-                    _batch.Add(record);
-                }
-
-                _batchCommitted = _batch.Count;
-                _buffer.DrainRejections(_batch, _time.GetUtcNow());
+                TakeBatch(_time.GetUtcNow());
             }
 
             if (_batch.Count == 0)
@@ -112,11 +165,27 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
                 return;
             }
 
-            await WriteWithRetryAsync(cancellationToken);
-            _buffer.Written(_batchCommitted);
-            _batch.Clear();
-            _batchCommitted = 0;
+            await WriteBatchAsync(cancellationToken);
         }
+    }
+
+    private void TakeBatch(DateTimeOffset now)
+    {
+        while (_batch.Count < _options.UsageBatchSize && _buffer.TryTake(out var record))
+        {
+            _batch.Add(record);
+        }
+
+        _batchCommitted = _batch.Count;
+        _buffer.DrainRejections(_batch, now);
+    }
+
+    private async Task WriteBatchAsync(CancellationToken cancellationToken)
+    {
+        await WriteWithRetryAsync(cancellationToken);
+        _buffer.Written(_batchCommitted);
+        _batch.Clear();
+        _batchCommitted = 0;
     }
 
     private async Task WriteWithRetryAsync(CancellationToken cancellationToken)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Usage;
 using VirtualKeys.Sidecar.Metering;
@@ -10,9 +9,9 @@ namespace VirtualKeys.Sidecar.Registry;
 /// batch and sends it again; the registry counts each request id once, so a resent batch is harmless.
 /// </summary>
 /// <remarks>
-/// A usage event stands for exactly one request, so an aggregated refusal record (Count &gt; 1)
-/// becomes one event per refused request, with ids derived from the record's id so they stay
-/// stable across retries.
+/// An aggregated refusal record (the refusals of one key and cause since the last write) becomes one
+/// event carrying its count, under the record's id, which a retried batch keeps: a storm of refusals
+/// costs one row per key, cause and batch. Served requests are one event each.
 /// </remarks>
 public sealed class RegistryUsageSink : IUsageSink
 {
@@ -41,13 +40,8 @@ public sealed class RegistryUsageSink : IUsageSink
         {
             if (record.Outcome == UsageOutcome.Rejected)
             {
-                var cause = RejectionCause(record.Detail);
-                var count = Math.Max(1, record.Count);
-                for (var i = 0; i < count; i++)
-                {
-                    var id = count == 1 ? record.RecordId : string.Create(CultureInfo.InvariantCulture, $"{record.RecordId}:{i}");
-                    events.Add(new UsageEvent(id, record.KeyId, record.Timestamp, record.Model, record.Provider, 0, 0, 0, cause));
-                }
+                events.Add(new UsageEvent(
+                    record.RecordId, record.KeyId, record.Timestamp, record.Model, record.Provider, 0, 0, 0, RejectionCause(record.Detail), Math.Max(1, record.Count)));
             }
             else
             {

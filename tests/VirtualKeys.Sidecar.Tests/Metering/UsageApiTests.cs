@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Sidecar.Tests.Support;
@@ -155,6 +156,7 @@ public sealed class UsageApiTests
             using var response = await sidecar.ResolveAsync(token, "gpt-4o");
         }
 
+        sidecar.Time.Advance(new SidecarOptions().UsageFlushInterval);
         var records = await sidecar.WaitForUsageAsync(r => r.Where(x => x.Outcome == UsageOutcome.Rejected).Sum(x => x.Count) == 3);
         Assert.All(records.Where(r => r.Outcome == UsageOutcome.Rejected), r =>
         {

@@ -51,7 +51,7 @@ internal sealed class RegistrySidecar : IAsyncDisposable
             upstream = await MockLlmProvider.StartAsync(cancellationToken: Cancel);
             var wiring = RegistrySidecarWiring.Create(registry, new QuotaOptions { Mode = quotaMode }, TimeProvider.System, fullSyncInterval: fullSyncInterval);
             var host = await SidecarHost.StartAsync(
-                new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 },
+                new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100, UsageFlushInterval = TimeSpan.FromMilliseconds(200) },
                 wiring.Source,
                 wiring.Sink,
                 TimeProvider.System,

@@ -67,7 +67,9 @@ internal sealed class TestSidecar : IAsyncDisposable
         bool waitForSnapshot = true,
         bool verboseFramework = false)
     {
-        var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 };
+        // Every record is written as soon as it is queued, since the clock only moves when a test moves
+        // it; the flush policy's own tests set UsageBatchSize and UsageFlushInterval.
+        var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100, UsageBatchSize = 1 };
         configure?.Invoke(options);
         var time = new FakeTimeProvider(Start);
         var logs = new CapturedLogs();

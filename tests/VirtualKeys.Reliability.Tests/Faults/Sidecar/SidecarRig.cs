@@ -95,12 +95,19 @@ internal sealed class SidecarRig : IAsyncDisposable
         return sidecar;
     }
 
-    /// <summary>Every usage event the registry holds for a key. A fresh connection each time: pooled ones die with a killed server.</summary>
+    /// <summary>
+    /// Every request the registry's usage events record for a key, an aggregated refusal row counted as
+    /// the requests it stands for. A fresh connection each time: pooled ones die with a killed server.
+    /// </summary>
     public async Task<IReadOnlyList<RecordedEvent>> EventsAsync(string keyId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT request_id, input_tokens, output_tokens, cost_usd, rejection FROM vk.usage_events WHERE key_id = @key",
+            """
+            SELECT CASE WHEN e.request_count = 1 THEN e.request_id ELSE e.request_id || ':' || n END, e.input_tokens, e.output_tokens, e.cost_usd, e.rejection
+            FROM vk.usage_events e CROSS JOIN generate_series(1, e.request_count) AS n
+            WHERE e.key_id = @key
+            """,
             connection);
         command.Parameters.AddWithValue("key", keyId);
         var events = new List<RecordedEvent>();

@@ -17,6 +17,12 @@ namespace VirtualKeys.Registry.Quotas;
 /// </remarks>
 public sealed class QuotaLedger
 {
+    /// <summary>
+    /// The NOTIFY channel a return of requests, tokens or dollars is announced on (payload: the key id,
+    /// a space, the returning replica's id), so replicas that found the counter used up ask again.
+    /// </summary>
+    public const string ReturnsChannel = "vk_quota_returns";
+
     /// <summary>Windows older than this are deleted by heartbeats.</summary>
     public static readonly TimeSpan WindowRetention = TimeSpan.FromMinutes(10);
 
@@ -31,6 +37,21 @@ public sealed class QuotaLedger
 
     /// <summary>Round trips this ledger made (successful or not), for the sidecar's metrics.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Reads a <see cref="ReturnsChannel"/> payload.</summary>
+    public static bool TryParseReturnPayload(string? payload, out string keyId, out string replicaId)
+    {
+        var separator = payload?.IndexOf(' ', StringComparison.Ordinal) ?? -1;
+        if (separator <= 0)
+        {
+            keyId = replicaId = string.Empty;
+            return false;
+        }
+
+        keyId = payload![..separator];
+        replicaId = payload[(separator + 1)..];
+        return true;
+    }
 
     /// <summary>The minute window (UTC) holding <paramref name="at"/>.</summary>
     public static DateTimeOffset WindowOf(DateTimeOffset at) =>
@@ -167,6 +188,15 @@ public sealed class QuotaLedger
                     batch.BatchCommands.Add(command);
                 }
 
+                // Slots need no announcement: a replica refused for slots asks again within a second anyway.
+                if (leftover.Requests > 0 || leftover.Tokens > 0 || (leftover.BudgetPeriodStart is not null && leftover.BudgetUsd > 0))
+                {
+                    var command = new NpgsqlBatchCommand("SELECT pg_notify($1, $2)");
+                    command.Parameters.Add(Text(ReturnsChannel));
+                    command.Parameters.Add(Text(leftover.KeyId + " " + leftover.ReplicaId));
+                    batch.BatchCommands.Add(command);
+                }
+
                 await batch.ExecuteNonQueryAsync(ct);
                 return true;
             },
@@ -196,6 +226,14 @@ public sealed class QuotaLedger
                 return new QuotaHeartbeat(reader.GetBoolean(0), reader.GetInt32(1));
             },
             cancellationToken);
+    }
+
+    /// <summary>Starts listening for other replicas' returns (<see cref="ReturnsChannel"/>) on a connection of its own.</summary>
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    public Task<QuotaReturnListener> ListenForReturnsAsync(string replicaId, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        return QuotaReturnListener.StartAsync(_database, replicaId, cancellationToken);
     }
 
     /// <summary>A replica shutting down: its slots are freed at once.</summary>

@@ -14,16 +14,33 @@ public sealed class QuotaOptions
     public string? ReplicaId { get; set; }
 
     /// <summary>
-    /// A lease is this fraction of the limit (at least one request, at least the request's own need):
-    /// 0.05 turns a 600 RPM key into about 20 grants a minute. Smaller means more round trips; larger
-    /// means more of a window idles in one replica's lease while others are refused.
+    /// The smallest lease, as a fraction of the limit (at least one request, at least the request's own
+    /// need): 0.05 leases a 600 RPM key at least 30 requests at a time. A busy key gets larger leases
+    /// (<see cref="LeaseHorizon"/>).
     /// </summary>
     public double LeaseFraction { get; set; } = 0.05;
 
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// A refill asks for what this replica's demand for the key (requests and tokens offered in the last
+    /// second, refused ones included) would use in this long, at least a <see cref="LeaseFraction"/>
+    /// block and at most the replica's fair share (the limit divided by the live replicas). Longer
+    /// means fewer round trips; a lease a replica stops using goes back after <see cref="IdleReturnAfter"/>.
+    /// </summary>
+    public TimeSpan LeaseHorizon { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A replica not heard from for this long is dead: its parallel slots are freed and it no longer counts for shares.</summary>
-    public TimeSpan ReplicaTtl { get; set; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// How often a replica that needs to be known alive (it admitted a limited key within <see cref="ReplicaTtl"/>,
+    /// holds parallel slots, or cannot reach PostgreSQL) reports itself and counts the live replicas.
+    /// A replica serving only unlimited keys sends none.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A replica not heard from for this long is dead: the parallel slots it held stop counting (a
+    /// crashed replica's slots are unusable this long; a replica that stops cleanly frees them at once)
+    /// and it no longer counts for outage shares.
+    /// </summary>
+    public TimeSpan ReplicaTtl { get; set; } = TimeSpan.FromSeconds(90);
 
     /// <summary>A key without admissions for this long gives its unused leases back.</summary>
     public TimeSpan IdleReturnAfter { get; set; } = TimeSpan.FromSeconds(5);
@@ -48,6 +65,11 @@ public sealed class QuotaOptions
         if (!(LeaseFraction > 0 && LeaseFraction <= 1))
         {
             problems.Add("LeaseFraction must be above 0 and at most 1");
+        }
+
+        if (LeaseHorizon < TimeSpan.Zero)
+        {
+            problems.Add("LeaseHorizon must not be negative");
         }
 
         if (HeartbeatInterval <= TimeSpan.Zero)

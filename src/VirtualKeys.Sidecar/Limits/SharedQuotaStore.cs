@@ -18,7 +18,11 @@ namespace VirtualKeys.Sidecar.Limits;
 /// <list type="bullet">
 /// <item>A key whose lease runs short refills it: one refill in flight per key, the other requests
 /// wait for it. A refill asks every dimension that is low at once (one round trip), and one is
-/// started in the background when a lease falls to a quarter of a block, before it runs out.</item>
+/// started in the background when a lease falls to a quarter of its size, before it runs out. A
+/// lease is sized to this replica's demand for the key (<see cref="QuotaOptions.LeaseHorizon"/>).</item>
+/// <item>A grant that comes back short means the counter is used up: the replica refuses from then on
+/// without asking, until the window (requests, tokens) ends or another replica announces a return
+/// (<see cref="QuotaLedger.ReturnsChannel"/>). So a refused request costs no round trip.</item>
 /// <item>The sum of grants never exceeds a limit, so the admissions of all replicas together do not
 /// either. Unused leases go back when a key is idle and at shutdown; a replica that crashes loses
 /// what it held for the rest of the minute (requests, tokens), the period (dollars) or until its
@@ -30,6 +34,9 @@ namespace VirtualKeys.Sidecar.Limits;
 /// <item>Fail-static: when PostgreSQL does not answer, the store stops asking it (the heartbeat keeps
 /// probing) and admits each key up to this replica's share: the limit divided by the live replicas
 /// at the last heartbeat, at least one.</item>
+/// <item>Heartbeats (<see cref="QuotaOptions.HeartbeatInterval"/>) only while the replica must be known
+/// alive: it admitted a limited key within <see cref="QuotaOptions.ReplicaTtl"/> (outage shares count
+/// the live replicas) or holds parallel slots (which count only while their holder is alive).</item>
 /// </list>
 /// </remarks>
 public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecordedSpendObserver, IHostedService, IAsyncDisposable
@@ -41,6 +48,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     private static readonly TimeSpan SlotsRecheck = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan MaintenanceTick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ListenRetry = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Account> _accounts = new(StringComparer.Ordinal);
     private readonly QuotaLedger _ledger;
@@ -49,9 +57,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Task _maintenance = Task.CompletedTask;
+    private Task _listening = Task.CompletedTask;
     private volatile bool _degraded;
     private volatile int _liveReplicas = 1;
     private int _slotEpoch;
+    private readonly Lock _heartbeatGate = new();
+    private long _lastLimitedAdmissionTicks;
+    private long _lastHeartbeatTicks;
+    private Task? _heartbeat;
 
     /// <param name="time">The clock for windows and periods (tests pass a fake one); network timeouts use real time.</param>
     public SharedQuotaStore(QuotaLedger ledger, QuotaOptions options, TimeProvider time, ILogger<SharedQuotaStore>? logger = null)
@@ -74,8 +87,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     public ValueTask<QuotaDecision> TryAdmitAsync(string keyId, QuotaDemand demand, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keyId);
-        var account = _accounts.GetOrAdd(keyId, static id => new Account(id));
-        var decision = TryAdmitLocally(account, demand, allowRefill: true, out var refill);
+        Account? account;
+        if (IsUnlimited(demand) && !_accounts.TryGetValue(keyId, out account))
+        {
+            // Nothing to count: no account, no lease, no round trip (the default ticket settles to nothing).
+            return new(new QuotaDecision(default, QuotaRefusalReason.None, null));
+        }
+
+        account = _accounts.GetOrAdd(keyId, static id => new Account(id));
+        var decision = TryAdmitLocally(account, demand, allowRefill: true, firstAttempt: true, out var refill);
         return refill is null ? new(decision) : AdmitAfterRefillAsync(account, demand, refill, cancellationToken);
     }
 
@@ -149,6 +169,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _maintenance = Task.Run(() => MaintainAsync(_stopping.Token), CancellationToken.None);
+        _listening = Task.Run(() => ListenForReturnsAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -164,6 +185,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         try
         {
             await _maintenance;
+            await _listening;
         }
         catch (OperationCanceledException)
         {
@@ -195,6 +217,11 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
     private static long MinuteOf(DateTimeOffset now) => now.UtcTicks / TimeSpan.TicksPerMinute;
 
+    private static long WindowEndTicks(long minute) => (minute + 1) * TimeSpan.TicksPerMinute;
+
+    private static bool IsUnlimited(QuotaDemand demand) =>
+        demand.Budget is null && demand.Limits is { RequestsPerMinute: null, TokensPerMinute: null, MaxParallelRequests: null };
+
     private static TimeSpan ToNextMinute(long minute, DateTimeOffset now) =>
         TimeSpan.FromTicks(((minute + 1) * TimeSpan.TicksPerMinute) - now.UtcTicks);
 
@@ -215,6 +242,18 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
     private decimal Block(decimal cap) => cap * (decimal)_options.LeaseFraction;
 
+    /// <summary>
+    /// A lease sized to this replica's demand: what <paramref name="perSecond"/> uses in
+    /// <see cref="QuotaOptions.LeaseHorizon"/>, at least a block, at most the replica's fair share of the limit.
+    /// </summary>
+    private long LeaseSize(long limit, long perSecond, int live)
+    {
+        var block = Block(limit);
+        var fairShare = Math.Max(block, limit / Math.Max(1, live));
+        var demand = perSecond * _options.LeaseHorizon.TotalSeconds;
+        return demand >= fairShare ? fairShare : Math.Max(block, (long)demand);
+    }
+
     private async ValueTask<QuotaDecision> AdmitAfterRefillAsync(Account account, QuotaDemand demand, Task refill, CancellationToken cancellationToken)
     {
         // Counted as waiting so the next refill asks for every waiting request's need at once: a burst
@@ -234,7 +273,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             for (var attempt = 1; ; attempt++)
             {
                 await refill.WaitAsync(cancellationToken);
-                var decision = TryAdmitLocally(account, demand, allowRefill: attempt < MaxRefillsPerAdmission, out var next);
+                var decision = TryAdmitLocally(account, demand, allowRefill: attempt < MaxRefillsPerAdmission, firstAttempt: false, out var next);
                 if (next is null)
                 {
                     return decision;
@@ -258,10 +297,16 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     /// Decides from the leases when it can; otherwise returns the refill to wait for in
     /// <paramref name="refill"/> (started here, or the one already in flight).
     /// </summary>
-    private QuotaDecision TryAdmitLocally(Account account, QuotaDemand demand, bool allowRefill, out Task? refill)
+    private QuotaDecision TryAdmitLocally(Account account, QuotaDemand demand, bool allowRefill, bool firstAttempt, out Task? refill)
     {
         refill = null;
         var now = _time.GetUtcNow();
+        if (now.UtcTicks - Volatile.Read(ref _lastLimitedAdmissionTicks) > TimeSpan.TicksPerSecond)
+        {
+            // Coarse on purpose: one write a second, not one per admission, on a field every key shares.
+            Volatile.Write(ref _lastLimitedAdmissionTicks, now.UtcTicks);
+        }
+
         var minute = MinuteOf(now);
         var tokens = Math.Max(0, demand.EstimatedTokens);
         var cost = Math.Max(0m, demand.EstimatedCostUsd);
@@ -276,6 +321,10 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             account.Roll(minute, demand.Budget?.Period ?? account.Period, now);
             account.LastAdmissionTicks = now.UtcTicks;
             account.BudgetCap = demand.Budget?.MaxCostUsd;
+            if (firstAttempt)
+            {
+                account.Offer(now.UtcTicks / TimeSpan.TicksPerSecond, tokens);
+            }
 
             var neverFits = NeverFits(demand, tokens, minute, now);
             if (neverFits is { } refused)
@@ -439,6 +488,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         // Asks are structs and nothing is allocated unless something is asked: this runs after every admission.
         var limits = demand.Limits;
         var nowTicks = now.UtcTicks;
+        var live = _liveReplicas;
         QuotaWindowAsk? requestsAsk = null, tokensAsk = null;
         QuotaBudgetAsk? budgetAsk = null;
         QuotaSlotAsk? slotsAsk = null;
@@ -447,19 +497,19 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
         if (limits.RequestsPerMinute is { } rpm)
         {
-            var block = Block(rpm);
+            var size = LeaseSize(rpm, account.RequestsPerSecond, live);
             var charge = Math.Max(0, -account.RequestsLease);
             var exhausted = account.IsExhausted(QuotaRefusalReason.RequestsPerMinute, nowTicks);
-            if (charge > 0 || (!exhausted && account.RequestsLease < Math.Max(1, block / 4)))
+            if (charge > 0 || (!exhausted && account.RequestsLease < Math.Max(1, size / 4)))
             {
                 requestsCharge = charge;
-                requestsAsk = new QuotaWindowAsk(rpm, exhausted ? 0 : Math.Max(block, account.WaitingRequests - account.RequestsLease), charge);
+                requestsAsk = new QuotaWindowAsk(rpm, exhausted ? 0 : Math.Max(size, account.WaitingRequests - account.RequestsLease), charge);
             }
         }
 
         if (limits.TokensPerMinute is { } tpm)
         {
-            var block = Block(tpm);
+            var block = LeaseSize(tpm, account.TokensPerSecond, live);
             var charge = Math.Max(0, -account.TokensLease);
             var exhausted = account.IsExhausted(QuotaRefusalReason.TokensPerMinute, nowTicks);
             if (charge > 0 || (!exhausted && account.TokensLease < Math.Max(tokens, Math.Max(1, block / 4))))
@@ -513,6 +563,20 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             timeout.CancelAfter(_options.RefillTimeout);
+            if (plan.Request.Slots is not null && PresenceIsStale(_time.GetUtcNow()))
+            {
+                // Heartbeats pause while a replica needs no liveness, and the others forget it: be
+                // counted alive again before holding slots, or they would not count them. A rejoin
+                // reported now drops only slots granted before it, so this grant counts in the new epoch.
+                await SharedHeartbeatAsync().WaitAsync(timeout.Token);
+                if (_degraded)
+                {
+                    throw new TimeoutException("The shared quota counters did not answer the heartbeat before a slot grant.");
+                }
+
+                plan.SlotEpoch = Volatile.Read(ref _slotEpoch);
+            }
+
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
             Apply(account, plan, grant);
             MarkAvailable();
@@ -548,14 +612,17 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             {
                 account.RequestsLease += grant.Requests;
                 account.TokensLease += grant.Tokens;
+                // A short grant means the window's pool is empty: asking again before the window ends
+                // would only cost a round trip per refused request (a lease another replica gives
+                // back clears this, see ListenForReturnsAsync).
                 if (request.Requests is { } requests && grant.Requests < requests.Want)
                 {
-                    account.RequestsExhaustedUntil = nowTicks + ExhaustedRecheck.Ticks;
+                    account.RequestsExhaustedUntil = WindowEndTicks(plan.Minute);
                 }
 
                 if (request.Tokens is { } tokens && grant.Tokens < tokens.Want)
                 {
-                    account.TokensExhaustedUntil = nowTicks + ExhaustedRecheck.Ticks;
+                    account.TokensExhaustedUntil = WindowEndTicks(plan.Minute);
                 }
             }
 
@@ -605,9 +672,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             var now = _time.GetUtcNow();
             try
             {
-                if (_degraded || now >= nextHeartbeat)
+                if (_degraded || (now >= nextHeartbeat && NeedsLiveness(now)))
                 {
-                    await HeartbeatAsync(now, stopping);
+                    await SharedHeartbeatAsync().WaitAsync(stopping);
                     nextHeartbeat = now + _options.HeartbeatInterval;
                 }
 
@@ -628,6 +695,102 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         while (await timer.WaitForNextTickAsync(stopping));
     }
 
+    /// <summary>
+    /// Clears "used up" for the keys other replicas give leases back for, so this replica asks again
+    /// then and not at every refused request. While not listening (PostgreSQL away, or between
+    /// reconnections) nothing clears it: a window's capacity given back meanwhile is used by the
+    /// replicas that ask next, and every used-up mark is cleared when listening resumes.
+    /// </summary>
+    private async Task ListenForReturnsAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await using var listener = await _ledger.ListenForReturnsAsync(ReplicaId, stopping);
+                foreach (var account in _accounts.Values)
+                {
+                    ClearExhausted(account);
+                }
+
+                await foreach (var keyId in listener.ReadAllAsync(stopping))
+                {
+                    if (_accounts.TryGetValue(keyId, out var account))
+                    {
+                        ClearExhausted(account);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.ListenFailed(_logger, ex.GetType().Name, ex.Message, ListenRetry);
+            }
+
+            try
+            {
+                await Task.Delay(ListenRetry, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static void ClearExhausted(Account account)
+    {
+        lock (account.Gate)
+        {
+            account.RequestsExhaustedUntil = 0;
+            account.TokensExhaustedUntil = 0;
+            account.BudgetExhaustedUntil = 0;
+        }
+    }
+
+    /// <summary>
+    /// Whether the others must know this replica alive: it admitted a limited key lately (its outage
+    /// share counts the live replicas) or holds parallel slots (which count only while it is alive).
+    /// </summary>
+    private bool NeedsLiveness(DateTimeOffset now)
+    {
+        if (Volatile.Read(ref _lastLimitedAdmissionTicks) >= (now - _options.ReplicaTtl).UtcTicks)
+        {
+            return true;
+        }
+
+        foreach (var account in _accounts.Values)
+        {
+            if (Volatile.Read(ref account.SlotsHeld) > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The others may have taken this replica for dead: its last heartbeat is half a <see cref="QuotaOptions.ReplicaTtl"/> old.</summary>
+    private bool PresenceIsStale(DateTimeOffset now) =>
+        now.UtcTicks - Volatile.Read(ref _lastHeartbeatTicks) >= (_options.ReplicaTtl / 2).Ticks;
+
+    /// <summary>One heartbeat at a time: a caller that finds one in flight waits for that one.</summary>
+    private Task SharedHeartbeatAsync()
+    {
+        lock (_heartbeatGate)
+        {
+            if (_heartbeat is not { IsCompleted: false })
+            {
+                _heartbeat = HeartbeatAsync(_time.GetUtcNow(), _stopping.Token);
+            }
+
+            return _heartbeat;
+        }
+    }
+
     private async Task HeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         QuotaHeartbeat heartbeat;
@@ -644,6 +807,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         }
 
         _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
+        Volatile.Write(ref _lastHeartbeatTicks, now.UtcTicks);
         if (heartbeat.Rejoined)
         {
             // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.
@@ -815,7 +979,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
         public DateTimeOffset PeriodStart { get; } = periodStart;
 
-        public int SlotEpoch { get; } = slotEpoch;
+        public int SlotEpoch { get; set; } = slotEpoch;
 
         public long RequestsCharge { get; set; }
 
@@ -857,6 +1021,34 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         public long WaitingRequests;
         public long WaitingTokens;
         public decimal WaitingCost;
+
+        /// <summary>Requests (refused ones included) and estimated tokens offered in <see cref="DemandSecond"/> and the second before.</summary>
+        public long DemandSecond;
+        public long RequestsOffered;
+        public long RequestsOfferedBefore;
+        public long TokensOffered;
+        public long TokensOfferedBefore;
+
+        /// <summary>This replica's demand for the key: the busier of the current and the previous second.</summary>
+        public long RequestsPerSecond => Math.Max(RequestsOffered, RequestsOfferedBefore);
+
+        public long TokensPerSecond => Math.Max(TokensOffered, TokensOfferedBefore);
+
+        public void Offer(long second, long tokens)
+        {
+            if (second != DemandSecond)
+            {
+                var follows = second == DemandSecond + 1;
+                RequestsOfferedBefore = follows ? RequestsOffered : 0;
+                TokensOfferedBefore = follows ? TokensOffered : 0;
+                RequestsOffered = 0;
+                TokensOffered = 0;
+                DemandSecond = second;
+            }
+
+            RequestsOffered++;
+            TokensOffered += tokens;
+        }
 
         /// <summary>A recent grant came back short: the shared counter is used up, so do not ask again yet.</summary>
         public bool IsExhausted(QuotaRefusalReason reason, long nowTicks) => reason switch
@@ -908,6 +1100,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
         [LoggerMessage(31, LogLevel.Information, "The shared quota counters answer again; limits hold across replicas")]
         public static partial void Recovered(ILogger logger);
+
+        [LoggerMessage(33, LogLevel.Debug, "Not listening for other replicas' quota returns ({ErrorType}: {ErrorMessage}); retrying in {Retry}")]
+        public static partial void ListenFailed(ILogger logger, string errorType, string errorMessage, TimeSpan retry);
 
         [LoggerMessage(32, LogLevel.Warning, "Giving back quota leases at shutdown failed ({ErrorType}: {ErrorMessage}); they stay counted until their window or period ends")]
         public static partial void LeaveFailed(ILogger logger, string errorType, string errorMessage);

@@ -97,7 +97,10 @@ public sealed class QuotaOutageTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(1), Cancel);
         var beforeKill = admitted.Count;
         await Cluster.KillAsync(Cancel);
-        var degradedReport = await WaitForReadyzAsync(sidecar, body => body.GetProperty("quotaDegraded").GetBoolean(), TimeSpan.FromSeconds(15));
+        // The quota store learns of the outage at its next round trip: a refill, or at the latest its
+        // next heartbeat (Quota:HeartbeatInterval); this key's leases are large enough to need no refill.
+        var degradedWait = new QuotaOptions().HeartbeatInterval + TimeSpan.FromSeconds(15);
+        var degradedReport = await WaitForReadyzAsync(sidecar, body => body.GetProperty("quotaDegraded").GetBoolean(), degradedWait);
         var metrics = await sidecar.Client.GetStringAsync("/metrics", Cancel);
         var duringOutage = admitted.Count;
         await Cluster.StartAsync(Cancel);

@@ -1,0 +1,143 @@
+using Microsoft.Extensions.Time.Testing;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Sidecar.Snapshot;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Sidecar.Tests.Limits;
+
+/// <summary>
+/// What shared quotas cost in PostgreSQL round trips: refusals cost none, busy keys get leases sized
+/// to their demand, and a lease given back reaches the replicas that ran out.
+/// </summary>
+public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+{
+    /// <summary>A Monday, 10:00:15 UTC: fifteen seconds into a minute window.</summary>
+    private static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
+
+    private static readonly QuotaDemand Rpm600 = new(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
+
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly List<SharedQuotaStore> _stores = [];
+    private RegistryDatabase _database = null!;
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = RegistryDatabase.Create(database.ConnectionString);
+        await new RegistryMigrator(_database).MigrateAsync(Cancel);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Once_a_window_is_used_up_refused_requests_cost_no_round_trip_until_the_next_window()
+    {
+        var ledger = new QuotaLedger(_database);
+        var a = NewStore(ledger);
+        var b = NewStore(ledger);
+        var key = NewKeyId();
+
+        var admitted = await AdmitUntilRefusedAsync(a, key) + await AdmitUntilRefusedAsync(b, key);
+        var tripsWhenUsedUp = ledger.RoundTrips;
+        var refusals = new List<QuotaDecision>();
+        for (var i = 0; i < 500; i++)
+        {
+            refusals.Add(await (i % 2 == 0 ? a : b).TryAdmitAsync(key, Rpm600, Cancel));
+        }
+
+        var tripsAfterRefusals = ledger.RoundTrips;
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var nextWindow = await a.TryAdmitAsync(key, Rpm600, Cancel);
+
+        Assert.Equal(600, admitted);
+        Assert.All(refusals, d => Assert.Equal(QuotaRefusalReason.RequestsPerMinute, d.Reason));
+        Assert.Equal(tripsWhenUsedUp, tripsAfterRefusals);
+        Assert.True(nextWindow.Admitted, "the next window admits again");
+        Assert.True(ledger.RoundTrips > tripsAfterRefusals, "the next window is leased anew");
+    }
+
+    [Fact]
+    public async Task A_busy_replica_leases_for_its_demand_so_a_window_takes_a_handful_of_round_trips()
+    {
+        var ledger = new QuotaLedger(_database);
+        var store = NewStore(ledger);
+        var key = NewKeyId();
+
+        // 600 requests offered within one second: a lease of 5 % (30) would take 20 grants.
+        var admitted = await AdmitUntilRefusedAsync(store, key);
+
+        Assert.Equal(600, admitted);
+        Assert.InRange(ledger.RoundTrips, 1, 6);
+    }
+
+    [Fact]
+    public async Task A_replica_that_found_the_window_used_up_admits_what_an_idle_replica_gives_back()
+    {
+        var ledger = new QuotaLedger(_database);
+        var idle = NewStore(ledger);
+        var busy = NewStore(ledger);
+        await busy.StartAsync(Cancel);
+        var key = NewKeyId();
+
+        var first = await idle.TryAdmitAsync(key, Rpm600, Cancel);
+        await idle.SettleAsync(first.Ticket, 0, 0m, Cancel);
+        var beforeReturn = await AdmitUntilRefusedAsync(busy, key);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        await idle.ReturnIdleNowAsync(Cancel);
+
+        // The return is announced over LISTEN/NOTIFY: wait (real time) until it arrives.
+        var afterReturn = 0L;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (afterReturn == 0 && !deadline.IsCancellationRequested)
+        {
+            afterReturn = await AdmitUntilRefusedAsync(busy, key);
+            if (afterReturn == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+            }
+        }
+
+        Assert.True(first.Admitted);
+        Assert.True(beforeReturn < 599, $"the idle replica's lease was held back from the busy one ({beforeReturn} admitted)");
+        Assert.Equal(599, beforeReturn + afterReturn);
+    }
+
+    private static async Task<long> AdmitUntilRefusedAsync(SharedQuotaStore store, string key)
+    {
+        long admitted = 0;
+        while (true)
+        {
+            var decision = await store.TryAdmitAsync(key, Rpm600, Cancel);
+            if (!decision.Admitted)
+            {
+                Assert.Equal(QuotaRefusalReason.RequestsPerMinute, decision.Reason);
+                return admitted;
+            }
+
+            admitted++;
+            await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+        }
+    }
+
+    private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
+
+    private SharedQuotaStore NewStore(QuotaLedger ledger)
+    {
+        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, _time);
+        _stores.Add(store);
+        return store;
+    }
+}

@@ -197,9 +197,11 @@ public sealed class OperatorApp : IAsyncDisposable
             LeaseNamespace = settings.LeaseNamespace,
             Identity = settings.Identity,
             LeaseDuration = lease,
-            // client-go's proportions (15 s / 10 s / 2 s).
+            // client-go's renew deadline (10 s of 15 s). The retry period is half of client-go's
+            // (1 s of 15 s): a standby counts the lease from when it saw the last renewal and takes it
+            // at its next retry, so each retry period is added to a failover twice.
             RenewDeadline = lease * 2 / 3,
-            RetryPeriod = lease / 7.5,
+            RetryPeriod = lease / 15,
         };
     }
 

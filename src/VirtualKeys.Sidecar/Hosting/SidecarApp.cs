@@ -12,6 +12,8 @@ namespace VirtualKeys.Sidecar.Hosting;
 /// <summary>Builds the sidecar's web application from options, a snapshot source and a usage sink.</summary>
 public static class SidecarApp
 {
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <param name="options">Null binds them from the "Sidecar" configuration section (appsettings, environment, arguments).</param>
     /// <param name="configure">Last word on the builder before it is built (extra logging providers, service overrides).</param>
     public static WebApplication Create(
@@ -38,8 +40,11 @@ public static class SidecarApp
 
         // Framework request logging names paths and query strings; a client could put a key there.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+
+        // Hosting starts an Activity (ids, tags, an allocation or three) for every request as long as
+        // its logger is enabled at any level; it logs nothing at Warning or above the sidecar needs.
+        builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.None);
 
         builder.Services.AddSingleton(snapshotSource);
         builder.Services.AddSingleton(usageSink);

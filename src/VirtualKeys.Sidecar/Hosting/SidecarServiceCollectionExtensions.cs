@@ -40,7 +40,6 @@ public static class SidecarServiceCollectionExtensions
         services.AddSingleton<ResolveEndpoints>();
         services.AddSingleton<HealthEndpoints>();
         services.AddSingleton<ProxyHandler>();
-        services.AddHttpForwarder();
 
         // Hosted services stop in reverse order: decisions are settled before the flusher drains,
         // and the quota store gives its leases back last.

@@ -11,7 +11,6 @@ using VirtualKeys.Sidecar.Observability;
 using VirtualKeys.Sidecar.Resolve;
 using VirtualKeys.Sidecar.Serialization;
 using VirtualKeys.Sidecar.Snapshot;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace VirtualKeys.Sidecar.Proxy;
 
@@ -20,26 +19,25 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// key's default model, aliases, allowlist, limits and metering, and its providers in failover order.
 /// </summary>
 /// <remarks>
-/// YARP's <see cref="IHttpForwarder"/> does the forwarding. Failover before the first byte fits it:
-/// the body is read once (it must be, to check and rewrite the model) and offered again to each
-/// attempt as a fresh stream, and <see cref="ProxyAttempt"/> declines to relay a failed response so the
-/// client has seen nothing when the next provider is tried.
+/// Failover before the first byte: the body is read once (it must be, to check and rewrite the model)
+/// and sent as it is to each provider in turn, and <see cref="ProxyAttempt"/> declines to relay a
+/// failed response so the client has seen nothing when the next provider is tried. The forwarding is
+/// done here rather than by a general reverse proxy: one POST of a buffered JSON body and a relayed
+/// answer is all it takes, and a general proxy's streamed request body, telemetry and transforms
+/// cost more CPU per request than the rest of the sidecar.
 /// </remarks>
 internal sealed partial class ProxyHandler
 {
     private readonly KeyResolver _resolver;
     private readonly UsageRecorder _recorder;
-    private readonly IHttpForwarder _forwarder;
     private readonly UpstreamClient _upstream;
     private readonly SidecarMetrics _metrics;
     private readonly SidecarOptions _options;
     private readonly ILogger<ProxyHandler> _logger;
-    private readonly ForwarderRequestConfig _requestConfig;
 
     public ProxyHandler(
         KeyResolver resolver,
         UsageRecorder recorder,
-        IHttpForwarder forwarder,
         UpstreamClient upstream,
         SidecarMetrics metrics,
         SidecarOptions options,
@@ -47,12 +45,10 @@ internal sealed partial class ProxyHandler
     {
         _resolver = resolver;
         _recorder = recorder;
-        _forwarder = forwarder;
         _upstream = upstream;
         _metrics = metrics;
         _options = options;
         _logger = logger;
-        _requestConfig = new ForwarderRequestConfig { ActivityTimeout = options.UpstreamTimeout };
     }
 
     public RequestDelegate For(ProxyRoute route) => context => HandleAsync(context, route);
@@ -142,8 +138,7 @@ internal sealed partial class ProxyHandler
     private async Task ForwardAsync(HttpContext context, ProxyRoute route, Decision decision, ReadOnlyMemory<byte> payload, bool anthropic)
     {
         var scanner = new UsageScanner();
-        var attempt = new ProxyAttempt(scanner);
-        var originalBody = context.Request.Body;
+        var attempt = new ProxyAttempt(_upstream.Invoker, _options.UpstreamTimeout, scanner);
         var started = Stopwatch.GetTimestamp();
         var outcome = UsageOutcome.UpstreamError;
         string? detail = null;
@@ -158,23 +153,24 @@ internal sealed partial class ProxyHandler
             {
                 var provider = candidates[i];
                 providerUsed = provider.Name;
-                attempt.Prepare(provider, provider.GetUpstreamUri(route, decision.Model));
-                context.Request.Body = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
-                context.Request.ContentLength = segment.Count;
-
                 var attemptStarted = Stopwatch.GetTimestamp();
-                var error = await _forwarder.SendAsync(context, provider.BaseUrl, _upstream.Invoker, _requestConfig, attempt);
+                await attempt.SendAsync(context, provider, provider.GetUpstreamUri(route, decision.Model), segment);
                 var elapsed = Stopwatch.GetElapsedTime(attemptStarted);
 
                 if (attempt.Result == AttemptResult.Forwarded)
                 {
                     var status = attempt.UpstreamStatus;
-                    detail = status.ToString(CultureInfo.InvariantCulture);
+                    detail = StatusDetail(status);
                     _metrics.UpstreamDuration(provider.TypeName, StatusClass(status), elapsed);
-                    outcome = error == ForwarderError.None
+                    outcome = attempt.Completed
                         ? status is >= 200 and < 300 ? UsageOutcome.Success : UsageOutcome.UpstreamError
                         : context.RequestAborted.IsCancellationRequested ? UsageOutcome.Cancelled : UsageOutcome.UpstreamError;
                     failure = null;
+                    if (!attempt.Completed && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        await EndBrokenResponseAsync(context, provider, attempt, anthropic);
+                    }
+
                     break;
                 }
 
@@ -186,7 +182,7 @@ internal sealed partial class ProxyHandler
                     break;
                 }
 
-                var (refusal, reason) = Failure(provider, attempt, error);
+                var (refusal, reason) = Failure(provider, attempt);
                 _metrics.UpstreamDuration(provider.TypeName, attempt.UpstreamStatus == 0 ? "error" : StatusClass(attempt.UpstreamStatus), elapsed);
                 Log.AttemptFailed(_logger, provider.Name, provider.TypeName, decision.Key.DisplayName, reason, i < candidates.Length - 1);
                 if (i < candidates.Length - 1)
@@ -196,11 +192,6 @@ internal sealed partial class ProxyHandler
 
                 failure = refusal;
                 detail = reason;
-                if (!context.Response.HasStarted)
-                {
-                    context.Response.Clear();
-                    context.Features.Set<IForwarderErrorFeature>(null);
-                }
             }
 
             if (failure is { } final && !context.Response.HasStarted)
@@ -210,7 +201,6 @@ internal sealed partial class ProxyHandler
         }
         finally
         {
-            context.Request.Body = originalBody;
             if (decision.TryClaim())
             {
                 await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, Stopwatch.GetElapsedTime(started)));
@@ -218,7 +208,35 @@ internal sealed partial class ProxyHandler
         }
     }
 
-    private static (Refusal Refusal, string Reason) Failure(ServingProvider provider, ProxyAttempt attempt, ForwarderError error) => attempt.Result switch
+    /// <summary>
+    /// The provider failed inside a body it had begun: a client that already has part of it must not
+    /// mistake the rest for a complete answer, so its connection is cut; one that has nothing yet gets an error.
+    /// </summary>
+    private static Task EndBrokenResponseAsync(HttpContext context, ServingProvider provider, ProxyAttempt attempt, bool anthropic)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+
+        context.Response.Clear();
+        return JsonResponses.WriteErrorAsync(
+            context,
+            attempt.TimedOut ? Refusals.UpstreamTimeout(provider.Name, provider.TypeName) : Refusals.UpstreamUnreachable(provider.Name, provider.TypeName),
+            anthropic);
+    }
+
+    private static string StatusDetail(int status) => status switch
+    {
+        200 => "200",
+        201 => "201",
+        400 => "400",
+        404 => "404",
+        _ => status.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static (Refusal Refusal, string Reason) Failure(ServingProvider provider, ProxyAttempt attempt) => attempt.Result switch
     {
         AttemptResult.Retryable when attempt.UpstreamStatus == StatusCodes.Status429TooManyRequests =>
             (Refusals.UpstreamRateLimited(provider.Name, provider.TypeName, attempt.RetryAfter), "upstream_429"),
@@ -226,7 +244,7 @@ internal sealed partial class ProxyHandler
             (Refusals.UpstreamFailed(provider.Name, provider.TypeName, attempt.UpstreamStatus), "upstream_5xx"),
         AttemptResult.CredentialRejected =>
             (Refusals.UpstreamRejectedCredential(provider.Name, provider.TypeName, attempt.UpstreamStatus), "credential_rejected"),
-        _ when error == ForwarderError.RequestTimedOut =>
+        _ when attempt.TimedOut =>
             (Refusals.UpstreamTimeout(provider.Name, provider.TypeName), "timeout"),
         _ => (Refusals.UpstreamUnreachable(provider.Name, provider.TypeName), "unreachable"),
     };

@@ -5,7 +5,9 @@ namespace VirtualKeys.Sidecar.Proxy;
 
 /// <summary>
 /// The one connection pool to all providers. No automatic decompression (usage is read from the bytes
-/// as they pass, and Accept-Encoding is not forwarded), no redirects, no cookies, no system proxy.
+/// as they pass, and Accept-Encoding is not forwarded), no redirects, no cookies, no system proxy, and
+/// no trace headers: the sidecar's request ids are nothing a provider needs (and skipping them skips
+/// HttpClient's diagnostics layer on every request).
 /// </summary>
 internal sealed class UpstreamClient : IDisposable
 {
@@ -18,6 +20,7 @@ internal sealed class UpstreamClient : IDisposable
                 AllowAutoRedirect = false,
                 AutomaticDecompression = DecompressionMethods.None,
                 UseCookies = false,
+                ActivityHeadersPropagator = null,
                 EnableMultipleHttp2Connections = true,
                 ConnectTimeout = options.UpstreamConnectTimeout,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),

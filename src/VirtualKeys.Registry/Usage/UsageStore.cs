@@ -15,7 +15,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
 {
     // Period starts are computed in C# (BudgetPeriod.StartOf) and sent with each event, so the
     // totals use exactly the boundaries the sidecar and the operator use. Totals are written sorted,
-    // so concurrent batches lock the same rows in the same order.
+    // so concurrent batches lock the same rows in the same order. vk.add_counts is skipped for totals
+    // without refusals: measured on PostgreSQL 15, it was about a third of a served request's cost
+    // when a batch spreads over thousands of keys.
     private const string RecordSql =
         """
         WITH batch AS (
@@ -54,7 +56,8 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                 input_tokens = usage_totals.input_tokens + excluded.input_tokens,
                 output_tokens = usage_totals.output_tokens + excluded.output_tokens,
                 cost_usd = usage_totals.cost_usd + excluded.cost_usd,
-                rejections = vk.add_counts(usage_totals.rejections, excluded.rejections),
+                rejections = CASE WHEN excluded.rejections = '{}'::jsonb THEN usage_totals.rejections
+                                  ELSE vk.add_counts(usage_totals.rejections, excluded.rejections) END,
                 last_request_at = greatest(usage_totals.last_request_at, excluded.last_request_at),
                 updated_at = excluded.updated_at
             RETURNING 1

@@ -34,15 +34,18 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             cancellationToken);
 
     /// <summary>
-    /// The part of <see cref="RoundTripsAsync"/> that records usage: both inserts of each usage batch and
-    /// its COMMIT (one per vk.usage_events insert), so the rest is what admission itself costs.
+    /// The part of <see cref="RoundTripsAsync"/> that records usage, so the rest is what admission itself
+    /// costs: a usage batch is one statement (data-modifying CTEs over vk.usage_events and
+    /// vk.usage_totals, no transaction block); registries before migration 0003 wrote two inserts and a
+    /// COMMIT per batch, counted as three.
     /// </summary>
     public Task<long> UsageRoundTripsAsync(CancellationToken cancellationToken) =>
         ScalarAsync(
             """
             SELECT coalesce(sum(calls * CASE WHEN query ILIKE 'INSERT INTO vk.usage_events%' THEN 2 ELSE 1 END), 0)::bigint
             FROM pg_stat_statements
-            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database) AND query ILIKE 'INSERT INTO vk.usage%'
+            WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database)
+              AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%')
             """,
             cancellationToken);
 
@@ -56,7 +59,7 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             """
             SELECT calls, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database)
-              AND NOT (@withoutUsage AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'BEGIN%' OR query ILIKE 'COMMIT%' OR query ILIKE 'DISCARD ALL%'))
+              AND NOT (@withoutUsage AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%' OR query ILIKE 'BEGIN%' OR query ILIKE 'COMMIT%' OR query ILIKE 'DISCARD ALL%'))
             ORDER BY calls DESC LIMIT @count
             """,
             connection);

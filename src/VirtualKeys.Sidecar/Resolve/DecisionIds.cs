@@ -9,7 +9,7 @@ namespace VirtualKeys.Sidecar.Resolve;
 /// Decision ids are "d" + a random per-process prefix + a sequence number + a tag (all hex). The
 /// sequence makes it possible to tell a repeated report of a settled decision from an id this sidecar
 /// never issued without remembering every settled id. The tag, a keyed MAC of the sequence under a
-/// per-process secret, makes ids unguessable: <c>POST /v1/usage</c> takes no token, so the id is the
+/// per-process secret (SipHash-2-4, 128-bit key, 64-bit tag), makes ids unguessable: <c>POST /v1/usage</c> takes no token, so the id is the
 /// only proof that the caller holds the decision, and a caller who saw one id must not be able to
 /// settle (or spend on) the neighbouring decisions of other keys.
 /// </summary>
@@ -18,7 +18,8 @@ internal sealed class DecisionIds
     private const int Length = 49;
     private const int HexDigits = 16;
     private readonly ulong _prefix = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-    private readonly byte[] _tagKey = RandomNumberGenerator.GetBytes(32);
+    private readonly ulong _tagKey0 = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+    private readonly ulong _tagKey1 = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
     private long _sequence;
 
     public string Next()
@@ -58,8 +59,6 @@ internal sealed class DecisionIds
     {
         Span<byte> input = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64BigEndian(input, sequence);
-        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(_tagKey, input, mac);
-        return BinaryPrimitives.ReadUInt64BigEndian(mac);
+        return SipHash.Hash(_tagKey0, _tagKey1, input);
     }
 }

@@ -47,6 +47,25 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_grant_says_what_is_left_of_the_window_so_the_one_that_empties_it_knows()
+    {
+        var key = NewKeyId();
+        var first = await GrantRequestsAsync(key, Monday, want: 450);
+        var emptying = await GrantRequestsAsync(key, Monday.AddSeconds(1), want: 150);
+        var tokens = await _ledger.GrantAsync(new QuotaGrantRequest(key, "a", Monday) { Tokens = new QuotaWindowAsk(1_000, 400) }, Ttl, Ct);
+        var budgetOnly = await _ledger.GrantAsync(new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m) }, Ttl, Ct);
+
+        Assert.Equal(450, first.Requests);
+        Assert.Equal(150, first.RequestsLeft);
+        Assert.Equal(150, emptying.Requests);
+        Assert.Equal(0, emptying.RequestsLeft);
+        Assert.Equal(400, tokens.Tokens);
+        Assert.Equal(600, tokens.TokensLeft);
+        Assert.Null(budgetOnly.RequestsLeft);
+        Assert.Null(budgetOnly.TokensLeft);
+    }
+
+    [Fact]
     public async Task A_returned_lease_is_granted_again_and_a_new_window_starts_empty()
     {
         var key = NewKeyId();

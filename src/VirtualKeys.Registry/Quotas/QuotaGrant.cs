@@ -11,4 +11,11 @@ public readonly record struct QuotaGrant(
     DateTimeOffset? BudgetPeriodStart,
     decimal BudgetUsd,
     decimal? BudgetRemainingUsd,
-    int Slots);
+    int Slots)
+{
+    /// <summary>Requests left in the window after this grant (migration 0004); null when none were asked.</summary>
+    public long? RequestsLeft { get; init; }
+
+    /// <summary>Tokens left in the window after this grant; null when none were asked.</summary>
+    public long? TokensLeft { get; init; }
+}

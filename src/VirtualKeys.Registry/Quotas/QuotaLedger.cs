@@ -105,6 +105,7 @@ public sealed class QuotaLedger
                 }
 
                 long grantedRequests = 0, grantedTokens = 0;
+                long? requestsLeft = null, tokensLeft = null;
                 decimal grantedUsd = 0m;
                 decimal? remainingUsd = null;
                 var grantedSlots = 0;
@@ -116,13 +117,17 @@ public sealed class QuotaLedger
                 await using var reader = await batch.ExecuteReaderAsync(ct);
                 if (request.Requests is not null)
                 {
-                    grantedRequests = await ReadAsync<long>(reader, ct);
+                    await reader.ReadAsync(ct);
+                    grantedRequests = reader.GetInt64(0);
+                    requestsLeft = reader.GetInt64(1);
                     await reader.NextResultAsync(ct);
                 }
 
                 if (request.Tokens is not null)
                 {
-                    grantedTokens = await ReadAsync<long>(reader, ct);
+                    await reader.ReadAsync(ct);
+                    grantedTokens = reader.GetInt64(0);
+                    tokensLeft = reader.GetInt64(1);
                     await reader.NextResultAsync(ct);
                 }
 
@@ -139,7 +144,11 @@ public sealed class QuotaLedger
                     grantedSlots = await ReadAsync<int>(reader, ct);
                 }
 
-                return new QuotaGrant(window, grantedRequests, grantedTokens, periodStart, grantedUsd, remainingUsd, grantedSlots);
+                return new QuotaGrant(window, grantedRequests, grantedTokens, periodStart, grantedUsd, remainingUsd, grantedSlots)
+                {
+                    RequestsLeft = requestsLeft,
+                    TokensLeft = tokensLeft,
+                };
             },
             cancellationToken);
     }
@@ -255,7 +264,7 @@ public sealed class QuotaLedger
 
     private static NpgsqlBatchCommand GrantWindow(string keyId, string dimension, DateTimeOffset window, QuotaWindowAsk ask)
     {
-        var command = new NpgsqlBatchCommand("SELECT vk.quota_grant_window($1, $2, $3, $4, $5, $6)");
+        var command = new NpgsqlBatchCommand("SELECT given, remaining FROM vk.quota_grant_window_left($1, $2, $3, $4, $5, $6)");
         command.Parameters.Add(Text(keyId));
         command.Parameters.Add(Text(dimension));
         command.Parameters.Add(Time(window));

@@ -612,15 +612,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             {
                 account.RequestsLease += grant.Requests;
                 account.TokensLease += grant.Tokens;
-                // A short grant means the window's pool is empty: asking again before the window ends
-                // would only cost a round trip per refused request (a lease another replica gives
-                // back clears this, see ListenForReturnsAsync).
-                if (request.Requests is { } requests && grant.Requests < requests.Want)
+                // A short grant, or one that took the rest, leaves the window's pool empty: asking
+                // again before the window ends would only cost a round trip per refused request (a
+                // lease another replica gives back clears this, see ListenForReturnsAsync).
+                if (request.Requests is { } requests && (grant.Requests < requests.Want || grant.RequestsLeft == 0))
                 {
                     account.RequestsExhaustedUntil = WindowEndTicks(plan.Minute);
                 }
 
-                if (request.Tokens is { } tokens && grant.Tokens < tokens.Want)
+                if (request.Tokens is { } tokens && (grant.Tokens < tokens.Want || grant.TokensLeft == 0))
                 {
                     account.TokensExhaustedUntil = WindowEndTicks(plan.Minute);
                 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Npgsql;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Quotas;
@@ -113,6 +114,54 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
         Assert.True(first.Admitted);
         Assert.True(beforeReturn < 599, $"the idle replica's lease was held back from the busy one ({beforeReturn} admitted)");
         Assert.Equal(599, beforeReturn + afterReturn);
+    }
+
+    [Fact]
+    public async Task A_replica_serving_only_unlimited_keys_sends_no_heartbeat_and_starts_once_it_admits_a_limited_key()
+    {
+        var ledger = new QuotaLedger(_database);
+        var store = NewStore(ledger);
+        await store.StartAsync(Cancel);
+        var unlimited = new QuotaDemand(KeyLimits.None, null, 100, 0.01m);
+
+        var admittedUnlimited = 0;
+        for (var i = 0; i < 100; i++)
+        {
+            var decision = await store.TryAdmitAsync(NewKeyId(), unlimited, Cancel);
+            admittedUnlimited += decision.Admitted ? 1 : 0;
+            await store.SettleAsync(decision.Ticket, 100, 0.01m, Cancel);
+        }
+
+        // Two heartbeat intervals of fake time, a second at a time, each tick given time to run.
+        for (var second = 0; second < 60; second++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+        }
+
+        var knownBeforeLimitedKey = await IsKnownAliveAsync(store.ReplicaId);
+        var limited = await store.TryAdmitAsync(NewKeyId(), Rpm600, Cancel);
+        var knownAfterLimitedKey = false;
+        for (var attempt = 0; attempt < 300 && !knownAfterLimitedKey; attempt++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+            knownAfterLimitedKey = await IsKnownAliveAsync(store.ReplicaId);
+        }
+
+        Assert.Equal(100, admittedUnlimited);
+        Assert.False(knownBeforeLimitedKey, "no heartbeat while only unlimited keys are served");
+        Assert.True(limited.Admitted);
+        Assert.True(knownAfterLimitedKey, "a heartbeat once a limited key is admitted");
+    }
+
+    private async Task<bool> IsKnownAliveAsync(string replicaId)
+    {
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(Cancel);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM vk.quota_replicas WHERE replica_id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = replicaId });
+        return (long)(await command.ExecuteScalarAsync(Cancel))! > 0;
     }
 
     private static async Task<long> AdmitUntilRefusedAsync(SharedQuotaStore store, string key)

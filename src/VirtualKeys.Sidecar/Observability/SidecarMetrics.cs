@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Prometheus;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Limits;
@@ -31,6 +33,11 @@ internal sealed class SidecarMetrics
     private readonly Histogram.Child _resolveLatency;
     private readonly Counter _quotaRoundTrips;
     private readonly Gauge _quotaReplicas;
+
+    // The series a completed request counts in, found once per key (or model) rather than looked up by
+    // their label values four times per request. Entries go with their ServingKey when it is replaced.
+    private readonly ConditionalWeakTable<ServingKey, CompletionSeries> _keySeries = new();
+    private readonly ConcurrentDictionary<string, CompletionSeries> _modelSeries = new(StringComparer.Ordinal);
 
     public SidecarMetrics(SidecarOptions options)
     {
@@ -90,21 +97,14 @@ internal sealed class SidecarMetrics
 
     public void Completed(ServingKey key, string modelLabel, string outcome, long inputTokens, long outputTokens, decimal costUsd)
     {
-        var name = key.DisplayName;
-        if (_perKey)
-        {
-            _requests.WithLabels([name, modelLabel, outcome]).Inc();
-            _tokens.WithLabels([name, modelLabel, "input"]).Inc(inputTokens);
-            _tokens.WithLabels([name, modelLabel, "output"]).Inc(outputTokens);
-            _cost.WithLabels([name, modelLabel]).Inc((double)costUsd);
-        }
-        else
-        {
-            _requests.WithLabels([modelLabel, outcome]).Inc();
-            _tokens.WithLabels([modelLabel, "input"]).Inc(inputTokens);
-            _tokens.WithLabels([modelLabel, "output"]).Inc(outputTokens);
-            _cost.WithLabels([modelLabel]).Inc((double)costUsd);
-        }
+        var series = SeriesFor(key, modelLabel);
+        var requests = string.Equals(outcome, CompletionSeries.CachedOutcome, StringComparison.Ordinal)
+            ? series.Succeeded
+            : _perKey ? _requests.WithLabels([key.DisplayName, modelLabel, outcome]) : _requests.WithLabels([modelLabel, outcome]);
+        requests.Inc();
+        series.InputTokens.Inc(inputTokens);
+        series.OutputTokens.Inc(outputTokens);
+        series.Cost.Inc((double)costUsd);
     }
 
     public void Rejected(ServingKey? key, string reason)
@@ -152,4 +152,52 @@ internal sealed class SidecarMetrics
         _upstreamDuration.WithLabels([providerType, status]).Observe(elapsed.TotalSeconds);
 
     private string[] Labels(params string[] rest) => _perKey ? ["key", .. rest] : rest;
+
+    private CompletionSeries SeriesFor(ServingKey key, string modelLabel)
+    {
+        if (!_perKey)
+        {
+            return _modelSeries.GetOrAdd(modelLabel, static (model, self) => self.CreateSeries(null, model), this);
+        }
+
+        // One model per key is the common case; a key that switches models replaces its entry.
+        if (_keySeries.TryGetValue(key, out var cached) && string.Equals(cached.Model, modelLabel, StringComparison.Ordinal))
+        {
+            return cached;
+        }
+
+        var created = CreateSeries(key.DisplayName, modelLabel);
+        _keySeries.AddOrUpdate(key, created);
+        return created;
+    }
+
+    private CompletionSeries CreateSeries(string? key, string model) => key is null
+        ? new CompletionSeries(
+            model,
+            _requests.WithLabels([model, CompletionSeries.CachedOutcome]),
+            _tokens.WithLabels([model, "input"]),
+            _tokens.WithLabels([model, "output"]),
+            _cost.WithLabels([model]))
+        : new CompletionSeries(
+            model,
+            _requests.WithLabels([key, model, CompletionSeries.CachedOutcome]),
+            _tokens.WithLabels([key, model, "input"]),
+            _tokens.WithLabels([key, model, "output"]),
+            _cost.WithLabels([key, model]));
+
+    private sealed class CompletionSeries(string model, Counter.Child succeeded, Counter.Child inputTokens, Counter.Child outputTokens, Counter.Child cost)
+    {
+        /// <summary>The outcome of nearly every request; others are looked up when they happen.</summary>
+        public const string CachedOutcome = "success";
+
+        public string Model { get; } = model;
+
+        public Counter.Child Succeeded { get; } = succeeded;
+
+        public Counter.Child InputTokens { get; } = inputTokens;
+
+        public Counter.Child OutputTokens { get; } = outputTokens;
+
+        public Counter.Child Cost { get; } = cost;
+    }
 }

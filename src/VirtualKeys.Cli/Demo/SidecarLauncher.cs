@@ -33,7 +33,9 @@ internal static class SidecarLauncher
         {
             var wiring = RegistrySidecarWiring.Create(registry, new QuotaOptions { Mode = QuotaMode.Shared }, TimeProvider.System);
             app = wiring.CreateApp(
-                new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0 },
+                // Usage reaches the registry within a second (the default batches for 10 s), so the
+                // demo shows it on the resource right after the burst.
+                new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0, UsageFlushInterval = TimeSpan.FromSeconds(1) },
                 TimeProvider.System,
                 configure: builder =>
                 {

@@ -72,7 +72,7 @@ internal sealed class QuickstartScenario(KubernetesClientConfiguration kubernete
         await using (var registry = await VirtualKeyRegistry.OpenAsync(registryConnectionString, kekFile, TimeProvider.System, NullLoggerFactory.Instance, cancellationToken))
         {
             await using var sidecar = await SidecarHost.StartAsync(
-                new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0 },
+                new SidecarOptions { ListenAddress = IPAddress.Loopback.ToString(), Port = 0, UsageFlushInterval = TimeSpan.FromSeconds(1) },
                 new RegistryKeySnapshotSource(registry),
                 new RegistryUsageSink(registry),
                 configure: builder => builder.Logging.ClearProviders(),

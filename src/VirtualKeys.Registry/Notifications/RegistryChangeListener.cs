@@ -1,7 +1,5 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 using VirtualKeys.Registry.Connections;
 
 namespace VirtualKeys.Registry.Notifications;
@@ -34,22 +32,9 @@ public sealed partial class RegistryChangeListener : IAsyncDisposable
     /// <summary>The one NOTIFY channel of the registry.</summary>
     public const string Channel = "vk_registry_changes";
 
-    private readonly NpgsqlConnection _connection;
-    private readonly RegistryDatabase _database;
-    private readonly ILogger _logger;
-    private readonly Channel<RegistryChange> _changes = System.Threading.Channels.Channel.CreateUnbounded<RegistryChange>(
-        new UnboundedChannelOptions { SingleWriter = true });
+    private readonly NotificationListener<RegistryChange> _listener;
 
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _pump = Task.CompletedTask;
-    private int _disposed;
-
-    private RegistryChangeListener(NpgsqlConnection connection, RegistryDatabase database, ILogger logger)
-    {
-        _connection = connection;
-        _database = database;
-        _logger = logger;
-    }
+    private RegistryChangeListener(NotificationListener<RegistryChange> listener) => _listener = listener;
 
     /// <summary>Opens the connection and LISTENs; notifications committed after this returns are delivered.</summary>
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
@@ -63,97 +48,31 @@ public sealed partial class RegistryChangeListener : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(database);
-        var connection = await database.OpenDedicatedConnectionAsync(cancellationToken);
-        var listener = new RegistryChangeListener(connection, database, logger ?? NullLogger<RegistryChangeListener>.Instance);
-        try
-        {
-            connection.Notification += listener.OnNotification;
-            await using (var listen = new NpgsqlCommand("LISTEN " + Channel, connection))
+        var log = logger ?? (ILogger)NullLogger<RegistryChangeListener>.Instance;
+        var listener = await NotificationListener<RegistryChange>.StartAsync(
+            database,
+            Channel,
+            (payload, changes) =>
             {
-                await listen.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            listener._pump = Task.Run(listener.PumpAsync, CancellationToken.None);
-            return listener;
-        }
-        catch (Exception ex) when (RegistryDatabase.IsUnavailable(ex, cancellationToken))
-        {
-            await listener.DisposeAsync();
-            throw database.Unavailable(ex);
-        }
-        catch
-        {
-            await listener.DisposeAsync();
-            throw;
-        }
+                if (RegistryChange.TryParse(payload, out var change))
+                {
+                    changes.TryWrite(change);
+                }
+                else
+                {
+                    Log.UnreadablePayload(log, payload.Length);
+                }
+            },
+            ex => Log.ConnectionLost(log, database.Endpoint, ex),
+            cancellationToken);
+        return new RegistryChangeListener(listener);
     }
 
     /// <summary>Changes in commit order, until the listener is disposed or the connection is lost.</summary>
     /// <exception cref="RegistryUnavailableException">The connection was lost.</exception>
-    public IAsyncEnumerable<RegistryChange> ReadAllAsync(CancellationToken cancellationToken) =>
-        _changes.Reader.ReadAllAsync(cancellationToken);
+    public IAsyncEnumerable<RegistryChange> ReadAllAsync(CancellationToken cancellationToken) => _listener.ReadAllAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync();
-        try
-        {
-            await _pump;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _connection.Notification -= OnNotification;
-        await _connection.DisposeAsync();
-        _stopping.Dispose();
-        _changes.Writer.TryComplete();
-    }
-
-    private async Task PumpAsync()
-    {
-        try
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                await _connection.WaitAsync(_stopping.Token);
-            }
-
-            _changes.Writer.TryComplete();
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            _changes.Writer.TryComplete();
-        }
-        catch (Exception ex)
-        {
-            var unavailable = RegistryDatabase.IsUnavailable(ex, CancellationToken.None) ? _database.Unavailable(ex) : ex;
-            Log.ConnectionLost(_logger, _database.Endpoint, ex);
-            _changes.Writer.TryComplete(unavailable);
-        }
-    }
-
-    private void OnNotification(object sender, NpgsqlNotificationEventArgs args)
-    {
-        if (args.Channel != Channel)
-        {
-            return;
-        }
-
-        if (RegistryChange.TryParse(args.Payload, out var change))
-        {
-            _changes.Writer.TryWrite(change);
-        }
-        else
-        {
-            Log.UnreadablePayload(_logger, args.Payload.Length);
-        }
-    }
+    public ValueTask DisposeAsync() => _listener.DisposeAsync();
 
     private static partial class Log
     {

@@ -296,6 +296,15 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         ListAsync("state <> 'tombstoned' ORDER BY id", new { }, includeCredentials, cancellationToken);
 
     /// <summary>
+    /// The registry's change version: one statement. Change versions are handed out in commit order,
+    /// so a reader that has applied every change up to this version has seen everything.
+    /// </summary>
+    public Task<long> GetChangeVersionAsync(CancellationToken cancellationToken) =>
+        _database.RunAsync(
+            (connection, ct) => new Sql(connection, null, ct).ExecuteScalarAsync<long>("SELECT change_version FROM vk.registry_state", null),
+            cancellationToken);
+
+    /// <summary>
     /// Keys whose change version is above <paramref name="changeVersion"/>, tombstoned ones included
     /// (so a snapshot can drop them), in change order.
     /// </summary>

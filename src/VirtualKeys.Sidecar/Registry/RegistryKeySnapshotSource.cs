@@ -5,6 +5,7 @@ using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Notifications;
+using VirtualKeys.Registry.Usage;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
 
@@ -23,6 +24,12 @@ namespace VirtualKeys.Sidecar.Registry;
 public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
 {
     public static readonly TimeSpan DefaultFullSyncInterval = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Every this many periodic comparisons, one reads every key; the others read only the registry's
+    /// change version (one statement) and read every key only when it differs from the version applied.
+    /// </summary>
+    internal const int FullReadEvery = 10;
 
     private readonly VirtualKeyRegistry _registry;
     private readonly ILogger _logger;
@@ -62,8 +69,9 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         // never in neither.
         await using var listener = await RegistryChangeListener.StartAsync(_registry.Database, _listenerLogger, cancellationToken);
         var interner = new SnapshotInterner();
-        var (reload, sent, version) = await LoadAsync(interner, cancellationToken);
+        var (reload, sent, budgeted, version) = await LoadAsync(interner, cancellationToken);
         var internedAtLoad = interner.Count;
+        var comparisonsSinceFullRead = 0;
         yield return reload;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -79,9 +87,18 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
 
                 if (fullSyncDue)
                 {
-                    var (changes, liveVersion) = await CompareAsync(sent, interner, cancellationToken);
-                    version = Math.Max(version, liveVersion);
                     nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
+                    if (++comparisonsSinceFullRead < FullReadEvery && await _registry.GetChangeVersionAsync(cancellationToken) == version)
+                    {
+                        // Every change up to the version applied has been applied: nothing was missed.
+                        await SeedRecordedSpendAsync(budgeted, cancellationToken);
+                        yield return KeySnapshotChange.Heartbeat;
+                        continue;
+                    }
+
+                    comparisonsSinceFullRead = 0;
+                    var (changes, liveVersion) = await CompareAsync(sent, budgeted, interner, cancellationToken);
+                    version = Math.Max(version, liveVersion);
                     if (changes.Count == 0)
                     {
                         yield return KeySnapshotChange.Heartbeat;
@@ -111,7 +128,12 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                 }
 
                 RegistryKeySet? changed = await _registry.ListChangedSinceAsync(version, includeCredentials: true, cancellationToken);
-                await SeedRecordedSpendAsync([.. changed.Keys.Where(record => record.State != VirtualKeyState.Tombstoned)], cancellationToken);
+                foreach (var record in changed.Keys)
+                {
+                    Track(budgeted, record);
+                }
+
+                await SeedRecordedSpendAsync(Budgets(changed.Keys.Where(record => record.State != VirtualKeyState.Tombstoned)), cancellationToken);
                 foreach (var record in changed.Keys)
                 {
                     if (record.State == VirtualKeyState.Tombstoned)
@@ -157,13 +179,14 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     /// Every live key, mapped. The records, decrypted credentials and all, are dropped here: the iterator
     /// would otherwise keep them reachable for as long as it runs.
     /// </summary>
-    private async Task<(KeySnapshotChange Reload, Dictionary<string, long> Sent, long Version)> LoadAsync(
+    private async Task<(KeySnapshotChange Reload, Dictionary<string, long> Sent, Dictionary<string, BudgetPeriodKind> Budgeted, long Version)> LoadAsync(
         SnapshotInterner interner,
         CancellationToken cancellationToken)
     {
         var all = await _registry.ListLiveKeysAsync(includeCredentials: true, cancellationToken);
         var sent = all.Keys.ToDictionary(record => record.KeyId, record => record.ChangeVersion, StringComparer.Ordinal);
-        await SeedRecordedSpendAsync(all.Keys, cancellationToken);
+        var budgeted = Budgets(all.Keys).ToDictionary(StringComparer.Ordinal);
+        await SeedRecordedSpendAsync(budgeted, cancellationToken);
         Log.Loaded(_logger, sent.Count, all.ChangeVersion);
         var entries = new VirtualKeyEntry[all.Keys.Count];
         for (var i = 0; i < entries.Length; i++)
@@ -171,7 +194,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
             entries[i] = RegistryEntryMapper.ToEntry(all.Keys[i], interner);
         }
 
-        return (KeySnapshotChange.Reload(entries), sent, all.ChangeVersion);
+        return (KeySnapshotChange.Reload(entries), sent, budgeted, all.ChangeVersion);
     }
 
     /// <summary>
@@ -180,11 +203,18 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     /// </summary>
     private async Task<(List<KeySnapshotChange> Changes, long Version)> CompareAsync(
         Dictionary<string, long> sent,
+        Dictionary<string, BudgetPeriodKind> budgeted,
         SnapshotInterner interner,
         CancellationToken cancellationToken)
     {
         var live = await _registry.ListLiveKeysAsync(includeCredentials: false, cancellationToken);
-        await SeedRecordedSpendAsync(live.Keys, cancellationToken);
+        budgeted.Clear();
+        foreach (var (keyId, period) in Budgets(live.Keys))
+        {
+            budgeted[keyId] = period;
+        }
+
+        await SeedRecordedSpendAsync(budgeted, cancellationToken);
         if (!Differs(live, sent))
         {
             return ([], live.ChangeVersion);
@@ -212,7 +242,24 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         return false;
     }
 
-    private async Task SeedRecordedSpendAsync(IReadOnlyList<VirtualKeyRecord> records, CancellationToken cancellationToken)
+    private static IEnumerable<KeyValuePair<string, BudgetPeriodKind>> Budgets(IEnumerable<VirtualKeyRecord> records) =>
+        records.Where(record => record.Config.Budget is not null).Select(record => KeyValuePair.Create(record.KeyId, record.Config.Budget!.Period));
+
+    /// <summary>Keeps <paramref name="budgeted"/> in step with one changed record.</summary>
+    private static void Track(Dictionary<string, BudgetPeriodKind> budgeted, VirtualKeyRecord record)
+    {
+        if (record.State != VirtualKeyState.Tombstoned && record.Config.Budget is { } budget)
+        {
+            budgeted[record.KeyId] = budget.Period;
+        }
+        else
+        {
+            budgeted.Remove(record.KeyId);
+        }
+    }
+
+    /// <summary>Tells the quota store what the registry recorded for each budgeted key: one statement per budget period in use.</summary>
+    private async Task SeedRecordedSpendAsync(IEnumerable<KeyValuePair<string, BudgetPeriodKind>> budgeted, CancellationToken cancellationToken)
     {
         if (_quota is null)
         {
@@ -220,9 +267,9 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         }
 
         var now = _time.GetUtcNow();
-        foreach (var group in records.Where(record => record.Config.Budget is not null).GroupBy(record => record.Config.Budget!.Period))
+        foreach (var group in budgeted.GroupBy(pair => pair.Value))
         {
-            var totals = await _registry.GetUsageAsync([.. group.Select(record => record.KeyId)], group.Key, now, cancellationToken);
+            var totals = await _registry.GetUsageAsync([.. group.Select(pair => pair.Key)], group.Key, now, cancellationToken);
             var period = RegistryEntryMapper.ToSidecar(group.Key);
             foreach (var (keyId, usage) in totals)
             {

@@ -89,7 +89,7 @@ internal sealed class TestSidecar : IAsyncDisposable
                     builder.Logging.AddProvider(logs);
                     if (verboseFramework)
                     {
-                        foreach (var category in new[] { "Microsoft.AspNetCore", "Yarp", "System.Net.Http" })
+                        foreach (var category in new[] { "Microsoft.AspNetCore", "System.Net.Http" })
                         {
                             builder.Logging.AddFilter(category, LogLevel.Trace);
                         }

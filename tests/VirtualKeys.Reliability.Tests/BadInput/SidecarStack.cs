@@ -76,7 +76,8 @@ internal sealed class SidecarStack : IAsyncDisposable
         try
         {
             upstream = await MockLlmProvider.StartAsync(cancellationToken: Cancel);
-            var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100 };
+            // Usage within a second (the default batches for 10 s): scenarios read it back from the registry.
+            var options = new SidecarOptions { Port = 0, DefaultMaxOutputTokens = 100, UsageFlushInterval = TimeSpan.FromSeconds(1) };
             configure?.Invoke(options);
             var logs = new CapturedLogs();
             var quota = new LocalQuotaStore(TimeProvider.System);

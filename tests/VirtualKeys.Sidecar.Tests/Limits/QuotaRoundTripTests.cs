@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Time.Testing;
 using Npgsql;
-using VirtualKeys.Registry.Connections;
-using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
@@ -13,39 +10,14 @@ namespace VirtualKeys.Sidecar.Tests.Limits;
 /// What shared quotas cost in PostgreSQL round trips: refusals cost none, busy keys get leases sized
 /// to their demand, and a lease given back reaches the replicas that ran out.
 /// </summary>
-public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuotaTestBase(database), IClassFixture<PostgresDatabase>
 {
-    /// <summary>A Monday, 10:00:15 UTC: fifteen seconds into a minute window.</summary>
-    private static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
-
     private static readonly QuotaDemand Rpm600 = new(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
-
-    private readonly FakeTimeProvider _time = new(Start);
-    private readonly List<SharedQuotaStore> _stores = [];
-    private RegistryDatabase _database = null!;
-
-    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        _database = RegistryDatabase.Create(database.ConnectionString);
-        await new RegistryMigrator(_database).MigrateAsync(Cancel);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var store in _stores)
-        {
-            await store.DisposeAsync();
-        }
-
-        await _database.DisposeAsync();
-    }
 
     [Fact]
     public async Task Once_a_window_is_used_up_refused_requests_cost_no_round_trip_until_the_next_window()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var a = NewStore(ledger);
         var b = NewStore(ledger);
         var key = NewKeyId();
@@ -59,7 +31,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
         }
 
         var tripsAfterRefusals = ledger.RoundTrips;
-        _time.Advance(TimeSpan.FromMinutes(1));
+        Time.Advance(TimeSpan.FromMinutes(1));
         var nextWindow = await a.TryAdmitAsync(key, Rpm600, Cancel);
 
         Assert.Equal(600, admitted);
@@ -72,7 +44,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
     [Fact]
     public async Task A_busy_replica_leases_for_its_demand_so_a_window_takes_a_handful_of_round_trips()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var store = NewStore(ledger);
         var key = NewKeyId();
 
@@ -86,7 +58,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
     [Fact]
     public async Task A_replica_that_found_the_window_used_up_admits_what_an_idle_replica_gives_back()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var idle = NewStore(ledger);
         var busy = NewStore(ledger);
         await busy.StartAsync(Cancel);
@@ -95,7 +67,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
         var first = await idle.TryAdmitAsync(key, Rpm600, Cancel);
         await idle.SettleAsync(first.Ticket, 0, 0m, Cancel);
         var beforeReturn = await AdmitUntilRefusedAsync(busy, key);
-        _time.Advance(TimeSpan.FromSeconds(6));
+        Time.Advance(TimeSpan.FromSeconds(6));
         await idle.ReturnIdleNowAsync(Cancel);
 
         // The return is announced over LISTEN/NOTIFY: wait (real time) until it arrives.
@@ -119,7 +91,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
     [Fact]
     public async Task A_replica_serving_only_unlimited_keys_sends_no_heartbeat_and_starts_once_it_admits_a_limited_key()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var store = NewStore(ledger);
         await store.StartAsync(Cancel);
         var unlimited = new QuotaDemand(KeyLimits.None, null, 100, 0.01m);
@@ -135,7 +107,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
         // Two heartbeat intervals of fake time, a second at a time, each tick given time to run.
         for (var second = 0; second < 60; second++)
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
+            Time.Advance(TimeSpan.FromSeconds(1));
             await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
         }
 
@@ -144,7 +116,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
         var knownAfterLimitedKey = false;
         for (var attempt = 0; attempt < 300 && !knownAfterLimitedKey; attempt++)
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
+            Time.Advance(TimeSpan.FromSeconds(1));
             await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
             knownAfterLimitedKey = await IsKnownAliveAsync(store.ReplicaId);
         }
@@ -157,7 +129,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
 
     private async Task<bool> IsKnownAliveAsync(string replicaId)
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync(Cancel);
         await using var command = new NpgsqlCommand("SELECT count(*) FROM vk.quota_replicas WHERE replica_id = $1", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = replicaId });
@@ -179,14 +151,5 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : IClassFixtu
             admitted++;
             await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
         }
-    }
-
-    private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
-
-    private SharedQuotaStore NewStore(QuotaLedger ledger)
-    {
-        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, _time);
-        _stores.Add(store);
-        return store;
     }
 }

@@ -1,7 +1,4 @@
 using System.Globalization;
-using Microsoft.Extensions.Time.Testing;
-using VirtualKeys.Registry.Connections;
-using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
@@ -13,37 +10,12 @@ namespace VirtualKeys.Sidecar.Tests.Limits;
 /// Several <see cref="SharedQuotaStore"/> replicas on one real PostgreSQL, on one fake clock: the
 /// windows are exact minutes and a test does not wait for one to pass.
 /// </summary>
-public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>, IAsyncLifetime
+public sealed class SharedQuotaStoreTests(PostgresDatabase database) : SharedQuotaTestBase(database), IClassFixture<PostgresDatabase>
 {
-    /// <summary>A Monday, 10:00:15 UTC: fifteen seconds into a minute window.</summary>
-    private static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
-
-    private readonly FakeTimeProvider _time = new(Start);
-    private readonly List<SharedQuotaStore> _stores = [];
-    private RegistryDatabase _database = null!;
-
-    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        _database = RegistryDatabase.Create(database.ConnectionString);
-        await new RegistryMigrator(_database).MigrateAsync(Cancel);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var store in _stores)
-        {
-            await store.DisposeAsync();
-        }
-
-        await _database.DisposeAsync();
-    }
-
     [Fact]
     public async Task Three_replicas_under_saturating_load_admit_98_to_100_percent_of_600_rpm_in_every_window()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var replicas = new[] { NewStore(ledger), NewStore(ledger), NewStore(ledger) };
         var key = NewKeyId();
         var demand = new QuotaDemand(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
@@ -54,7 +26,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
             var tripsBefore = ledger.RoundTrips;
             var admitted = await SaturateAsync(replicas, key, demand, workersPerReplica: 8);
             perWindow.Add((admitted.Sum(), ledger.RoundTrips - tripsBefore));
-            _time.Advance(TimeSpan.FromMinutes(1));
+            Time.Advance(TimeSpan.FromMinutes(1));
         }
 
         var report = string.Join("; ", perWindow.Select((w, i) => string.Create(
@@ -69,7 +41,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
     [Fact]
     public async Task An_idle_replica_gives_its_unused_lease_back_for_the_others_to_use()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var idle = NewStore(ledger);
         var busy = NewStore(ledger);
         var key = NewKeyId();
@@ -77,7 +49,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
 
         var first = await idle.TryAdmitAsync(key, demand, Cancel);
         await idle.SettleAsync(first.Ticket, 0, 0m, Cancel);
-        _time.Advance(TimeSpan.FromSeconds(6));
+        Time.Advance(TimeSpan.FromSeconds(6));
         await idle.ReturnIdleNowAsync(Cancel);
         var admittedByBusy = (await SaturateAsync([busy], key, demand, workersPerReplica: 4)).Sum();
 
@@ -88,7 +60,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
     [Fact]
     public async Task Tokens_reserved_at_admission_settle_to_the_actual_use_across_replicas()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var a = NewStore(ledger);
         var b = NewStore(ledger);
         var key = NewKeyId();
@@ -113,7 +85,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
     [Fact]
     public async Task A_budget_shared_by_two_replicas_is_refused_once_spent_reaches_the_cap()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var a = NewStore(ledger);
         var b = NewStore(ledger);
         var key = NewKeyId();
@@ -146,7 +118,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
         // 200 requests at once against a budget for 20.5 of them: every one waits on refills of a
         // block worth about one request. Refills must be sized to the waiting demand, or the later
         // waiters are refused as budget-exhausted while most of the budget is unspent.
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var store = NewStore(ledger);
         var key = NewKeyId();
         var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(2.05m, BudgetPeriod.Daily), 0, 0.10m);
@@ -167,7 +139,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
     [Fact]
     public async Task Parallel_slots_held_by_all_replicas_stay_within_the_limit()
     {
-        var ledger = new QuotaLedger(_database);
+        var ledger = new QuotaLedger(Database);
         var replicas = new[] { NewStore(ledger), NewStore(ledger), NewStore(ledger) };
         var key = NewKeyId();
         var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 5), null, 0, 0m);
@@ -182,7 +154,7 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
         var held = decisions.Count(d => d.Decision.Admitted);
         var (releasingStore, released) = decisions.First(d => d.Decision.Admitted);
         await releasingStore.SettleAsync(released.Ticket, 0, 0m, Cancel);
-        _time.Advance(TimeSpan.FromSeconds(6));
+        Time.Advance(TimeSpan.FromSeconds(6));
         await releasingStore.ReturnIdleNowAsync(Cancel);
         var other = replicas.First(r => r != releasingStore);
         var afterRelease = await other.TryAdmitAsync(key, demand, Cancel);
@@ -219,14 +191,5 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : IClassFix
             Cancel)));
         await Task.WhenAll(workers);
         return admitted;
-    }
-
-    private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
-
-    private SharedQuotaStore NewStore(QuotaLedger ledger)
-    {
-        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, _time);
-        _stores.Add(store);
-        return store;
     }
 }

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Time.Testing;
+using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Sidecar.Tests.Limits;
+
+/// <summary>
+/// Several <see cref="SharedQuotaStore"/> replicas on one real PostgreSQL, on one fake clock: the
+/// windows are exact minutes and a test does not wait for one to pass. Disposes every replica it made.
+/// </summary>
+public abstract class SharedQuotaTestBase(PostgresDatabase database) : IAsyncLifetime
+{
+    /// <summary>A Monday, 10:00:15 UTC: fifteen seconds into a minute window.</summary>
+    protected static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
+
+    private readonly List<SharedQuotaStore> _stores = [];
+
+    protected static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    protected FakeTimeProvider Time { get; } = new(Start);
+
+    protected RegistryDatabase Database { get; private set; } = null!;
+
+    protected string ConnectionString => database.ConnectionString;
+
+    public async ValueTask InitializeAsync()
+    {
+        Database = RegistryDatabase.Create(database.ConnectionString);
+        await new RegistryMigrator(Database).MigrateAsync(Cancel);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await Database.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    protected static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
+
+    protected SharedQuotaStore NewStore(QuotaLedger ledger)
+    {
+        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, Time);
+        _stores.Add(store);
+        return store;
+    }
+}

@@ -65,7 +65,7 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         using var deadline = new CancellationTokenSource(_options.UsageShutdownFlushTimeout);
         try
         {
-            await FlushAvailableAsync(deadline.Token);
+            await FlushAsync(onlyDue: false, deadline.Token);
         }
         catch (OperationCanceledException)
         {
@@ -93,13 +93,13 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
             // The wake-up is consumed before the state is read, so a record queued from here on wakes us again.
             _buffer.Wake.TryRead(out _);
             var now = _time.GetUtcNow();
-            var due = _buffer.OldestQueuedAt + _options.UsageFlushInterval;
-            if (_buffer.Queued >= _options.UsageBatchSize || due <= now)
+            if (IsDue(now))
             {
-                await FlushDueAsync(stopping);
+                await FlushAsync(onlyDue: true, stopping);
                 continue;
             }
 
+            var due = _buffer.OldestQueuedAt + _options.UsageFlushInterval;
             wake ??= _buffer.Wake.WaitToReadAsync(stopping).AsTask();
             if (due is { } at)
             {
@@ -125,15 +125,22 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         }
     }
 
-    /// <summary>Writes full batches, and older records while the oldest one waiting is due.</summary>
-    private async Task FlushDueAsync(CancellationToken cancellationToken)
+    /// <summary>A full batch is queued, or the oldest record (or counted refusal) has waited the interval.</summary>
+    private bool IsDue(DateTimeOffset now) =>
+        _buffer.Queued >= _options.UsageBatchSize || _buffer.OldestQueuedAt + _options.UsageFlushInterval <= now;
+
+    /// <summary>
+    /// Writes batches: while one is due (<paramref name="onlyDue"/>), or everything queued (at shutdown).
+    /// A batch interrupted by shutdown is still here and goes first.
+    /// </summary>
+    private async Task FlushAsync(bool onlyDue, CancellationToken cancellationToken)
     {
         while (true)
         {
             if (_batch.Count == 0)
             {
                 var now = _time.GetUtcNow();
-                if (_buffer.Queued < _options.UsageBatchSize && !(_buffer.OldestQueuedAt + _options.UsageFlushInterval <= now))
+                if (onlyDue && !IsDue(now))
                 {
                     return;
                 }
@@ -143,26 +150,6 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
                 {
                     return;
                 }
-            }
-
-            await WriteBatchAsync(cancellationToken);
-        }
-    }
-
-    /// <summary>Writes everything queued (at shutdown).</summary>
-    private async Task FlushAvailableAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            // A batch interrupted by shutdown is still here and goes first.
-            if (_batch.Count == 0)
-            {
-                TakeBatch(_time.GetUtcNow());
-            }
-
-            if (_batch.Count == 0)
-            {
-                return;
             }
 
             await WriteBatchAsync(cancellationToken);

@@ -70,7 +70,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         await using var listener = await RegistryChangeListener.StartAsync(_registry.Database, _listenerLogger, cancellationToken);
         var interner = new SnapshotInterner();
         var (reload, sent, budgeted, version) = await LoadAsync(interner, cancellationToken);
-        var internedAtLoad = interner.Count;
+        interner.MarkLoaded();
         var comparisonsSinceFullRead = 0;
         yield return reload;
 
@@ -155,7 +155,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
 
                 // Changed keys only add to the interner: start a fresh one before it holds many replaced
                 // credentials (keys mapped from now on share with each other, not with the older ones).
-                if (interner.Count > (2 * internedAtLoad) + 256)
+                if (interner.HasOutgrownLoad)
                 {
                     interner = new SnapshotInterner();
                 }

@@ -13,7 +13,6 @@ internal sealed partial class KeySnapshotStore
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile KeySnapshot _current = KeySnapshot.Empty;
     private SnapshotInterner _interner = new();
-    private int _internedAtReload;
     private long _confirmedAtTicks;
     private volatile bool _degraded;
 
@@ -45,10 +44,7 @@ internal sealed partial class KeySnapshotStore
         switch (change.Kind)
         {
             case KeySnapshotChangeKind.Reload:
-                _interner = new SnapshotInterner();
-                _current = KeySnapshot.Create(change.Entries.Select(Compile).OfType<ServingKey>());
-                _internedAtReload = _interner.Count;
-                LoadedHeapCompaction.AfterLoad(_current.Count);
+                Rebuild(change.Entries);
                 _loaded.TrySetResult();
                 Log.SnapshotLoaded(_logger, _current.Count);
                 break;
@@ -72,19 +68,22 @@ internal sealed partial class KeySnapshotStore
 
     /// <summary>
     /// Upserts only add to the interner, so the providers (credentials included) of replaced keys stay in it;
-    /// once it holds twice what the last reload needed, it is rebuilt from the keys served now.
+    /// once it has outgrown the last load, the snapshot is rebuilt from the keys served now.
     /// </summary>
     private void ShedReplacedValues()
     {
-        if (_interner.Count <= (2 * _internedAtReload) + 256)
+        if (_interner.HasOutgrownLoad)
         {
-            return;
+            Rebuild([.. _current.Keys.Select(key => key.Entry)]);
         }
+    }
 
-        var entries = _current.Keys.Select(key => key.Entry).ToList();
+    /// <summary>Compiles every entry with a fresh interner, then compacts the heap the old snapshot leaves behind.</summary>
+    private void Rebuild(IReadOnlyList<VirtualKeyEntry> entries)
+    {
         _interner = new SnapshotInterner();
         _current = KeySnapshot.Create(entries.Select(Compile).OfType<ServingKey>());
-        _internedAtReload = _interner.Count;
+        _interner.MarkLoaded();
         LoadedHeapCompaction.AfterLoad(_current.Count);
     }
 

@@ -13,7 +13,7 @@ namespace VirtualKeys.Sidecar.Snapshot;
 /// <remarks>
 /// Everything shared is immutable (a <see cref="ServingProvider"/>'s Azure caches are per model, not per
 /// key), so sharing changes no behaviour. The interner only grows; <see cref="KeySnapshotStore"/>
-/// replaces it at every reload and when it has grown well past what the snapshot uses, so the
+/// replaces it at every reload and when it has outgrown what the last load needed (<see cref="HasOutgrownLoad"/>), so the
 /// credentials of removed keys do not stay reachable from here for long.
 /// </remarks>
 internal sealed class SnapshotInterner
@@ -30,10 +30,21 @@ internal sealed class SnapshotInterner
     private readonly Dictionary<KeyLimits, KeyLimits> _limits = [];
     private readonly Dictionary<KeyBudget, KeyBudget> _budgets = [];
 
-    /// <summary>How many distinct things are held: what the store compares with the snapshot's size.</summary>
+    private int _countAtLoad;
+
+    /// <summary>How many distinct things are held.</summary>
     public int Count =>
         _strings.Count + _providerEntries.Count + _providers.Count + _providerLists.Count + _providerEntryLists.Count + _stringLists.Count
         + _modelSets.Count + _aliasMaps.Count + _routeUris.Count + _limits.Count + _budgets.Count;
+
+    /// <summary>
+    /// True once it holds more than twice what it held at <see cref="MarkLoaded"/> (plus a little): changed
+    /// keys only add to it, so by then most of it is what replaced keys used, and it should be started afresh.
+    /// </summary>
+    public bool HasOutgrownLoad => Count > (2 * _countAtLoad) + 256;
+
+    /// <summary>Records what a full load needed, the measure of <see cref="HasOutgrownLoad"/>.</summary>
+    public void MarkLoaded() => _countAtLoad = Count;
 
     public string String(string value)
     {

@@ -155,6 +155,36 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_grant_keeps_a_live_replica_alive_for_the_others_but_never_brings_back_a_lapsed_one()
+    {
+        // A day before the other tests' times, so that their heartbeats do not forget these replicas.
+        var start = Monday.AddDays(-1);
+        var key = NewKeyId();
+        var a = "a-" + key;
+        var b = "b-" + key;
+        await _ledger.HeartbeatAsync(a, start, Ttl, Ct);
+        var heldByA = await GrantSlotsAsync(key, a, start.AddSeconds(1), want: 4);
+        var refresh = await _ledger.GrantAsync(new QuotaGrantRequest(key, a, start.AddSeconds(15)) { Requests = new QuotaWindowAsk(600, 10) }, Ttl, Ct);
+
+        // 30 s after a's heartbeat (Ttl 20 s): only the grant at 15 s keeps a's slots counted.
+        var bWhileAIsPresent = await GrantSlotsAsync(key, b, start.AddSeconds(30), want: 4);
+        var afterLapse = await _ledger.GrantAsync(new QuotaGrantRequest(key, a, start.AddSeconds(40)) { Requests = new QuotaWindowAsk(600, 10) }, Ttl, Ct);
+        var bAfterALapsed = await GrantSlotsAsync(key, b, start.AddSeconds(40), want: 4);
+        var aHeartbeat = await _ledger.HeartbeatAsync(a, start.AddSeconds(41), Ttl, Ct);
+        var stranger = await _ledger.GrantAsync(new QuotaGrantRequest(key, "never-seen-" + key, start.AddSeconds(41)) { Requests = new QuotaWindowAsk(600, 1) }, Ttl, Ct);
+
+        Assert.Equal(4, heldByA.Slots);
+        Assert.True(refresh.Present);
+        Assert.InRange(refresh.LiveReplicas, 1, int.MaxValue);
+        Assert.Equal(0, bWhileAIsPresent.Slots);
+        Assert.False(afterLapse.Present);
+        Assert.Equal(10, afterLapse.Requests);
+        Assert.Equal(4, bAfterALapsed.Slots);
+        Assert.True(aHeartbeat.Rejoined);
+        Assert.False(stranger.Present);
+    }
+
+    [Fact]
     public async Task Returned_slots_and_a_leaving_replica_free_their_slots_at_once()
     {
         var key = NewKeyId();

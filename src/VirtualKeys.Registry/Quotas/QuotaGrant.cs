@@ -18,4 +18,13 @@ public readonly record struct QuotaGrant(
 
     /// <summary>Tokens left in the window after this grant; null when none were asked.</summary>
     public long? TokensLeft { get; init; }
+
+    /// <summary>
+    /// The grant refreshed this replica's presence (migration 0005). False when the presence had
+    /// lapsed or the replica never heartbeated: only a heartbeat brings it back.
+    /// </summary>
+    public bool Present { get; init; }
+
+    /// <summary>Replicas alive when the grant was made, this one included if <see cref="Present"/>.</summary>
+    public int LiveReplicas { get; init; }
 }

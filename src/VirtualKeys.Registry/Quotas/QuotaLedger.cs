@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 using VirtualKeys.Registry.Connections;
@@ -28,6 +29,7 @@ public sealed class QuotaLedger
 
     private readonly RegistryDatabase _database;
     private long _roundTrips;
+    private long _heartbeats;
 
     public QuotaLedger(RegistryDatabase database)
     {
@@ -37,6 +39,9 @@ public sealed class QuotaLedger
 
     /// <summary>Round trips this ledger made (successful or not), for the sidecar's metrics.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Heartbeats among <see cref="RoundTrips"/>.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
 
     /// <summary>Reads a <see cref="ReturnsChannel"/> payload.</summary>
     public static bool TryParseReturnPayload(string? payload, out string keyId, out string replicaId)
@@ -57,6 +62,11 @@ public sealed class QuotaLedger
     public static DateTimeOffset WindowOf(DateTimeOffset at) =>
         new(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
 
+    /// <summary>
+    /// Grants what the request asks, in one round trip. The grant also refreshes the replica's
+    /// presence if it has not lapsed (migration 0005), so a replica that refills regularly is known
+    /// alive without heartbeats of its own.
+    /// </summary>
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
     public Task<QuotaGrant> GrantAsync(QuotaGrantRequest request, TimeSpan replicaTtl, CancellationToken cancellationToken)
     {
@@ -64,44 +74,81 @@ public sealed class QuotaLedger
         ArgumentException.ThrowIfNullOrEmpty(request.KeyId);
         ArgumentException.ThrowIfNullOrEmpty(request.ReplicaId);
         var window = WindowOf(request.Now);
-        DateTimeOffset? periodStart = request.Budget is { } budget ? BudgetPeriod.StartOf(budget.Period, request.Now) : null;
+        DateTimeOffset? periodStart = request.Budget is { } budgetAsk ? BudgetPeriod.StartOf(budgetAsk.Period, request.Now) : null;
+        if (request.Requests is null && request.Tokens is null && request.Budget is null && request.Slots is null)
+        {
+            return Task.FromResult(new QuotaGrant(window, 0, 0, periodStart, 0m, null, 0));
+        }
+
         Interlocked.Increment(ref _roundTrips);
         return _database.RunAsync(
             async (connection, ct) =>
             {
-                await using var batch = new NpgsqlBatch(connection);
+                // Built for each attempt: a parameter belongs to one command.
+                var statements = new List<GrantStatement>(4);
                 if (request.Requests is { } requests)
                 {
-                    batch.BatchCommands.Add(GrantWindow(request.KeyId, "requests", window, requests));
+                    statements.Add(GrantWindow(request.KeyId, "requests", window, requests));
                 }
 
                 if (request.Tokens is { } tokens)
                 {
-                    batch.BatchCommands.Add(GrantWindow(request.KeyId, "tokens", window, tokens));
+                    statements.Add(GrantWindow(request.KeyId, "tokens", window, tokens));
                 }
 
                 if (request.Budget is { } budget)
                 {
-                    var command = new NpgsqlBatchCommand("SELECT given, remaining FROM vk.quota_grant_budget($1, $2, $3, $4, $5, $6)");
-                    command.Parameters.Add(Text(request.KeyId));
-                    command.Parameters.Add(Text(PeriodText(budget.Period)));
-                    command.Parameters.Add(Time(periodStart!.Value));
-                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Cap)));
-                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Want)));
-                    command.Parameters.Add(Numeric(Math.Max(0m, budget.Charge)));
-                    batch.BatchCommands.Add(command);
+                    statements.Add(new GrantStatement(
+                        "g.given, g.remaining",
+                        2,
+                        "vk.quota_grant_budget($1, $2, $3, $4, $5, $6) AS g",
+                        [
+                            Text(request.KeyId),
+                            Text(PeriodText(budget.Period)),
+                            Time(periodStart!.Value),
+                            Numeric(Math.Max(0m, budget.Cap)),
+                            Numeric(Math.Max(0m, budget.Want)),
+                            Numeric(Math.Max(0m, budget.Charge)),
+                        ]));
                 }
 
                 if (request.Slots is { } slots)
                 {
-                    var command = new NpgsqlBatchCommand("SELECT vk.quota_grant_slots($1, $2, $3, $4, $5, $6)");
-                    command.Parameters.Add(Text(request.KeyId));
-                    command.Parameters.Add(Text(request.ReplicaId));
-                    command.Parameters.Add(Time(request.Now));
-                    command.Parameters.Add(Time(request.Now - replicaTtl));
-                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Cap) });
-                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Want) });
-                    batch.BatchCommands.Add(command);
+                    statements.Add(new GrantStatement(
+                        "g.slots",
+                        1,
+                        "vk.quota_grant_slots($1, $2, $3, $4, $5, $6) AS g(slots)",
+                        [
+                            Text(request.KeyId),
+                            Text(request.ReplicaId),
+                            Time(request.Now),
+                            Time(request.Now - replicaTtl),
+                            new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Cap) },
+                            new NpgsqlParameter<int> { TypedValue = Math.Max(0, slots.Want) },
+                        ]));
+                }
+
+                await using var batch = new NpgsqlBatch(connection);
+                for (var i = 0; i < statements.Count; i++)
+                {
+                    batch.BatchCommands.Add(i == 0 ? statements[i].WithPresence(request.ReplicaId, request.Now, replicaTtl) : statements[i].ToCommand());
+                }
+
+                await using var reader = await batch.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                var presenceColumn = statements[0].ColumnCount;
+                var present = reader.GetBoolean(presenceColumn);
+                var liveReplicas = reader.GetInt32(presenceColumn + 1);
+                var first = true;
+                async Task NextAsync()
+                {
+                    if (!first)
+                    {
+                        await reader.NextResultAsync(ct);
+                        await reader.ReadAsync(ct);
+                    }
+
+                    first = false;
                 }
 
                 long grantedRequests = 0, grantedTokens = 0;
@@ -109,45 +156,39 @@ public sealed class QuotaLedger
                 decimal grantedUsd = 0m;
                 decimal? remainingUsd = null;
                 var grantedSlots = 0;
-                if (batch.BatchCommands.Count == 0)
-                {
-                    return new QuotaGrant(window, 0, 0, periodStart, 0m, null, 0);
-                }
-
-                await using var reader = await batch.ExecuteReaderAsync(ct);
                 if (request.Requests is not null)
                 {
-                    await reader.ReadAsync(ct);
+                    await NextAsync();
                     grantedRequests = reader.GetInt64(0);
                     requestsLeft = reader.GetInt64(1);
-                    await reader.NextResultAsync(ct);
                 }
 
                 if (request.Tokens is not null)
                 {
-                    await reader.ReadAsync(ct);
+                    await NextAsync();
                     grantedTokens = reader.GetInt64(0);
                     tokensLeft = reader.GetInt64(1);
-                    await reader.NextResultAsync(ct);
                 }
 
                 if (request.Budget is not null)
                 {
-                    await reader.ReadAsync(ct);
+                    await NextAsync();
                     grantedUsd = reader.GetDecimal(0);
                     remainingUsd = reader.GetDecimal(1);
-                    await reader.NextResultAsync(ct);
                 }
 
                 if (request.Slots is not null)
                 {
-                    grantedSlots = await ReadAsync<int>(reader, ct);
+                    await NextAsync();
+                    grantedSlots = reader.GetInt32(0);
                 }
 
                 return new QuotaGrant(window, grantedRequests, grantedTokens, periodStart, grantedUsd, remainingUsd, grantedSlots)
                 {
                     RequestsLeft = requestsLeft,
                     TokensLeft = tokensLeft,
+                    Present = present,
+                    LiveReplicas = liveReplicas,
                 };
             },
             cancellationToken);
@@ -222,6 +263,7 @@ public sealed class QuotaLedger
     {
         ArgumentException.ThrowIfNullOrEmpty(replicaId);
         Interlocked.Increment(ref _roundTrips);
+        Interlocked.Increment(ref _heartbeats);
         return _database.RunAsync(
             async (connection, ct) =>
             {
@@ -262,17 +304,19 @@ public sealed class QuotaLedger
             cancellationToken);
     }
 
-    private static NpgsqlBatchCommand GrantWindow(string keyId, string dimension, DateTimeOffset window, QuotaWindowAsk ask)
-    {
-        var command = new NpgsqlBatchCommand("SELECT given, remaining FROM vk.quota_grant_window_left($1, $2, $3, $4, $5, $6)");
-        command.Parameters.Add(Text(keyId));
-        command.Parameters.Add(Text(dimension));
-        command.Parameters.Add(Time(window));
-        command.Parameters.Add(Int64(Math.Max(0, ask.Cap)));
-        command.Parameters.Add(Int64(Math.Max(0, ask.Want)));
-        command.Parameters.Add(Int64(Math.Max(0, ask.Charge)));
-        return command;
-    }
+    private static GrantStatement GrantWindow(string keyId, string dimension, DateTimeOffset window, QuotaWindowAsk ask) =>
+        new(
+            "g.given, g.remaining",
+            2,
+            "vk.quota_grant_window_left($1, $2, $3, $4, $5, $6) AS g",
+            [
+                Text(keyId),
+                Text(dimension),
+                Time(window),
+                Int64(Math.Max(0, ask.Cap)),
+                Int64(Math.Max(0, ask.Want)),
+                Int64(Math.Max(0, ask.Charge)),
+            ]);
 
     private static NpgsqlBatchCommand ReturnWindow(string keyId, string dimension, DateTimeOffset window, long amount)
     {
@@ -282,12 +326,6 @@ public sealed class QuotaLedger
         command.Parameters.Add(Time(window));
         command.Parameters.Add(Int64(amount));
         return command;
-    }
-
-    private static async Task<T> ReadAsync<T>(NpgsqlDataReader reader, CancellationToken cancellationToken)
-    {
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetFieldValue<T>(0);
     }
 
     private static string PeriodText(BudgetPeriodKind period) => period.ToString().ToLowerInvariant();
@@ -300,4 +338,33 @@ public sealed class QuotaLedger
 
     private static NpgsqlParameter<DateTime> Time(DateTimeOffset value) =>
         new() { TypedValue = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };
+
+    /// <summary>One grant statement: <c>SELECT Columns FROM Source</c> with its parameters.</summary>
+    private sealed record GrantStatement(string Columns, int ColumnCount, string Source, NpgsqlParameter[] Parameters)
+    {
+        public NpgsqlBatchCommand ToCommand() => Command($"SELECT {Columns} FROM {Source}");
+
+        /// <summary>
+        /// The statement with <c>vk.quota_touch</c> joined to it: it refreshes the replica's presence
+        /// unless that lapsed, and counts the live replicas. Its two columns follow the grant's.
+        /// </summary>
+        public NpgsqlBatchCommand WithPresence(string replicaId, DateTimeOffset now, TimeSpan replicaTtl)
+        {
+            var next = Parameters.Length + 1;
+            var command = Command(string.Create(
+                CultureInfo.InvariantCulture,
+                $"SELECT {Columns}, t.present, t.live FROM {Source} CROSS JOIN vk.quota_touch(${next}, ${next + 1}, ${next + 2}) AS t"));
+            command.Parameters.Add(Text(replicaId));
+            command.Parameters.Add(Time(now));
+            command.Parameters.Add(Time(now - replicaTtl));
+            return command;
+        }
+
+        private NpgsqlBatchCommand Command(string text)
+        {
+            var command = new NpgsqlBatchCommand(text);
+            command.Parameters.AddRange(Parameters);
+            return command;
+        }
+    }
 }

@@ -36,7 +36,9 @@ namespace VirtualKeys.Sidecar.Limits;
 /// at the last heartbeat, at least one.</item>
 /// <item>Heartbeats (<see cref="QuotaOptions.HeartbeatInterval"/>) only while the replica must be known
 /// alive: it admitted a limited key within <see cref="QuotaOptions.ReplicaTtl"/> (outage shares count
-/// the live replicas) or holds parallel slots (which count only while their holder is alive).</item>
+/// the live replicas) or holds parallel slots (which count only while their holder is alive). A grant
+/// refreshes the presence as well, so a replica that refilled within the interval skips the heartbeat,
+/// except one every <see cref="CleanupInterval"/> that forgets lapsed replicas and old windows.</item>
 /// </list>
 /// </remarks>
 public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecordedSpendObserver, IHostedService, IAsyncDisposable
@@ -49,6 +51,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     private static readonly TimeSpan MaintenanceTick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ListenRetry = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a replica that needs liveness heartbeats even while its grants keep it present: the heartbeat forgets lapsed replicas and old windows.</summary>
+    private static readonly TimeSpan CleanupInterval = QuotaLedger.WindowRetention / 2;
 
     private readonly ConcurrentDictionary<string, Account> _accounts = new(StringComparer.Ordinal);
     private readonly QuotaLedger _ledger;
@@ -63,7 +68,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     private int _slotEpoch;
     private readonly Lock _heartbeatGate = new();
     private long _lastLimitedAdmissionTicks;
-    private long _lastHeartbeatTicks;
+    private long _lastPresenceTicks;
     private Task? _heartbeat;
 
     /// <param name="time">The clock for windows and periods (tests pass a fake one); network timeouts use real time.</param>
@@ -578,6 +583,13 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             }
 
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
+            if (grant.Present)
+            {
+                // The grant kept this replica known alive: the heartbeat can wait.
+                _liveReplicas = Math.Max(1, grant.LiveReplicas);
+                MarkPresent(plan.Request.Now);
+            }
+
             Apply(account, plan, grant);
             MarkAvailable();
         }
@@ -665,17 +677,20 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
 
     private async Task MaintainAsync(CancellationToken stopping)
     {
-        var nextHeartbeat = DateTimeOffset.MinValue;
+        var lastCleanup = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(MaintenanceTick, _time);
         do
         {
             var now = _time.GetUtcNow();
             try
             {
-                if (_degraded || (now >= nextHeartbeat && NeedsLiveness(now)))
+                // Grants refresh the presence too (a replica that refills often sends no heartbeat for
+                // that); the heartbeat still forgets lapsed replicas and old windows every CleanupInterval.
+                if (_degraded
+                    || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || now - lastCleanup >= CleanupInterval)))
                 {
                     await SharedHeartbeatAsync().WaitAsync(stopping);
-                    nextHeartbeat = now + _options.HeartbeatInterval;
+                    lastCleanup = now;
                 }
 
                 if (!_degraded)
@@ -773,9 +788,27 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         return false;
     }
 
-    /// <summary>The others may have taken this replica for dead: its last heartbeat is half a <see cref="QuotaOptions.ReplicaTtl"/> old.</summary>
-    private bool PresenceIsStale(DateTimeOffset now) =>
-        now.UtcTicks - Volatile.Read(ref _lastHeartbeatTicks) >= (_options.ReplicaTtl / 2).Ticks;
+    /// <summary>The others may have taken this replica for dead: its presence was last refreshed half a <see cref="QuotaOptions.ReplicaTtl"/> ago.</summary>
+    private bool PresenceIsStale(DateTimeOffset now) => PresenceAge(now) >= _options.ReplicaTtl / 2;
+
+    /// <summary>How long ago a heartbeat or a grant last refreshed this replica's presence.</summary>
+    private TimeSpan PresenceAge(DateTimeOffset now) => TimeSpan.FromTicks(now.UtcTicks - Volatile.Read(ref _lastPresenceTicks));
+
+    private void MarkPresent(DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks;
+        var seen = Volatile.Read(ref _lastPresenceTicks);
+        while (ticks > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _lastPresenceTicks, ticks, seen);
+            if (previous == seen)
+            {
+                return;
+            }
+
+            seen = previous;
+        }
+    }
 
     /// <summary>One heartbeat at a time: a caller that finds one in flight waits for that one.</summary>
     private Task SharedHeartbeatAsync()
@@ -807,7 +840,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
         }
 
         _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
-        Volatile.Write(ref _lastHeartbeatTicks, now.UtcTicks);
+        MarkPresent(now);
         if (heartbeat.Rejoined)
         {
             // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.

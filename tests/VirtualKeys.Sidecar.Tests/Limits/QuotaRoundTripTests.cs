@@ -127,12 +127,57 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         Assert.True(knownAfterLimitedKey, "a heartbeat once a limited key is admitted");
     }
 
-    private async Task<bool> IsKnownAliveAsync(string replicaId)
+    [Fact]
+    public async Task A_replica_whose_grants_keep_it_alive_sends_no_heartbeat_until_it_stops_refilling()
+    {
+        var ledger = new QuotaLedger(Database);
+        var store = NewStore(ledger);
+        await store.StartAsync(Cancel);
+        var key = NewKeyId();
+
+        // Two requests a second for three minutes of fake time: leases sized to that demand are
+        // refilled every few seconds, and each grant refreshes the replica's presence.
+        var admitted = 0;
+        var lapses = 0;
+        for (var second = 0; second < 180; second++)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var decision = await store.TryAdmitAsync(key, Rpm600, Cancel);
+                admitted += decision.Admitted ? 1 : 0;
+                await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+            }
+
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+            if (second > 5 && !await IsKnownAliveAsync(store.ReplicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
+            {
+                lapses++;
+            }
+        }
+
+        var heartbeatsWhileRefilling = ledger.Heartbeats;
+
+        // Idle: no grant refreshes it any more, and it admitted a limited key within ReplicaTtl.
+        for (var second = 0; second < 45 && ledger.Heartbeats == heartbeatsWhileRefilling; second++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+        }
+
+        Assert.Equal(360, admitted);
+        Assert.Equal(0, lapses);
+        Assert.Equal(1, heartbeatsWhileRefilling);
+        Assert.Equal(2, ledger.Heartbeats);
+    }
+
+    private async Task<bool> IsKnownAliveAsync(string replicaId, DateTimeOffset? seenSince = null)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync(Cancel);
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM vk.quota_replicas WHERE replica_id = $1", connection);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM vk.quota_replicas WHERE replica_id = $1 AND last_seen >= $2", connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = replicaId });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = (seenSince ?? DateTimeOffset.MinValue).UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         return (long)(await command.ExecuteScalarAsync(Cancel))! > 0;
     }
 

@@ -28,6 +28,14 @@ public sealed class SidecarOptions
     /// <summary>Label request, token and cost metrics with namespace/name of the key (off for very many keys).</summary>
     public bool PerKeyMetricLabels { get; set; } = true;
 
+    /// <summary>
+    /// How many keys get series of their own while <see cref="PerKeyMetricLabels"/> is on; the keys
+    /// first seen get them, every later one counts under <c>key="(other)"</c>. A cardinality limit,
+    /// as OpenTelemetry SDKs have one: each key adds about four series to every scrape of every
+    /// replica, and each costs the sidecar about half a kilobyte.
+    /// </summary>
+    public int PerKeyMetricKeyLimit { get; set; } = 2000;
+
     /// <summary>A JSON pricing file whose entries override the shipped table, e.g. mounted from a ConfigMap.</summary>
     public string? PricingFile { get; set; }
 
@@ -95,6 +103,11 @@ public sealed class SidecarOptions
         if (DefaultMaxOutputTokens < 0)
         {
             problems.Add("DefaultMaxOutputTokens must not be negative");
+        }
+
+        if (PerKeyMetricKeyLimit < 1)
+        {
+            problems.Add("PerKeyMetricKeyLimit must be at least 1 (PerKeyMetricLabels=false turns per-key labels off)");
         }
 
         if (UnknownModelInputPerMillionUsd < 0 || UnknownModelOutputPerMillionUsd < 0)

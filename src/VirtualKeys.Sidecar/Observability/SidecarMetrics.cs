@@ -19,7 +19,14 @@ internal sealed class SidecarMetrics
     public const string OtherModel = "other";
     public const string NoKey = "";
 
+    /// <summary>The key label of the keys beyond <see cref="SidecarOptions.PerKeyMetricKeyLimit"/> (not a valid namespace/name).</summary>
+    public const string OtherKeys = "(other)";
+
     private readonly bool _perKey;
+    private readonly int _keyLimit;
+    private readonly ConcurrentDictionary<string, bool> _labelledKeys = new(StringComparer.Ordinal);
+    private readonly Lock _labelledKeysGate = new();
+    private int _labelledCount;
     private readonly Counter _requests;
     private readonly Counter _tokens;
     private readonly Counter _cost;
@@ -38,10 +45,12 @@ internal sealed class SidecarMetrics
     // their label values four times per request. Entries go with their ServingKey when it is replaced.
     private readonly ConditionalWeakTable<ServingKey, CompletionSeries> _keySeries = new();
     private readonly ConcurrentDictionary<string, CompletionSeries> _modelSeries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CompletionSeries> _otherKeysSeries = new(StringComparer.Ordinal);
 
     public SidecarMetrics(SidecarOptions options)
     {
         _perKey = options.PerKeyMetricLabels;
+        _keyLimit = options.PerKeyMetricKeyLimit;
         Registry = Metrics.NewCustomRegistry();
         var factory = Metrics.WithCustomRegistry(Registry);
 
@@ -74,6 +83,7 @@ internal sealed class SidecarMetrics
         ExpiredDecisions = factory.CreateCounter("vk_sidecar_decisions_expired_total", "Resolve decisions never reported, settled at their estimate.");
         _quotaRoundTrips = factory.CreateCounter("vk_sidecar_quota_roundtrips_total", "Round trips to PostgreSQL for shared quotas (lease grants, returns, heartbeats).");
         _quotaReplicas = factory.CreateGauge("vk_sidecar_quota_live_replicas", "Sidecar replicas sharing the limits at the last heartbeat; an outage limits each key to 1/this of its limits.");
+        LabelledKeys = factory.CreateGauge("vk_sidecar_metric_labelled_keys", "Keys with series of their own; once it reaches Sidecar__PerKeyMetricKeyLimit, further keys count under key=\"(other)\".");
     }
 
     public CollectorRegistry Registry { get; }
@@ -92,6 +102,8 @@ internal sealed class SidecarMetrics
 
     public Counter ExpiredDecisions { get; }
 
+    public Gauge LabelledKeys { get; }
+
     public static string ModelLabel(ServingKey key, string model, bool priced) =>
         priced || key.MentionsModel(model) ? model : OtherModel;
 
@@ -100,7 +112,7 @@ internal sealed class SidecarMetrics
         var series = SeriesFor(key, modelLabel);
         var requests = string.Equals(outcome, CompletionSeries.CachedOutcome, StringComparison.Ordinal)
             ? series.Succeeded
-            : _perKey ? _requests.WithLabels([key.DisplayName, modelLabel, outcome]) : _requests.WithLabels([modelLabel, outcome]);
+            : _perKey ? _requests.WithLabels([KeyLabel(key), modelLabel, outcome]) : _requests.WithLabels([modelLabel, outcome]);
         requests.Inc();
         series.InputTokens.Inc(inputTokens);
         series.OutputTokens.Inc(outputTokens);
@@ -111,7 +123,7 @@ internal sealed class SidecarMetrics
     {
         if (_perKey)
         {
-            _rejections.WithLabels([key?.DisplayName ?? NoKey, reason]).Inc();
+            _rejections.WithLabels([key is null ? NoKey : KeyLabel(key), reason]).Inc();
         }
         else
         {
@@ -121,9 +133,10 @@ internal sealed class SidecarMetrics
 
     public void BudgetSpent(ServingKey key, decimal spentUsd, decimal maxUsd)
     {
-        if (_perKey && maxUsd > 0)
+        // A ratio of keys over the limit cannot be summed into "(other)": those keys have none.
+        if (_perKey && maxUsd > 0 && KeyLabel(key) is var label && !ReferenceEquals(label, OtherKeys))
         {
-            _budgetSpent.WithLabels([key.DisplayName]).Set((double)(spentUsd / maxUsd));
+            _budgetSpent.WithLabels([label]).Set((double)(spentUsd / maxUsd));
         }
     }
 
@@ -166,9 +179,48 @@ internal sealed class SidecarMetrics
             return cached;
         }
 
-        var created = CreateSeries(key.DisplayName, modelLabel);
+        var label = KeyLabel(key);
+        if (ReferenceEquals(label, OtherKeys))
+        {
+            return _otherKeysSeries.GetOrAdd(modelLabel, static (model, self) => self.CreateSeries(OtherKeys, model), this);
+        }
+
+        var created = CreateSeries(label, modelLabel);
         _keySeries.AddOrUpdate(key, created);
         return created;
+    }
+
+    /// <summary>The key's own label while fewer than the limit have one (or it has one already), else <see cref="OtherKeys"/>.</summary>
+    private string KeyLabel(ServingKey key)
+    {
+        var name = key.DisplayName;
+        if (_labelledKeys.ContainsKey(name))
+        {
+            return name;
+        }
+
+        if (Volatile.Read(ref _labelledCount) >= _keyLimit)
+        {
+            return OtherKeys;
+        }
+
+        lock (_labelledKeysGate)
+        {
+            if (_labelledKeys.ContainsKey(name))
+            {
+                return name;
+            }
+
+            if (_labelledCount >= _keyLimit)
+            {
+                return OtherKeys;
+            }
+
+            _labelledKeys[name] = true;
+            Volatile.Write(ref _labelledCount, _labelledCount + 1);
+            LabelledKeys.Set(_labelledCount);
+            return name;
+        }
     }
 
     private CompletionSeries CreateSeries(string? key, string model) => key is null

@@ -77,6 +77,30 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task Keys_beyond_the_per_key_series_limit_count_under_other()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => o.PerKeyMetricKeyLimit = 1);
+        var (_, first) = await sidecar.AddKeyAsync("first", customize: e => e.With(defaultModel: "gpt-4o"));
+        var (_, second) = await sidecar.AddKeyAsync("second", customize: e => e.With(defaultModel: "gpt-4o"));
+        var (_, third) = await sidecar.AddKeyAsync("third", customize: e => e.With(defaultModel: "gpt-4o"));
+
+        foreach (var token in new[] { first, second, third, first })
+        {
+            using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await sidecar.WaitForUsageAsync(r => r.Count >= 4);
+        var metrics = await sidecar.MetricsAsync();
+
+        Assert.Contains("vk_sidecar_requests_total{key=\"team-a/first\",model=\"gpt-4o\",outcome=\"success\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_requests_total{key=\"(other)\",model=\"gpt-4o\",outcome=\"success\"} 2", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("team-a/second", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("team-a/third", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_metric_labelled_keys 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unpriced_model_is_counted_and_priced_by_the_default()
     {
         await using var sidecar = await TestSidecar.StartAsync(o =>

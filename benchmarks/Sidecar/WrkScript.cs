@@ -9,7 +9,8 @@ namespace VirtualKeys.Sidecar.Benchmarks;
 /// VK_BENCH_KIND picks the request: <c>resolve</c> (token in the JSON body; each decision's usage is
 /// reported by the thread's next request, as a router does), <c>chat</c> (token as Bearer),
 /// <c>chat-plain</c> (no token: nginx adds the provider credential itself).
-/// VK_BENCH_DELAY_MS paces each connection (wrk's <c>delay()</c> hook) for the half-load run.
+/// VK_BENCH_DELAY_MS paces each connection (wrk's <c>delay()</c> hook) for the half-load run: each pause
+/// is drawn uniformly from half to one and a half times it.
 /// The last line wrk prints is <c>WRK_RESULT {json}</c>, written by <c>done()</c>.
 /// </remarks>
 internal static class WrkScript
@@ -58,6 +59,7 @@ internal static class WrkScript
                 end
             end
             cursor = ((id or 1) * 7919) % #prepared
+            math.randomseed(os.time() * 1000 + (id or 1))
         end
 
         function request()
@@ -84,8 +86,10 @@ internal static class WrkScript
         end
 
         if pause > 0 then
+            -- A pause drawn around the mean, not the mean itself: connections that all wait exactly
+            -- the same time stay in step and arrive in bursts, which is the load generator's doing.
             function delay()
-                return pause
+                return math.floor(pause * (0.5 + math.random()) + 0.5)
             end
         end
 

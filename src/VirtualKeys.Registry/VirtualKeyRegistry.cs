@@ -359,7 +359,14 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// kind, in one transaction. Idempotent per request id: a batch sent again changes nothing.
     /// </summary>
     public Task<UsageBatchResult> RecordUsageAsync(IReadOnlyCollection<UsageEvent> events, CancellationToken cancellationToken) =>
-        _usage.RecordAsync(events, cancellationToken);
+        _usage.RecordAsync(events, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="RecordUsageAsync(IReadOnlyCollection{UsageEvent}, CancellationToken)"/> that also refreshes a
+    /// sidecar replica's presence for the shared quota counters, in the same statement.
+    /// </summary>
+    public Task<UsageBatchResult> RecordUsageAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken) =>
+        _usage.RecordAsync(events, presence, cancellationToken);
 
     /// <summary>A key's usage in the period of <paramref name="period"/> that holds <paramref name="at"/>; zeros when there was none.</summary>
     public async Task<UsageTotals> GetUsageAsync(string keyId, BudgetPeriodKind period, DateTimeOffset at, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using Npgsql;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
 
@@ -37,6 +38,32 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Equal(111, totals.InputTokens);
         Assert.Equal(56, totals.OutputTokens);
         Assert.Equal(0.0136m, totals.CostUsd);
+    }
+
+    [Fact]
+    public async Task A_usage_batch_can_carry_a_replicas_quota_presence_but_never_brings_back_a_lapsed_one()
+    {
+        var keyId = NewKeyId();
+        var replica = "replica-" + keyId;
+        var ttl = TimeSpan.FromSeconds(20);
+        await _registry.Registry.Quotas.HeartbeatAsync(replica, SundayEvening, ttl, Ct);
+
+        var carried = await _registry.Registry.RecordUsageAsync(
+            [Served(keyId, SundayEvening, 10, 5, 0.001m)], new ReplicaPresence(replica, SundayEvening.AddSeconds(15), ttl), Ct);
+        var stillAlive = await _registry.Registry.Quotas.HeartbeatAsync(replica, SundayEvening.AddSeconds(30), ttl, Ct);
+        var afterLapse = await _registry.Registry.RecordUsageAsync(
+            [Served(keyId, SundayEvening.AddSeconds(1), 10, 5, 0.001m)], new ReplicaPresence(replica, SundayEvening.AddSeconds(60), ttl), Ct);
+        var rejoin = await _registry.Registry.Quotas.HeartbeatAsync(replica, SundayEvening.AddSeconds(61), ttl, Ct);
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.Equal(1, carried.Recorded);
+        Assert.True(carried.Present);
+        Assert.InRange(carried.LiveReplicas, 1, int.MaxValue);
+        Assert.False(stillAlive.Rejoined, "the batch at 15 s kept the replica alive at 30 s (Ttl 20 s)");
+        Assert.Equal(1, afterLapse.Recorded);
+        Assert.False(afterLapse.Present);
+        Assert.True(rejoin.Rejoined);
+        Assert.Equal(2, totals.Requests);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Quotas;
 
 namespace VirtualKeys.Registry.Usage;
 
@@ -65,7 +66,14 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         SELECT count(*)::integer FROM fresh
         """;
 
-    public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, CancellationToken cancellationToken)
+    // The same statement carrying a replica's presence (migration 0005's vk.quota_touch): a replica
+    // that flushes usage regularly is known alive to the quota counters without heartbeats.
+    private static readonly string RecordWithPresenceSql = RecordSql.Replace(
+        "SELECT count(*)::integer FROM fresh",
+        "SELECT (SELECT count(*)::integer FROM fresh), t.present, t.live FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t",
+        StringComparison.Ordinal);
+
+    public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
         foreach (var usage in events)
@@ -86,14 +94,24 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         return database.RunAsync(
             async (connection, ct) =>
             {
-                await using var command = new NpgsqlCommand(RecordSql, connection);
+                await using var command = new NpgsqlCommand(presence is null ? RecordSql : RecordWithPresenceSql, connection);
                 AddParameters(command, distinct, now);
+                if (presence is { } carried)
+                {
+                    command.Parameters.Add(new NpgsqlParameter<string>("replica", NpgsqlDbType.Text) { TypedValue = carried.ReplicaId });
+                    command.Parameters.Add(new NpgsqlParameter<DateTime>("presenceAt", NpgsqlDbType.TimestampTz) { TypedValue = carried.Now.UtcDateTime });
+                    command.Parameters.Add(new NpgsqlParameter<DateTime>("liveAfter", NpgsqlDbType.TimestampTz) { TypedValue = (carried.Now - carried.ReplicaTtl).UtcDateTime });
+                }
 
                 // Not prepared, though a prepared statement would save PostgreSQL the planning of each
                 // batch: Npgsql then resets every pooled connection of the registry with five statements
                 // instead of DISCARD ALL, which costs more than it saves once quota grants share the pool.
-                var recorded = (int)(await command.ExecuteScalarAsync(ct))!;
-                return new UsageBatchResult(recorded, events.Count - recorded);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                var recorded = reader.GetInt32(0);
+                return presence is null
+                    ? new UsageBatchResult(recorded, events.Count - recorded)
+                    : new UsageBatchResult(recorded, events.Count - recorded) { Present = reader.GetBoolean(1), LiveReplicas = reader.GetInt32(2) };
             },
             cancellationToken);
     }

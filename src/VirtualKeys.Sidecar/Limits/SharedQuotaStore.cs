@@ -37,11 +37,12 @@ namespace VirtualKeys.Sidecar.Limits;
 /// <item>Heartbeats (<see cref="QuotaOptions.HeartbeatInterval"/>) only while the replica must be known
 /// alive: it admitted a limited key within <see cref="QuotaOptions.ReplicaTtl"/> (outage shares count
 /// the live replicas) or holds parallel slots (which count only while their holder is alive). A grant
-/// refreshes the presence as well, so a replica that refilled within the interval skips the heartbeat,
+/// or a usage batch (<see cref="IQuotaPresence"/>) refreshes the presence as well, so a replica that
+/// refilled or flushed usage within the interval skips the heartbeat,
 /// except one every <see cref="CleanupInterval"/> that forgets lapsed replicas and old windows.</item>
 /// </list>
 /// </remarks>
-public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecordedSpendObserver, IHostedService, IAsyncDisposable
+public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuotaPresence, IRecordedSpendObserver, IHostedService, IAsyncDisposable
 {
     private const int MaxRefillsPerAdmission = 3;
 
@@ -212,6 +213,22 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
     {
         await StopAsync(CancellationToken.None);
         _stopping.Dispose();
+    }
+
+    public ReplicaPresence? PresenceToCarry()
+    {
+        var now = _time.GetUtcNow();
+        return NeedsLiveness(now) ? new ReplicaPresence(ReplicaId, now, _options.ReplicaTtl) : null;
+    }
+
+    /// <summary>A grant or a usage batch refreshed this replica's presence: the heartbeat can wait.</summary>
+    public void PresenceCarried(ReplicaPresence presence, bool present, int liveReplicas)
+    {
+        if (present)
+        {
+            _liveReplicas = Math.Max(1, liveReplicas);
+            MarkPresent(presence.Now);
+        }
     }
 
     /// <summary>One heartbeat now (tests; the background loop does this on its own).</summary>
@@ -583,12 +600,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             }
 
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
-            if (grant.Present)
-            {
-                // The grant kept this replica known alive: the heartbeat can wait.
-                _liveReplicas = Math.Max(1, grant.LiveReplicas);
-                MarkPresent(plan.Request.Now);
-            }
+            PresenceCarried(new ReplicaPresence(ReplicaId, plan.Request.Now, _options.ReplicaTtl), grant.Present, grant.LiveReplicas);
 
             Apply(account, plan, grant);
             MarkAvailable();
@@ -684,8 +696,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IRecor
             var now = _time.GetUtcNow();
             try
             {
-                // Grants refresh the presence too (a replica that refills often sends no heartbeat for
-                // that); the heartbeat still forgets lapsed replicas and old windows every CleanupInterval.
+                // Grants and usage batches refresh the presence too (a busy replica sends no heartbeat
+                // for that); the heartbeat still forgets lapsed replicas and old windows every CleanupInterval.
                 if (_degraded
                     || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || now - lastCleanup >= CleanupInterval)))
                 {

@@ -1,5 +1,6 @@
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Usage;
+using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Metering;
 
 namespace VirtualKeys.Sidecar.Registry;
@@ -16,20 +17,30 @@ namespace VirtualKeys.Sidecar.Registry;
 public sealed class RegistryUsageSink : IUsageSink
 {
     private readonly VirtualKeyRegistry _registry;
+    private readonly IQuotaPresence? _presence;
 
-    public RegistryUsageSink(VirtualKeyRegistry registry)
+    /// <param name="presence">The shared quota store, whose replica's presence each batch carries while it needs one.</param>
+    public RegistryUsageSink(VirtualKeyRegistry registry, IQuotaPresence? presence = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         _registry = registry;
+        _presence = presence;
     }
 
     public async Task WriteAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var events = ToEvents(batch);
-        if (events.Count > 0)
+        if (events.Count == 0)
         {
-            await _registry.RecordUsageAsync(events, cancellationToken);
+            return;
+        }
+
+        var presence = _presence?.PresenceToCarry();
+        var result = await _registry.RecordUsageAsync(events, presence, cancellationToken);
+        if (presence is { } carried)
+        {
+            _presence!.PresenceCarried(carried, result.Present, result.LiveReplicas);
         }
     }
 

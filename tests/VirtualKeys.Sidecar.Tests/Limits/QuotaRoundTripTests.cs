@@ -1,6 +1,10 @@
 using Npgsql;
+using VirtualKeys.Registry;
+using VirtualKeys.Registry.Protection;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Registry;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Testing.Postgres;
 
@@ -170,6 +174,62 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         Assert.Equal(1, heartbeatsWhileRefilling);
         Assert.Equal(2, ledger.Heartbeats);
     }
+
+    [Fact]
+    public async Task A_replica_whose_usage_batches_carry_its_presence_sends_no_heartbeat_for_it()
+    {
+        var ledger = new QuotaLedger(Database);
+        var store = NewStore(ledger);
+        // The only test of the class that opens the registry: the key ring binds to this KEK.
+        var kek = Path.Combine(Path.GetTempPath(), "vk-kek-roundtrips-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(kek);
+        await using var registry = await VirtualKeyRegistry.OpenAsync(ConnectionString, kek, [], Time, null, Cancel);
+        File.Delete(kek);
+        var sink = new RegistryUsageSink(registry, store);
+        await store.StartAsync(Cancel);
+        var key = NewKeyId();
+
+        // A held parallel slot needs liveness for as long as it is held, and takes no further grant.
+        var held = await store.TryAdmitAsync(key, new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m), Cancel);
+        var lapses = 0;
+        for (var second = 0; second < 180; second++)
+        {
+            if (second % 10 == 0)
+            {
+                await sink.WriteAsync([Served(key, Time.GetUtcNow())], Cancel);
+            }
+
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+            if (second > 5 && !await IsKnownAliveAsync(store.ReplicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
+            {
+                lapses++;
+            }
+        }
+
+        var heartbeatsWhileFlushing = ledger.Heartbeats;
+        for (var second = 0; second < 45 && ledger.Heartbeats == heartbeatsWhileFlushing; second++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+        }
+
+        Assert.True(held.Admitted);
+        Assert.Equal(0, lapses);
+        Assert.Equal(1, heartbeatsWhileFlushing);
+        Assert.Equal(2, ledger.Heartbeats);
+    }
+
+    private static UsageRecord Served(string key, DateTimeOffset at) => new()
+    {
+        RecordId = Guid.NewGuid().ToString("N"),
+        KeyId = key,
+        Namespace = "team-a",
+        Name = "app",
+        Model = "gpt-4o-mini",
+        Outcome = UsageOutcome.Success,
+        Timestamp = at,
+    };
 
     private async Task<bool> IsKnownAliveAsync(string replicaId, DateTimeOffset? seenSince = null)
     {

@@ -57,6 +57,7 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
 
         Assert.Equal(1, carried.Recorded);
+        Assert.Equal(await _registry.Registry.GetChangeVersionAsync(Ct), carried.ChangeVersion);
         Assert.True(carried.Present);
         Assert.InRange(carried.LiveReplicas, 1, int.MaxValue);
         Assert.False(stillAlive.Rejoined, "the batch at 15 s kept the replica alive at 30 s (Ttl 20 s)");

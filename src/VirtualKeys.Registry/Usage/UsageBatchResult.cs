@@ -4,6 +4,9 @@ namespace VirtualKeys.Registry.Usage;
 /// <param name="Duplicates">Events whose request id was already recorded: ignored.</param>
 public sealed record UsageBatchResult(int Recorded, int Duplicates)
 {
+    /// <summary>The registry's change version when the batch was written (see VirtualKeyRegistry.GetChangeVersionAsync); 0 for an empty batch.</summary>
+    public long ChangeVersion { get; init; }
+
     /// <summary>The batch carried a replica's presence and refreshed it (see <see cref="Quotas.ReplicaPresence"/>).</summary>
     public bool Present { get; init; }
 

@@ -63,14 +63,16 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                 updated_at = excluded.updated_at
             RETURNING 1
         )
-        SELECT count(*)::integer FROM fresh
+        SELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh
         """;
 
+    // The statement also reads the registry's change version, so a sidecar that flushes usage needs
+    // no statement of its own to check that it missed no change notification.
     // The same statement carrying a replica's presence (migration 0005's vk.quota_touch): a replica
     // that flushes usage regularly is known alive to the quota counters without heartbeats.
     private static readonly string RecordWithPresenceSql = RecordSql.Replace(
-        "SELECT count(*)::integer FROM fresh",
-        "SELECT (SELECT count(*)::integer FROM fresh), t.present, t.live FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t",
+        "SELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh",
+        "SELECT (SELECT count(*)::integer FROM fresh), (SELECT change_version FROM vk.registry_state), t.present, t.live FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t",
         StringComparison.Ordinal);
 
     public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
@@ -109,9 +111,8 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                 await using var reader = await command.ExecuteReaderAsync(ct);
                 await reader.ReadAsync(ct);
                 var recorded = reader.GetInt32(0);
-                return presence is null
-                    ? new UsageBatchResult(recorded, events.Count - recorded)
-                    : new UsageBatchResult(recorded, events.Count - recorded) { Present = reader.GetBoolean(1), LiveReplicas = reader.GetInt32(2) };
+                var result = new UsageBatchResult(recorded, events.Count - recorded) { ChangeVersion = reader.GetInt64(1) };
+                return presence is null ? result : result with { Present = reader.GetBoolean(2), LiveReplicas = reader.GetInt32(3) };
             },
             cancellationToken);
     }

@@ -21,7 +21,7 @@ namespace VirtualKeys.Sidecar.Registry;
 /// sidecar keeps serving its snapshot, reports degraded and subscribes again, which starts over with
 /// a fresh listener and a full reload.
 /// </remarks>
-public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
+public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource, IChangeVersionObserver
 {
     public static readonly TimeSpan DefaultFullSyncInterval = TimeSpan.FromSeconds(60);
 
@@ -37,6 +37,9 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
     private readonly TimeProvider _time;
     private readonly TimeSpan _fullSyncInterval;
     private readonly IRecordedSpendObserver? _quota;
+    private readonly Lock _observedGate = new();
+    private long _observedVersion = -1;
+    private long _observedAtTicks;
 
     /// <param name="fullSyncInterval">How often to compare the whole registry with what was sent; null for <see cref="DefaultFullSyncInterval"/>.</param>
     /// <param name="quota">
@@ -61,6 +64,33 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
         _time = timeProvider ?? TimeProvider.System;
         _fullSyncInterval = interval;
         _quota = quota;
+    }
+
+    /// <summary>A usage batch read the registry's change version: the next periodic check may use it.</summary>
+    public void ObserveChangeVersion(long changeVersion)
+    {
+        lock (_observedGate)
+        {
+            _observedVersion = changeVersion;
+            _observedAtTicks = _time.GetUtcNow().UtcTicks;
+        }
+    }
+
+    /// <summary>
+    /// The registry's change version: one a usage batch read within half an interval if it is not
+    /// behind the version applied (an older one says nothing about what came after), else read now.
+    /// </summary>
+    private async Task<long> CurrentChangeVersionAsync(long applied, CancellationToken cancellationToken)
+    {
+        lock (_observedGate)
+        {
+            if (_observedVersion >= applied && _time.GetUtcNow().UtcTicks - _observedAtTicks < _fullSyncInterval.Ticks / 2)
+            {
+                return _observedVersion;
+            }
+        }
+
+        return await _registry.GetChangeVersionAsync(cancellationToken);
     }
 
     public async IAsyncEnumerable<KeySnapshotChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -88,7 +118,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource
                 if (fullSyncDue)
                 {
                     nextFullSync = _time.GetUtcNow() + _fullSyncInterval;
-                    if (++comparisonsSinceFullRead < FullReadEvery && await _registry.GetChangeVersionAsync(cancellationToken) == version)
+                    if (++comparisonsSinceFullRead < FullReadEvery && await CurrentChangeVersionAsync(version, cancellationToken) == version)
                     {
                         // Every change up to the version applied has been applied: nothing was missed.
                         await SeedRecordedSpendAsync(budgeted, cancellationToken);

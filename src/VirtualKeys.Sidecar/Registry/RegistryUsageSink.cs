@@ -18,13 +18,16 @@ public sealed class RegistryUsageSink : IUsageSink
 {
     private readonly VirtualKeyRegistry _registry;
     private readonly IQuotaPresence? _presence;
+    private readonly IChangeVersionObserver? _versions;
 
     /// <param name="presence">The shared quota store, whose replica's presence each batch carries while it needs one.</param>
-    public RegistryUsageSink(VirtualKeyRegistry registry, IQuotaPresence? presence = null)
+    /// <param name="versions">The snapshot source, told the registry's change version each batch reads.</param>
+    public RegistryUsageSink(VirtualKeyRegistry registry, IQuotaPresence? presence = null, IChangeVersionObserver? versions = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         _registry = registry;
         _presence = presence;
+        _versions = versions;
     }
 
     public async Task WriteAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
@@ -38,6 +41,7 @@ public sealed class RegistryUsageSink : IUsageSink
 
         var presence = _presence?.PresenceToCarry();
         var result = await _registry.RecordUsageAsync(events, presence, cancellationToken);
+        _versions?.ObserveChangeVersion(result.ChangeVersion);
         if (presence is { } carried)
         {
             _presence!.PresenceCarried(carried, result.Present, result.LiveReplicas);

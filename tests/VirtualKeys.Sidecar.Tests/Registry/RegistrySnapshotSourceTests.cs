@@ -161,6 +161,44 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     }
 
     [Fact]
+    public async Task A_change_no_notification_announced_is_picked_up_from_the_version_a_usage_batch_read()
+    {
+        // Checks every 2 s; a usage batch's change version stands in for the check's own read for 1 s.
+        // Were a newer version in a batch taken for "nothing missed", only every tenth check (20 s)
+        // would read every key and find the change.
+        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromSeconds(2));
+        var (_, keyId, token) = await sidecar.AddKeyAsync();
+        var (_, _, busyToken) = await sidecar.AddKeyAsync();
+        foreach (var served in new[] { token, busyToken })
+        {
+            using var response = await sidecar.ResolveUntilAsync(served, HttpStatusCode.OK, PreconditionDeadline);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using var stopTraffic = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        var traffic = Task.Run(
+            async () =>
+            {
+                while (!stopTraffic.IsCancellationRequested)
+                {
+                    using var resolved = await sidecar.ResolveAsync(busyToken);
+                    var decisionId = (await RegistrySidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString();
+                    using var reported = await sidecar.Client.PostAsJsonAsync(
+                        "/v1/usage", new { decisionId, inputTokens = 1, outputTokens = 1, status = "success" }, stopTraffic.Token);
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), stopTraffic.Token);
+                }
+            },
+            stopTraffic.Token);
+
+        await TombstoneWithoutNotifyAsync(keyId);
+        using var refused = await sidecar.ResolveUntilAsync(token, HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(8));
+        await stopTraffic.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => traffic);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task A_credential_replaced_without_notification_is_served_after_the_periodic_comparison()
     {
         const string Replaced = "sk-registry-upstream-credential-0002";

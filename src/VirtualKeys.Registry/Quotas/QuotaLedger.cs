@@ -241,10 +241,13 @@ public sealed class QuotaLedger
                 // Slots need no announcement: a replica refused for slots asks again within a second anyway.
                 if (leftover.Requests > 0 || leftover.Tokens > 0 || (leftover.BudgetPeriodStart is not null && leftover.BudgetUsd > 0))
                 {
-                    var command = new NpgsqlBatchCommand("SELECT pg_notify($1, $2)");
-                    command.Parameters.Add(Text(ReturnsChannel));
-                    command.Parameters.Add(Text(leftover.KeyId + " " + leftover.ReplicaId));
-                    batch.BatchCommands.Add(command);
+                    // In the first return's own statement (a request, token or budget return comes
+                    // before slots), delivered when the batch commits.
+                    var first = batch.BatchCommands[0];
+                    var next = first.Parameters.Count + 1;
+                    first.CommandText += string.Create(CultureInfo.InvariantCulture, $", pg_notify(${next}, ${next + 1})");
+                    first.Parameters.Add(Text(ReturnsChannel));
+                    first.Parameters.Add(Text(leftover.KeyId + " " + leftover.ReplicaId));
                 }
 
                 await batch.ExecuteNonQueryAsync(ct);

@@ -45,9 +45,11 @@ public abstract class SharedQuotaTestBase(PostgresDatabase database) : IAsyncLif
 
     protected static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
 
-    protected SharedQuotaStore NewStore(QuotaLedger ledger)
+    protected SharedQuotaStore NewStore(QuotaLedger ledger, Action<QuotaOptions>? configure = null)
     {
-        var store = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] }, Time);
+        var options = new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] };
+        configure?.Invoke(options);
+        var store = new SharedQuotaStore(ledger, options, Time);
         _stores.Add(store);
         return store;
     }

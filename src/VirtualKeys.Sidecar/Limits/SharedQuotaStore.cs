@@ -70,6 +70,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     private readonly Lock _heartbeatGate = new();
     private long _lastLimitedAdmissionTicks;
     private long _lastPresenceTicks;
+    private long _lastHeartbeatTicks;
     private Task? _heartbeat;
 
     /// <param name="time">The clock for windows and periods (tests pass a fake one); network timeouts use real time.</param>
@@ -689,7 +690,6 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
     private async Task MaintainAsync(CancellationToken stopping)
     {
-        var lastCleanup = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(MaintenanceTick, _time);
         do
         {
@@ -699,10 +699,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 // Grants and usage batches refresh the presence too (a busy replica sends no heartbeat
                 // for that); the heartbeat still forgets lapsed replicas and old windows every CleanupInterval.
                 if (_degraded
-                    || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || now - lastCleanup >= CleanupInterval)))
+                    || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || CleanupIsDue(now))))
                 {
                     await SharedHeartbeatAsync().WaitAsync(stopping);
-                    lastCleanup = now;
                 }
 
                 if (!_degraded)
@@ -803,6 +802,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     /// <summary>The others may have taken this replica for dead: its presence was last refreshed half a <see cref="QuotaOptions.ReplicaTtl"/> ago.</summary>
     private bool PresenceIsStale(DateTimeOffset now) => PresenceAge(now) >= _options.ReplicaTtl / 2;
 
+    /// <summary>The last heartbeat, whoever asked for it (the loop, or a slot grant), forgot dead replicas and old windows <see cref="CleanupInterval"/> ago.</summary>
+    private bool CleanupIsDue(DateTimeOffset now) => now.UtcTicks - Volatile.Read(ref _lastHeartbeatTicks) >= CleanupInterval.Ticks;
+
     /// <summary>How long ago a heartbeat or a grant last refreshed this replica's presence.</summary>
     private TimeSpan PresenceAge(DateTimeOffset now) => TimeSpan.FromTicks(now.UtcTicks - Volatile.Read(ref _lastPresenceTicks));
 
@@ -853,6 +855,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
         _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
         MarkPresent(now);
+        Volatile.Write(ref _lastHeartbeatTicks, Math.Max(Volatile.Read(ref _lastHeartbeatTicks), now.UtcTicks));
         if (heartbeat.Rejoined)
         {
             // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.

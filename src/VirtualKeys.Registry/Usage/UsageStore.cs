@@ -19,7 +19,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     // so concurrent batches lock the same rows in the same order. vk.add_counts is skipped for totals
     // without refusals: measured on PostgreSQL 15, it was about a third of a served request's cost
     // when a batch spreads over thousands of keys.
-    private const string RecordSql =
+    private const string RecordCtes =
         """
         WITH batch AS (
             SELECT * FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections, @counts,
@@ -63,17 +63,18 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                 updated_at = excluded.updated_at
             RETURNING 1
         )
-        SELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh
         """;
 
-    // The statement also reads the registry's change version, so a sidecar that flushes usage needs
-    // no statement of its own to check that it missed no change notification.
+    // Both forms also read the registry's change version, so a sidecar that flushes usage needs no
+    // statement of its own to check that it missed no change notification.
+    private const string RecordSql =
+        RecordCtes + "\nSELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh";
+
     // The same statement carrying a replica's presence (migration 0005's vk.quota_touch): a replica
     // that flushes usage regularly is known alive to the quota counters without heartbeats.
-    private static readonly string RecordWithPresenceSql = RecordSql.Replace(
-        "SELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh",
-        "SELECT (SELECT count(*)::integer FROM fresh), (SELECT change_version FROM vk.registry_state), t.present, t.live FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t",
-        StringComparison.Ordinal);
+    private const string RecordWithPresenceSql =
+        RecordCtes + "\nSELECT (SELECT count(*)::integer FROM fresh), (SELECT change_version FROM vk.registry_state), t.present, t.live"
+        + " FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t";
 
     public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {

@@ -602,7 +602,6 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
             PresenceCarried(new ReplicaPresence(ReplicaId, plan.Request.Now, _options.ReplicaTtl), grant.Present, grant.LiveReplicas);
-
             Apply(account, plan, grant);
             MarkAvailable();
         }
@@ -808,13 +807,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     /// <summary>How long ago a heartbeat or a grant last refreshed this replica's presence.</summary>
     private TimeSpan PresenceAge(DateTimeOffset now) => TimeSpan.FromTicks(now.UtcTicks - Volatile.Read(ref _lastPresenceTicks));
 
-    private void MarkPresent(DateTimeOffset at)
+    private void MarkPresent(DateTimeOffset at) => AdvanceTo(ref _lastPresenceTicks, at);
+
+    /// <summary>Moves a time forward only: grants and usage batches answer out of order.</summary>
+    private static void AdvanceTo(ref long ticks, DateTimeOffset at)
     {
-        var ticks = at.UtcTicks;
-        var seen = Volatile.Read(ref _lastPresenceTicks);
-        while (ticks > seen)
+        var seen = Volatile.Read(ref ticks);
+        while (at.UtcTicks > seen)
         {
-            var previous = Interlocked.CompareExchange(ref _lastPresenceTicks, ticks, seen);
+            var previous = Interlocked.CompareExchange(ref ticks, at.UtcTicks, seen);
             if (previous == seen)
             {
                 return;
@@ -855,7 +856,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
         _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
         MarkPresent(now);
-        Volatile.Write(ref _lastHeartbeatTicks, Math.Max(Volatile.Read(ref _lastHeartbeatTicks), now.UtcTicks));
+        AdvanceTo(ref _lastHeartbeatTicks, now);
         if (heartbeat.Rejoined)
         {
             // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.

@@ -144,8 +144,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         // Two requests a second for three minutes of fake time: leases sized to that demand are
         // refilled every few seconds, and each grant refreshes the replica's presence.
         var admitted = 0;
-        var lapses = 0;
-        for (var second = 0; second < 180; second++)
+        var lapses = await RunCountingLapsesAsync(store.ReplicaId, async _ =>
         {
             for (var i = 0; i < 2; i++)
             {
@@ -153,23 +152,12 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
                 admitted += decision.Admitted ? 1 : 0;
                 await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
             }
-
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
-            if (second > 5 && !await IsKnownAliveAsync(store.ReplicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
-            {
-                lapses++;
-            }
-        }
+        });
 
         var heartbeatsWhileRefilling = ledger.Heartbeats;
 
         // Idle: no grant refreshes it any more, and it admitted a limited key within ReplicaTtl.
-        for (var second = 0; second < 45 && ledger.Heartbeats == heartbeatsWhileRefilling; second++)
-        {
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
-        }
+        await IdleUntilNextHeartbeatAsync(ledger);
 
         Assert.Equal(360, admitted);
         Assert.Equal(0, lapses);
@@ -195,33 +183,54 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
 
         // A held parallel slot needs liveness for as long as it is held, and takes no further grant.
         var held = await store.TryAdmitAsync(key, new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m), Cancel);
-        var lapses = 0;
-        for (var second = 0; second < 180; second++)
+        var lapses = await RunCountingLapsesAsync(store.ReplicaId, async second =>
         {
             if (second % 10 == 0)
             {
                 await sink.WriteAsync([Served(key, Time.GetUtcNow())], Cancel);
             }
-
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
-            if (second > 5 && !await IsKnownAliveAsync(store.ReplicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
-            {
-                lapses++;
-            }
-        }
+        });
 
         var heartbeatsWhileFlushing = ledger.Heartbeats;
-        for (var second = 0; second < 45 && ledger.Heartbeats == heartbeatsWhileFlushing; second++)
-        {
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
-        }
+        await IdleUntilNextHeartbeatAsync(ledger);
 
         Assert.True(held.Admitted);
         Assert.Equal(0, lapses);
         Assert.Equal(1, heartbeatsWhileFlushing);
         Assert.Equal(2, ledger.Heartbeats);
+    }
+
+    /// <summary>
+    /// Three minutes of fake time, a second at a time, <paramref name="eachSecond"/> at the start of
+    /// each. Returns how many seconds (after the first five) ended with the replica not seen alive in
+    /// the last 30 s.
+    /// </summary>
+    private async Task<int> RunCountingLapsesAsync(string replicaId, Func<int, Task> eachSecond)
+    {
+        var lapses = 0;
+        for (var second = 0; second < 180; second++)
+        {
+            await eachSecond(second);
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+            if (second > 5 && !await IsKnownAliveAsync(replicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
+            {
+                lapses++;
+            }
+        }
+
+        return lapses;
+    }
+
+    /// <summary>Advances fake time a second at a time until the ledger sends one more heartbeat, for at most 45 s.</summary>
+    private async Task IdleUntilNextHeartbeatAsync(QuotaLedger ledger)
+    {
+        var before = ledger.Heartbeats;
+        for (var second = 0; second < 45 && ledger.Heartbeats == before; second++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+        }
     }
 
     private static UsageRecord Served(string key, DateTimeOffset at) => new()

@@ -591,7 +591,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 // Heartbeats pause while a replica needs no liveness, and the others forget it: be
                 // counted alive again before holding slots, or they would not count them. A rejoin
                 // reported now drops only slots granted before it, so this grant counts in the new epoch.
-                await SharedHeartbeatAsync().WaitAsync(timeout.Token);
+                await SharedHeartbeatAsync(PresenceIsStale).WaitAsync(timeout.Token);
                 if (_degraded)
                 {
                     throw new TimeoutException("The shared quota counters did not answer the heartbeat before a slot grant.");
@@ -695,12 +695,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             var now = _time.GetUtcNow();
             try
             {
-                // Grants and usage batches refresh the presence too (a busy replica sends no heartbeat
-                // for that); the heartbeat still forgets lapsed replicas and old windows every CleanupInterval.
-                if (_degraded
-                    || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || CleanupIsDue(now))))
+                if (HeartbeatIsDue(now))
                 {
-                    await SharedHeartbeatAsync().WaitAsync(stopping);
+                    await SharedHeartbeatAsync(HeartbeatIsDue).WaitAsync(stopping);
                 }
 
                 if (!_degraded)
@@ -798,6 +795,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         return false;
     }
 
+    /// <summary>
+    /// Whether the loop sends a heartbeat: it probes PostgreSQL while degraded; otherwise grants and
+    /// usage batches refresh the presence too (a busy replica sends no heartbeat for that), and the
+    /// heartbeat still forgets lapsed replicas and old windows every <see cref="CleanupInterval"/>.
+    /// </summary>
+    private bool HeartbeatIsDue(DateTimeOffset now) =>
+        _degraded || (NeedsLiveness(now) && (PresenceAge(now) >= _options.HeartbeatInterval || CleanupIsDue(now)));
+
     /// <summary>The others may have taken this replica for dead: its presence was last refreshed half a <see cref="QuotaOptions.ReplicaTtl"/> ago.</summary>
     private bool PresenceIsStale(DateTimeOffset now) => PresenceAge(now) >= _options.ReplicaTtl / 2;
 
@@ -825,14 +830,24 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         }
     }
 
-    /// <summary>One heartbeat at a time: a caller that finds one in flight waits for that one.</summary>
-    private Task SharedHeartbeatAsync()
+    /// <summary>
+    /// One heartbeat at a time: a caller that finds one in flight waits for that one, and one that
+    /// finds none asks <paramref name="isDue"/> again, since a heartbeat may have ended between its
+    /// own look and now (the slot grant and the loop would otherwise send two back to back).
+    /// </summary>
+    private Task SharedHeartbeatAsync(Func<DateTimeOffset, bool> isDue)
     {
         lock (_heartbeatGate)
         {
             if (_heartbeat is not { IsCompleted: false })
             {
-                _heartbeat = HeartbeatAsync(_time.GetUtcNow(), _stopping.Token);
+                var now = _time.GetUtcNow();
+                if (!isDue(now))
+                {
+                    return Task.CompletedTask;
+                }
+
+                _heartbeat = HeartbeatAsync(now, _stopping.Token);
             }
 
             return _heartbeat;

@@ -107,6 +107,63 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
+    public async Task A_week_across_two_months_sums_its_days_and_the_total_every_month_rejections_included()
+    {
+        var keyId = NewKeyId();
+        var monday = new DateTimeOffset(2025, 6, 30, 9, 0, 0, TimeSpan.Zero);
+        var wednesday = monday.AddDays(2);
+        await _registry.Registry.RecordUsageAsync(
+            [
+                Served(keyId, new DateTimeOffset(2025, 5, 20, 12, 0, 0, TimeSpan.Zero), 1, 1, 1m),
+                Served(keyId, monday, 2, 2, 2m),
+                Rejected(keyId, monday, "RateLimited"),
+                Served(keyId, wednesday, 4, 4, 4m),
+                Rejected(keyId, wednesday, "RateLimited"),
+                Rejected(keyId, wednesday, "BudgetExhausted"),
+                Served(keyId, monday.AddDays(7), 8, 8, 8m),
+            ],
+            Ct);
+
+        var week = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Weekly, wednesday, Ct);
+        var july = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Monthly, wednesday, Ct);
+        var total = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, wednesday, Ct);
+
+        Assert.Equal((2L, 6L, 6m), (week.Requests, week.InputTokens, week.CostUsd));
+        Assert.Equal(new Dictionary<string, long> { ["RateLimited"] = 2, ["BudgetExhausted"] = 1 }, week.Rejections);
+        Assert.Equal(wednesday, week.LastRequestAt);
+        Assert.Equal((2L, 12m), (july.Requests, july.CostUsd));
+        Assert.Equal((4L, 15L, 15m), (total.Requests, total.OutputTokens, total.CostUsd));
+        Assert.Equal(new Dictionary<string, long> { ["RateLimited"] = 2, ["BudgetExhausted"] = 1 }, total.Rejections);
+        Assert.Equal(monday.AddDays(7), total.LastRequestAt);
+        Assert.Equal(BudgetPeriod.TotalStart, total.PeriodStart);
+    }
+
+    [Fact]
+    public async Task Weekly_and_total_budget_pools_start_from_the_spend_the_registry_reads_for_them()
+    {
+        var keyId = NewKeyId();
+        var monday = new DateTimeOffset(2025, 6, 30, 9, 0, 0, TimeSpan.Zero);
+        await _registry.Registry.RecordUsageAsync(
+            [
+                Served(keyId, new DateTimeOffset(2025, 5, 20, 12, 0, 0, TimeSpan.Zero), 1, 1, 1m),
+                Served(keyId, monday.AddDays(-1), 1, 1, 2m),
+                Served(keyId, monday, 1, 1, 4m),
+                Served(keyId, monday.AddDays(2), 1, 1, 8m),
+            ],
+            Ct);
+        var at = monday.AddDays(3);
+
+        var weekly = await _registry.Registry.Quotas.GrantAsync(
+            new QuotaGrantRequest(keyId, "a", at) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Weekly, 20m, 1m) }, TimeSpan.FromSeconds(30), Ct);
+        var total = await _registry.Registry.Quotas.GrantAsync(
+            new QuotaGrantRequest(keyId, "a", at) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Total, 20m, 1m) }, TimeSpan.FromSeconds(30), Ct);
+
+        // The week holds Monday's 4 and Wednesday's 8; the total every dollar, in May, June and July.
+        Assert.Equal((1m, 7m), (weekly.BudgetUsd, weekly.BudgetRemainingUsd));
+        Assert.Equal((1m, 4m), (total.BudgetUsd, total.BudgetRemainingUsd));
+    }
+
+    [Fact]
     public async Task Rejections_are_counted_by_cause_and_not_as_served_requests()
     {
         var keyId = NewKeyId();

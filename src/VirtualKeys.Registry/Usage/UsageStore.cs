@@ -11,6 +11,8 @@ namespace VirtualKeys.Registry.Usage;
 /// Usage events and per-period totals. A batch is one statement: the events are inserted first and
 /// only the ones that were new are added to the totals, which is what makes a replayed batch a
 /// no-op; one statement is atomic, so it needs no transaction of its own (one round trip).
+/// Totals are kept per day and per month (migration 0006); a week is read as the sum of its days
+/// and the total as the sum of the key's months.
 /// </summary>
 internal sealed class UsageStore(RegistryDatabase database, TimeProvider timeProvider)
 {
@@ -23,9 +25,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         """
         WITH batch AS (
             SELECT * FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections, @counts,
-                                 @dailyStarts, @weeklyStarts, @monthlyStarts)
+                                 @dailyStarts, @monthlyStarts)
                 AS b(request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count,
-                     daily_start, weekly_start, monthly_start)
+                     daily_start, monthly_start)
         ),
         fresh AS (
             INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, recorded_at)
@@ -38,7 +40,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                    sum(b.request_count)::bigint AS requests, sum(b.input_tokens)::bigint AS input_tokens, sum(b.output_tokens)::bigint AS output_tokens,
                    sum(b.cost_usd) AS cost_usd, max(b.occurred_at) AS last_request_at
             FROM fresh JOIN batch b USING (request_id)
-            CROSS JOIN LATERAL (VALUES ('daily', b.daily_start), ('weekly', b.weekly_start), ('monthly', b.monthly_start), ('total', @totalStart))
+            CROSS JOIN LATERAL (VALUES ('daily', b.daily_start), ('monthly', b.monthly_start))
                 AS p(period, period_start)
             GROUP BY b.key_id, p.period, p.period_start, b.rejection
         ),
@@ -127,6 +129,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     {
         ArgumentNullException.ThrowIfNull(keyIds);
         var start = BudgetPeriod.StartOf(period, at);
+        var (source, from, until) = StoredRows(period, start);
         return database.RunAsync<IReadOnlyDictionary<string, UsageTotals>>(
             async (connection, ct) =>
             {
@@ -135,31 +138,65 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                     SELECT key_id AS KeyId, requests AS Requests, input_tokens AS InputTokens, output_tokens AS OutputTokens,
                            cost_usd AS CostUsd, rejections::text AS Rejections, last_request_at AS LastRequestAt
                     FROM vk.usage_totals
-                    WHERE key_id = ANY(@keyIds) AND period = @period AND period_start = @start
+                    WHERE key_id = ANY(@keyIds) AND period = @source AND period_start >= @from AND period_start < @until
                     """,
-                    new { keyIds = keyIds.ToArray(), period = PeriodText(period), start },
+                    new { keyIds = keyIds.ToArray(), source = PeriodText(source), from = from.UtcDateTime, until = until.UtcDateTime },
                     cancellationToken: ct));
-                var found = rows.ToDictionary(r => r.KeyId, StringComparer.Ordinal);
+                var byKey = rows.ToLookup(r => r.KeyId, StringComparer.Ordinal);
                 var result = new Dictionary<string, UsageTotals>(StringComparer.Ordinal);
                 foreach (var keyId in keyIds)
                 {
-                    result[keyId] = found.TryGetValue(keyId, out var row)
-                        ? new UsageTotals(
-                            keyId,
-                            period,
-                            start,
-                            row.Requests,
-                            row.InputTokens,
-                            row.OutputTokens,
-                            row.CostUsd,
-                            JsonSerializer.Deserialize(row.Rejections, RegistryJsonContext.Default.DictionaryStringInt64) ?? [],
-                            row.LastRequestAt is { } last ? new DateTimeOffset(DateTime.SpecifyKind(last, DateTimeKind.Utc)) : null)
-                        : new UsageTotals(keyId, period, start, 0, 0, 0, 0m, new Dictionary<string, long>(), null);
+                    result[keyId] = Sum(keyId, period, start, byKey[keyId]);
                 }
 
                 return result;
             },
             cancellationToken);
+    }
+
+    /// <summary>Which stored rows make up a period: a day and a month are one row each, a week its days, the total every month.</summary>
+    private static (BudgetPeriodKind Source, DateTimeOffset From, DateTimeOffset Until) StoredRows(BudgetPeriodKind period, DateTimeOffset start) => period switch
+    {
+        BudgetPeriodKind.Daily => (BudgetPeriodKind.Daily, start, start.AddDays(1)),
+        BudgetPeriodKind.Weekly => (BudgetPeriodKind.Daily, start, start.AddDays(7)),
+        BudgetPeriodKind.Monthly => (BudgetPeriodKind.Monthly, start, start.AddMonths(1)),
+        BudgetPeriodKind.Total => (BudgetPeriodKind.Monthly, start, DateTimeOffset.MaxValue.AddYears(-1)),
+        _ => throw new ArgumentOutOfRangeException(nameof(period), period, "Unknown budget period."),
+    };
+
+    private static UsageTotals Sum(string keyId, BudgetPeriodKind period, DateTimeOffset start, IEnumerable<TotalsRow> rows)
+    {
+        long requests = 0, inputTokens = 0, outputTokens = 0;
+        var cost = 0m;
+        DateTime? last = null;
+        var rejections = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            requests += row.Requests;
+            inputTokens += row.InputTokens;
+            outputTokens += row.OutputTokens;
+            cost += row.CostUsd;
+            if (row.LastRequestAt is { } at && (last is null || at > last))
+            {
+                last = at;
+            }
+
+            foreach (var (cause, count) in JsonSerializer.Deserialize(row.Rejections, RegistryJsonContext.Default.DictionaryStringInt64) ?? [])
+            {
+                rejections[cause] = rejections.GetValueOrDefault(cause) + count;
+            }
+        }
+
+        return new UsageTotals(
+            keyId,
+            period,
+            start,
+            requests,
+            inputTokens,
+            outputTokens,
+            cost,
+            rejections,
+            last is { } latest ? new DateTimeOffset(DateTime.SpecifyKind(latest, DateTimeKind.Utc)) : null);
     }
 
     private static void ValidateUsage(UsageEvent usage)
@@ -187,7 +224,6 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     private static void AddParameters(NpgsqlCommand command, UsageEvent[] events, DateTime now)
     {
         command.Parameters.Add(new NpgsqlParameter<DateTime>("now", NpgsqlDbType.TimestampTz) { TypedValue = now });
-        command.Parameters.Add(new NpgsqlParameter<DateTime>("totalStart", NpgsqlDbType.TimestampTz) { TypedValue = BudgetPeriod.TotalStart.UtcDateTime });
         command.Parameters.Add(Array("requestIds", NpgsqlDbType.Text, events.Select(e => e.RequestId).ToArray()));
         command.Parameters.Add(Array("keyIds", NpgsqlDbType.Text, events.Select(e => e.KeyId).ToArray()));
         command.Parameters.Add(Array("occurredAt", NpgsqlDbType.TimestampTz, events.Select(e => e.OccurredAt.UtcDateTime).ToArray()));
@@ -199,7 +235,6 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         command.Parameters.Add(Array("rejections", NpgsqlDbType.Text, events.Select(e => e.RejectionCause).ToArray()));
         command.Parameters.Add(Array("counts", NpgsqlDbType.Integer, events.Select(e => e.Count).ToArray()));
         command.Parameters.Add(Array("dailyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Daily)));
-        command.Parameters.Add(Array("weeklyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Weekly)));
         command.Parameters.Add(Array("monthlyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Monthly)));
     }
 

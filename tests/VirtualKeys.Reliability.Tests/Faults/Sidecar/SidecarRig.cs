@@ -125,20 +125,23 @@ internal sealed class SidecarRig : IAsyncDisposable
         return events;
     }
 
-    /// <summary>The key's all-time total (period <c>total</c>); zeros when nothing was recorded.</summary>
+    /// <summary>The key's all-time total (the sum of its monthly rows, as the registry reads it); zeros when nothing was recorded.</summary>
     public async Task<RecordedTotal> TotalAsync(string keyId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT requests, input_tokens, output_tokens, cost_usd, rejections::text FROM vk.usage_totals WHERE key_id = @key AND period = 'total'",
+            """
+            SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(cost_usd), 0),
+                   (SELECT coalesce(jsonb_object_agg(cause, n), '{}'::jsonb)::text
+                    FROM (SELECT r.key AS cause, sum(r.value::bigint) AS n
+                          FROM vk.usage_totals t, jsonb_each_text(t.rejections) r
+                          WHERE t.key_id = @key AND t.period = 'monthly' GROUP BY r.key) causes)
+            FROM vk.usage_totals WHERE key_id = @key AND period = 'monthly'
+            """,
             connection);
         command.Parameters.AddWithValue("key", keyId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return new RecordedTotal(0, 0, 0, 0m, "{}");
-        }
-
+        await reader.ReadAsync(cancellationToken);
         return new RecordedTotal(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDecimal(3), reader.GetString(4));
     }
 

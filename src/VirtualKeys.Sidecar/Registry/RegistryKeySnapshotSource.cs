@@ -136,11 +136,7 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource, ICha
                     }
 
                     Log.Healed(_logger, changes.Count);
-                    foreach (var change in changes)
-                    {
-                        yield return change;
-                    }
-
+                    yield return KeySnapshotChange.Together(changes);
                     continue;
                 }
 
@@ -164,20 +160,27 @@ public sealed partial class RegistryKeySnapshotSource : IKeySnapshotSource, ICha
                 }
 
                 await SeedRecordedSpendAsync(Budgets(changed.Keys.Where(record => record.State != VirtualKeyState.Tombstoned)), cancellationToken);
+                var read = new List<KeySnapshotChange>(changed.Keys.Count);
                 foreach (var record in changed.Keys)
                 {
                     if (record.State == VirtualKeyState.Tombstoned)
                     {
                         if (sent.Remove(record.KeyId))
                         {
-                            yield return KeySnapshotChange.Remove(record.KeyId);
+                            read.Add(KeySnapshotChange.Remove(record.KeyId));
                         }
                     }
                     else
                     {
                         sent[record.KeyId] = record.ChangeVersion;
-                        yield return KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record, interner));
+                        read.Add(KeySnapshotChange.Upsert(RegistryEntryMapper.ToEntry(record, interner)));
                     }
+                }
+
+                // Everything one read found is served together, as one snapshot.
+                if (read.Count > 0)
+                {
+                    yield return KeySnapshotChange.Together(read);
                 }
 
                 version = Math.Max(version, changed.ChangeVersion);

@@ -2,7 +2,7 @@ namespace VirtualKeys.Sidecar.Snapshot;
 
 /// <summary>
 /// An immutable set of serving keys. Readers take the current instance without locking; the single
-/// writer builds a new one per change (copy-on-write: changes are rare, lookups are per request).
+/// writer builds a new one per run of changes (copy-on-write: changes are rare, lookups are per request).
 /// </summary>
 internal sealed class KeySnapshot
 {
@@ -34,21 +34,32 @@ internal sealed class KeySnapshot
 
     public bool TryGet(ReadOnlySpan<char> keyId, out ServingKey key) => _bySpan.TryGetValue(keyId, out key!);
 
-    public KeySnapshot With(ServingKey key)
+    /// <summary>
+    /// One new snapshot for a run of changes, in order (a null key removes the id): the copy of the
+    /// whole set is made once per run, not once per change, which matters when thousands of keys
+    /// change together.
+    /// </summary>
+    public KeySnapshot WithChanges(IReadOnlyCollection<(string KeyId, ServingKey? Key)> changes)
     {
-        var byId = new Dictionary<string, ServingKey>(_byId, StringComparer.Ordinal) { [key.KeyId] = key };
-        return new KeySnapshot(byId);
-    }
-
-    public KeySnapshot Without(string keyId)
-    {
-        if (!_byId.ContainsKey(keyId))
+        ArgumentNullException.ThrowIfNull(changes);
+        if (changes.Count == 0)
         {
             return this;
         }
 
         var byId = new Dictionary<string, ServingKey>(_byId, StringComparer.Ordinal);
-        byId.Remove(keyId);
+        foreach (var (keyId, key) in changes)
+        {
+            if (key is null)
+            {
+                byId.Remove(keyId);
+            }
+            else
+            {
+                byId[keyId] = key;
+            }
+        }
+
         return new KeySnapshot(byId);
     }
 }

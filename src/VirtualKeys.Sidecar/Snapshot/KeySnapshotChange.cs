@@ -8,6 +8,13 @@ public sealed class KeySnapshotChange
         Entries = entries ?? [];
         Entry = entry;
         KeyId = keyId ?? entry?.KeyId;
+        Changes = [];
+    }
+
+    private KeySnapshotChange(IReadOnlyList<KeySnapshotChange> changes)
+        : this(KeySnapshotChangeKind.Changes, null, null, null)
+    {
+        Changes = changes;
     }
 
     public static KeySnapshotChange Heartbeat { get; } = new(KeySnapshotChangeKind.Heartbeat, null, null, null);
@@ -22,6 +29,9 @@ public sealed class KeySnapshotChange
 
     /// <summary>Set for <see cref="KeySnapshotChangeKind.Upsert"/> and <see cref="KeySnapshotChangeKind.Remove"/>.</summary>
     public string? KeyId { get; }
+
+    /// <summary>Set for <see cref="KeySnapshotChangeKind.Changes"/>: upserts and removals, in order.</summary>
+    public IReadOnlyList<KeySnapshotChange> Changes { get; }
 
     public static KeySnapshotChange Reload(IReadOnlyList<VirtualKeyEntry> entries)
     {
@@ -39,5 +49,22 @@ public sealed class KeySnapshotChange
     {
         ArgumentException.ThrowIfNullOrEmpty(keyId);
         return new(KeySnapshotChangeKind.Remove, null, null, keyId);
+    }
+
+    /// <summary>
+    /// Upserts and removals to apply together as one snapshot; a single change is returned as it is.
+    /// </summary>
+    public static KeySnapshotChange Together(IReadOnlyList<KeySnapshotChange> changes)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        foreach (var change in changes)
+        {
+            if (change.Kind is not (KeySnapshotChangeKind.Upsert or KeySnapshotChangeKind.Remove))
+            {
+                throw new ArgumentException($"Only upserts and removals go together, not {change.Kind}.", nameof(changes));
+            }
+        }
+
+        return changes.Count == 1 ? changes[0] : new KeySnapshotChange([.. changes]);
     }
 }

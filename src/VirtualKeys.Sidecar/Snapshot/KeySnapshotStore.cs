@@ -49,12 +49,11 @@ internal sealed partial class KeySnapshotStore
                 Log.SnapshotLoaded(_logger, _current.Count);
                 break;
             case KeySnapshotChangeKind.Upsert:
-                var compiled = Compile(change.Entry!);
-                _current = compiled is null ? _current.Without(change.KeyId!) : _current.With(compiled);
-                ShedReplacedValues();
-                break;
             case KeySnapshotChangeKind.Remove:
-                _current = _current.Without(change.KeyId!);
+                ApplyTogether([change]);
+                break;
+            case KeySnapshotChangeKind.Changes:
+                ApplyTogether(change.Changes);
                 break;
             case KeySnapshotChangeKind.Heartbeat:
                 break;
@@ -64,6 +63,20 @@ internal sealed partial class KeySnapshotStore
 
         Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
         _degraded = false;
+    }
+
+    /// <summary>Upserts and removals in order, published as one snapshot: readers see all of them or none.</summary>
+    private void ApplyTogether(IReadOnlyList<KeySnapshotChange> changes)
+    {
+        var compiled = new List<(string KeyId, ServingKey? Key)>(changes.Count);
+        foreach (var change in changes)
+        {
+            // A key that does not compile is not served, like a removed one.
+            compiled.Add((change.KeyId!, change.Kind == KeySnapshotChangeKind.Upsert ? Compile(change.Entry!) : null));
+        }
+
+        _current = _current.WithChanges(compiled);
+        ShedReplacedValues();
     }
 
     /// <summary>

@@ -80,6 +80,51 @@ public sealed class KeySnapshotStoreTests
         }
     }
 
+    [Fact]
+    public void Changes_read_together_are_served_together_in_their_order()
+    {
+        var (a, _) = TestKeys.Create("a", [TestKeys.OpenAI(UpstreamUrl, "sk-a-0001")]);
+        var (b, _) = TestKeys.Create("b", [TestKeys.OpenAI(UpstreamUrl, "sk-b-0001")]);
+        var (c, _) = TestKeys.Create("c", [TestKeys.OpenAI(UpstreamUrl, "sk-c-0001")]);
+        var (d, _) = TestKeys.Create("d", [TestKeys.OpenAI(UpstreamUrl, "sk-d-0001")]);
+        var rotatedB = b.With(providers: [TestKeys.OpenAI(UpstreamUrl, "sk-b-0002")]);
+        var store = NewStore();
+        store.Apply(KeySnapshotChange.Reload([a, b]));
+        var before = store.Current;
+
+        store.Apply(KeySnapshotChange.Together(
+        [
+            KeySnapshotChange.Upsert(c),
+            KeySnapshotChange.Remove(a.KeyId),
+            KeySnapshotChange.Upsert(rotatedB),
+            KeySnapshotChange.Upsert(d),
+            KeySnapshotChange.Remove(d.KeyId),
+            KeySnapshotChange.Remove(c.KeyId),
+            KeySnapshotChange.Upsert(c),
+        ]));
+
+        // A request that took the snapshot before sees none of the changes, one after sees them all.
+        Assert.Equal(2, before.Count);
+        Assert.True(before.TryGet(a.KeyId, out _));
+        Assert.False(before.TryGet(c.KeyId, out _));
+        Assert.Equal("Bearer sk-b-0001", before.TryGet(b.KeyId, out var oldB) ? oldB.Providers.Single().AuthHeaderValue : null);
+        Assert.Equal(2, store.Current.Count);
+        Assert.False(store.Current.TryGet(a.KeyId, out _));
+        Assert.False(store.Current.TryGet(d.KeyId, out _));
+        Assert.Equal("Bearer sk-c-0001", Serving(store, c).Providers.Single().AuthHeaderValue);
+        Assert.Equal("Bearer sk-b-0002", Serving(store, rotatedB).Providers.Single().AuthHeaderValue);
+    }
+
+    [Fact]
+    public void Only_upserts_and_removals_go_together()
+    {
+        var (a, _) = TestKeys.Create("a", [TestKeys.OpenAI(UpstreamUrl)]);
+
+        Assert.Throws<ArgumentException>(() => KeySnapshotChange.Together([KeySnapshotChange.Upsert(a), KeySnapshotChange.Reload([a])]));
+        Assert.Throws<ArgumentException>(() => KeySnapshotChange.Together([KeySnapshotChange.Heartbeat]));
+        Assert.Equal(KeySnapshotChangeKind.Upsert, KeySnapshotChange.Together([KeySnapshotChange.Upsert(a)]).Kind);
+    }
+
     private static ServingKey Serving(KeySnapshotStore store, VirtualKeyEntry entry) =>
         store.Current.TryGet(entry.KeyId, out var key) ? key : throw new InvalidOperationException($"{entry} is not served.");
 

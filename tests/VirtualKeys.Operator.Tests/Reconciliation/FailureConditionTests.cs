@@ -25,7 +25,8 @@ public sealed class FailureConditionTests(PostgresFixture postgres)
         Assert.Contains("spec.modelAliases.fast", message, StringComparison.Ordinal);
         Assert.Equal(key.Metadata.Generation, key.Status!.ObservedGeneration);
         Assert.Null(await env.GetSecretAsync("bad-token"));
-        Assert.Contains(await env.EventsForAsync("bad"), e => e.Reason == ConditionReasons.InvalidSpec && e.Type == "Warning");
+        // The Event follows the status write: wait for it rather than race it.
+        await Waits.UntilAsync(async () => (await env.EventsForAsync("bad")).Any(e => e.Reason == ConditionReasons.InvalidSpec && e.Type == "Warning"), "an InvalidSpec Warning event");
 
         var reconciles = op.Calls!.Count("reconcile");
         await Task.Delay(500, TestContext.Current.CancellationToken);
@@ -48,7 +49,7 @@ public sealed class FailureConditionTests(PostgresFixture postgres)
 
         var key = await env.WaitForReadyReasonAsync("waiting", ConditionReasons.SecretNotFound);
         Assert.Contains("default/openai-key", OperatorEnvironment.ReadyOf(key)!.Message, StringComparison.Ordinal);
-        Assert.Contains(await env.EventsForAsync("waiting"), e => e.Reason == ConditionReasons.SecretNotFound && e.Type == "Warning");
+        await Waits.UntilAsync(async () => (await env.EventsForAsync("waiting")).Any(e => e.Reason == ConditionReasons.SecretNotFound && e.Type == "Warning"), "a SecretNotFound Warning event");
 
         await env.CreateProviderSecretAsync("sk-late");
         await env.WaitForReadyReasonAsync("waiting", ConditionReasons.Reconciled);

@@ -12,7 +12,7 @@ namespace VirtualKeys.Registry.Usage;
 /// only the ones that were new are added to the totals, which is what makes a replayed batch a
 /// no-op; one statement is atomic, so it needs no transaction of its own (one round trip).
 /// Totals are kept per day and per month (migration 0006); a week is read as the sum of its days
-/// and the total as the sum of the key's months.
+/// and the total as the sum of the key's months (<c>vk.usage_rows</c>).
 /// </summary>
 internal sealed class UsageStore(RegistryDatabase database, TimeProvider timeProvider)
 {
@@ -129,7 +129,6 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     {
         ArgumentNullException.ThrowIfNull(keyIds);
         var start = BudgetPeriod.StartOf(period, at);
-        var (source, from, until) = StoredRows(period, start);
         return database.RunAsync<IReadOnlyDictionary<string, UsageTotals>>(
             async (connection, ct) =>
             {
@@ -137,10 +136,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                     """
                     SELECT key_id AS KeyId, requests AS Requests, input_tokens AS InputTokens, output_tokens AS OutputTokens,
                            cost_usd AS CostUsd, rejections::text AS Rejections, last_request_at AS LastRequestAt
-                    FROM vk.usage_totals
-                    WHERE key_id = ANY(@keyIds) AND period = @source AND period_start >= @from AND period_start < @until
+                    FROM vk.usage_rows(@keyIds, @period, @start)
                     """,
-                    new { keyIds = keyIds.ToArray(), source = PeriodText(source), from = from.UtcDateTime, until = until.UtcDateTime },
+                    new { keyIds = keyIds.ToArray(), period = PeriodText(period), start = start.UtcDateTime },
                     cancellationToken: ct));
                 var byKey = rows.ToLookup(r => r.KeyId, StringComparer.Ordinal);
                 var result = new Dictionary<string, UsageTotals>(StringComparer.Ordinal);
@@ -154,16 +152,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             cancellationToken);
     }
 
-    /// <summary>Which stored rows make up a period: a day and a month are one row each, a week its days, the total every month.</summary>
-    private static (BudgetPeriodKind Source, DateTimeOffset From, DateTimeOffset Until) StoredRows(BudgetPeriodKind period, DateTimeOffset start) => period switch
-    {
-        BudgetPeriodKind.Daily => (BudgetPeriodKind.Daily, start, start.AddDays(1)),
-        BudgetPeriodKind.Weekly => (BudgetPeriodKind.Daily, start, start.AddDays(7)),
-        BudgetPeriodKind.Monthly => (BudgetPeriodKind.Monthly, start, start.AddMonths(1)),
-        BudgetPeriodKind.Total => (BudgetPeriodKind.Monthly, start, DateTimeOffset.MaxValue.AddYears(-1)),
-        _ => throw new ArgumentOutOfRangeException(nameof(period), period, "Unknown budget period."),
-    };
-
+    /// <summary>The period's stored rows (<c>vk.usage_rows</c>: a day or a month is one row, a week its days, the total every month) added up.</summary>
     private static UsageTotals Sum(string keyId, BudgetPeriodKind period, DateTimeOffset start, IEnumerable<TotalsRow> rows)
     {
         long requests = 0, inputTokens = 0, outputTokens = 0;

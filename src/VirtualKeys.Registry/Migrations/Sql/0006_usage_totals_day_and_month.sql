@@ -10,19 +10,27 @@ DELETE FROM vk.usage_totals WHERE period IN ('weekly', 'total');
 -- page and leave the primary key alone (a heap-only update). Applies to pages written from now on.
 ALTER TABLE vk.usage_totals SET (fillfactor = 50);
 
--- What the registry recorded for one key and budget period, from the rows that are kept: the same
--- sum the registry's usage reads make. Rows start at 00:00 UTC, so the week's end is computed in UTC
--- (interval arithmetic on timestamptz follows the session's time zone).
-CREATE FUNCTION vk.recorded_spend(p_key text, p_period text, p_start timestamptz)
-RETURNS numeric LANGUAGE sql STABLE AS $$
-    SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_totals
-    WHERE key_id = p_key
+-- The stored rows that make up one budget period of the given keys: a day and a month are one row
+-- each, a week its days, the total every month. Every reader of usage goes through this (the
+-- registry's usage reads and vk.recorded_spend), so the mapping is written once. Rows start at
+-- 00:00 UTC, so the week's end is computed in UTC (interval arithmetic on timestamptz follows the
+-- session's time zone).
+CREATE FUNCTION vk.usage_rows(p_keys text[], p_period text, p_start timestamptz)
+RETURNS SETOF vk.usage_totals LANGUAGE sql STABLE AS $$
+    SELECT * FROM vk.usage_totals
+    WHERE key_id = ANY(p_keys)
       AND CASE p_period
               WHEN 'weekly' THEN period = 'daily' AND period_start >= p_start
                                  AND period_start < ((p_start AT TIME ZONE 'UTC') + interval '7 days') AT TIME ZONE 'UTC'
               WHEN 'total' THEN period = 'monthly'
               ELSE period = p_period AND period_start = p_start
           END;
+$$;
+
+-- What the registry recorded for one key and budget period.
+CREATE FUNCTION vk.recorded_spend(p_key text, p_period text, p_start timestamptz)
+RETURNS numeric LANGUAGE sql STABLE AS $$
+    SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_rows(ARRAY[p_key], p_period, p_start);
 $$;
 
 -- As in migration 0002, with the recorded spend read through vk.recorded_spend.

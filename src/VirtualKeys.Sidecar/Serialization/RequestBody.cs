@@ -65,7 +65,10 @@ internal struct RequestBody : IDisposable
                 return null;
             }
 
-            if (result.IsCompleted || result.IsCanceled)
+            // Only completion ends the body. A cancelled read is not the end of it: Kestrel cancels the
+            // connection's pending read when the server begins to stop, and with unconsumed data examined
+            // (as here) that cancellation reaches this reader with part of the body in hand.
+            if (result.IsCompleted)
             {
                 var length = (int)buffer.Length;
                 var rented = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));

@@ -5,4 +5,5 @@ internal enum MockFaultKind
     Status,
     DropConnection,
     DelayFirstByte,
+    BreakStream,
 }

@@ -94,6 +94,9 @@ public sealed class MockLlmProvider : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> requests wait <paramref name="delay"/> before their first byte.</summary>
     public void DelayNext(int count, TimeSpan delay) => Enqueue(count, new MockFault(MockFaultKind.DelayFirstByte, Delay: delay));
 
+    /// <summary>The next <paramref name="count"/> streamed answers are cut off (the connection aborted) after their first content chunk.</summary>
+    public void BreakNextStreams(int count) => Enqueue(count, new MockFault(MockFaultKind.BreakStream));
+
     /// <summary>Streams stop after their first content chunk until <see cref="ResumeStreams"/>.</summary>
     public void PauseStreamsAfterFirstChunk()
     {
@@ -196,6 +199,7 @@ public sealed class MockLlmProvider : IAsyncDisposable
             }
 
             var anthropic = path == "/v1/messages";
+            Func<Task> pause = PauseAsync;
             if (fault is not null)
             {
                 switch (fault.Kind)
@@ -213,6 +217,13 @@ public sealed class MockLlmProvider : IAsyncDisposable
                         return;
                     case MockFaultKind.DelayFirstByte:
                         await Task.Delay(fault.Delay, context.RequestAborted);
+                        break;
+                    case MockFaultKind.BreakStream:
+                        pause = () =>
+                        {
+                            context.Abort();
+                            return Task.FromCanceled(new CancellationToken(canceled: true));
+                        };
                         break;
                 }
             }
@@ -252,20 +263,20 @@ public sealed class MockLlmProvider : IAsyncDisposable
             switch (operation)
             {
                 case "/v1/chat/completions" or "/chat/completions":
-                    await MockResponses.ChatAsync(context, call, PauseAsync);
+                    await MockResponses.ChatAsync(context, call, pause);
                     break;
                 case "/v1/completions" or "/completions":
-                    await MockResponses.CompletionAsync(context, call, PauseAsync);
+                    await MockResponses.CompletionAsync(context, call, pause);
                     break;
                 case "/v1/embeddings" or "/embeddings":
                     var inputs = json.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Array ? input.GetArrayLength() : 1;
                     await MockResponses.EmbeddingsAsync(context, call, inputs);
                     break;
                 case "/v1/responses" or "/responses":
-                    await MockResponses.ResponsesAsync(context, call, PauseAsync);
+                    await MockResponses.ResponsesAsync(context, call, pause);
                     break;
                 case "/v1/messages":
-                    await MockResponses.MessagesAsync(context, call, PauseAsync);
+                    await MockResponses.MessagesAsync(context, call, pause);
                     break;
                 default:
                     await MockResponses.ErrorAsync(context, 404, $"The mock provider does not serve {path}.", anthropic);

@@ -249,19 +249,29 @@ internal sealed partial class ProxyHandler
         _ => (Refusals.UpstreamUnreachable(provider.Name, provider.TypeName), "unreachable"),
     };
 
-    /// <summary>Usage as the provider reported it; without a report, the input estimate and at most the reserved output.</summary>
+    /// <summary>
+    /// Usage as the provider reported it for a response relayed to its end. A successful (2xx) body that
+    /// carried no report, or that broke off or was abandoned by the client part-way, is counted as the
+    /// provider's report where it has one and at least the input estimate and the output relayed so far
+    /// (about four bytes a token, at most the reserved output): a stream cut short is charged by the
+    /// provider all the same, and its early counts (Anthropic's message_start says one output token) are
+    /// not its final ones.
+    /// </summary>
     private static UsageRecorder.Completion Completion(Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, TimeSpan elapsed)
     {
         var latency = elapsed.TotalMilliseconds;
-        if (scanner.SawUsage)
+        if (scanner.SawUsage && outcome == UsageOutcome.Success)
         {
             return new UsageRecorder.Completion(scanner.InputTokens ?? 0, scanner.OutputTokens ?? 0, outcome, detail, provider, latency);
         }
 
-        if (outcome is UsageOutcome.Success or UsageOutcome.Cancelled && scanner.BytesSeen > 0)
+        // Only a 2xx body is scanned, so bytes seen are output the client was sent.
+        if (scanner.BytesSeen > 0)
         {
-            var output = Math.Min(decision.MaxOutputTokens, (scanner.BytesSeen + 3) / 4);
-            return new UsageRecorder.Completion(decision.EstimatedInputTokens, output, outcome, detail, provider, latency, Estimated: true);
+            var relayed = Math.Min(decision.MaxOutputTokens, (scanner.BytesSeen + 3) / 4);
+            var input = scanner.InputTokens ?? decision.EstimatedInputTokens;
+            var output = Math.Max(scanner.OutputTokens ?? 0, relayed);
+            return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true);
         }
 
         return new UsageRecorder.Completion(0, 0, outcome, detail, provider, latency);

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Metering;
+using VirtualKeys.Sidecar.Tests.Support;
+
+namespace VirtualKeys.Sidecar.Tests.Proxy;
+
+/// <summary>
+/// A stream that ends early was still sent, and the provider charges for what it generated: it is
+/// metered as at least the output relayed so far, never as the counts an early event happened to carry.
+/// </summary>
+public sealed class PartialStreamUsageTests
+{
+    private const int MaxTokens = 400;
+
+    private static JsonObject Messages() => new()
+    {
+        ["model"] = "claude-sonnet-4-5",
+        ["max_tokens"] = MaxTokens,
+        ["stream"] = true,
+        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "tell the whole team a long story" }),
+    };
+
+    private static JsonObject Chat() => new()
+    {
+        ["model"] = "gpt-4o",
+        ["max_tokens"] = MaxTokens,
+        ["stream"] = true,
+        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "tell the whole team a long story" }),
+    };
+
+    [Fact]
+    public async Task An_Anthropic_stream_the_client_abandons_is_not_metered_as_the_one_output_token_of_message_start()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        sidecar.Upstream.PauseStreamsAfterFirstChunk();
+
+        var response = await sidecar.ProxyAsync("/v1/messages", token, Messages(), anthropicHeader: true);
+        string first;
+        using (var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20)))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(bounded.Token));
+            first = await reader.ReadLineAsync(bounded.Token) ?? "";
+        }
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("event: message_start", first);
+        response.Dispose();
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.Cancelled, record.Outcome);
+        Assert.True(record.Estimated);
+        Assert.True(record.OutputTokens > 1, $"metered {record.OutputTokens} output tokens for an abandoned stream");
+        Assert.InRange(record.OutputTokens, 2, MaxTokens);
+        Assert.True(record.InputTokens > 0);
+    }
+
+    [Fact]
+    public async Task A_stream_the_provider_breaks_off_is_metered_as_the_output_relayed_not_as_nothing()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.BreakNextStreams(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20)))
+        {
+            // The sidecar cuts the client's connection too, so that it cannot take the part for the whole.
+            await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync(bounded.Token));
+        }
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.UpstreamError, record.Outcome);
+        Assert.True(record.Estimated);
+        Assert.InRange(record.OutputTokens, 1, MaxTokens);
+        Assert.True(record.InputTokens > 0);
+        Assert.True(record.CostUsd > 0m);
+    }
+}

@@ -185,6 +185,33 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     }
 
     [Fact]
+    public async Task Replicas_that_all_lapsed_can_rejoin_at_the_same_moment_without_a_deadlock()
+    {
+        // As after a PostgreSQL outage longer than the TTL: every replica's heartbeat has lapsed, and
+        // they all come back at once. Two days before the other tests' times, so that none is forgotten.
+        var start = Monday.AddDays(-2);
+        var replicas = Enumerable.Range(0, 4).Select(i => $"r{i}-{NewKeyId()}").ToArray();
+        var failures = new List<Exception>();
+        for (var round = 0; round < 60; round++)
+        {
+            var at = start + (Ttl + TimeSpan.FromSeconds(1)) * round;
+            var beats = replicas.Select(r => Task.Run(() => _ledger.HeartbeatAsync(r, at, Ttl, Ct), Ct)).ToArray();
+            try
+            {
+                await Task.WhenAll(beats);
+            }
+            catch (Exception)
+            {
+                failures.AddRange(beats.Where(b => b.IsFaulted).Select(b => b.Exception!.InnerException!));
+            }
+        }
+
+        Assert.Empty(failures.Select(f => f.Message));
+        var last = await _ledger.HeartbeatAsync(replicas[0], start + (Ttl + TimeSpan.FromSeconds(1)) * 59 + TimeSpan.FromSeconds(1), Ttl, Ct);
+        Assert.Equal(4, last.LiveReplicas);
+    }
+
+    [Fact]
     public async Task Returned_slots_and_a_leaving_replica_free_their_slots_at_once()
     {
         var key = NewKeyId();

@@ -45,6 +45,9 @@ internal sealed partial class KeySnapshotStore
         {
             case KeySnapshotChangeKind.Reload:
                 Rebuild(change.Entries);
+
+                // Confirmed before it counts as loaded: a reader that sees it loaded reads its age.
+                Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
                 _loaded.TrySetResult();
                 Log.SnapshotLoaded(_logger, _current.Count);
                 break;

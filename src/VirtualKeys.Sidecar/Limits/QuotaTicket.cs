@@ -12,4 +12,7 @@ public readonly record struct QuotaTicket(string KeyId, long MinuteWindow, long 
 
     /// <summary>The budget period whose lease the reserved cost came out of (<see cref="SharedQuotaStore"/>); null when none.</summary>
     public DateTimeOffset? BudgetPeriodStart { get; init; }
+
+    /// <summary>The part of <see cref="ReservedCostUsd"/> the budget lease did not cover at admission (<see cref="SharedQuotaStore"/>).</summary>
+    public decimal BudgetOverdraft { get; init; }
 }

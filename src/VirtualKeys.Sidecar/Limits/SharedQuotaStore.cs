@@ -134,7 +134,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             if (ticket.BudgetPeriodStart is { } periodStart)
             {
                 // Admitted in an earlier period: the reservation went with that period's lease.
-                account.BudgetLease += periodStart == account.PeriodStart ? ticket.ReservedCostUsd - cost : -cost;
+                if (periodStart == account.PeriodStart)
+                {
+                    account.BudgetLease += ticket.ReservedCostUsd - cost;
+                    account.BudgetOverdraft = Math.Max(0m, account.BudgetOverdraft - ticket.BudgetOverdraft);
+                }
+                else
+                {
+                    account.BudgetLease -= cost;
+                }
             }
         }
 
@@ -487,9 +495,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         }
 
         DateTimeOffset? periodStart = null;
+        var overdraft = 0m;
         if (demand.Budget is not null)
         {
+            // A request is admitted while the lease is above zero, whatever its estimate; the part of
+            // the estimate the lease did not cover is reserved here but never charged as spend.
+            overdraft = cost - Math.Min(cost, Math.Max(0m, account.BudgetLease));
             account.BudgetLease -= cost;
+            account.BudgetOverdraft += overdraft;
             periodStart = account.PeriodStart;
         }
 
@@ -497,7 +510,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         account.TokensUsed += tokens;
         account.InFlight++;
         account.Reserved += cost;
-        var ticket = new QuotaTicket(account.KeyId, minute, tokens, cost) { TokensLeased = tokensLeased, BudgetPeriodStart = periodStart };
+        var ticket = new QuotaTicket(account.KeyId, minute, tokens, cost) { TokensLeased = tokensLeased, BudgetPeriodStart = periodStart, BudgetOverdraft = overdraft };
         return new QuotaDecision(ticket, QuotaRefusalReason.None, null);
     }
 
@@ -546,7 +559,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         if (demand.Budget is { } budget)
         {
             var block = Block(budget.MaxCostUsd);
-            var charge = Math.Max(0m, -account.BudgetLease);
+            var charge = Math.Max(0m, -(account.BudgetLease + account.BudgetOverdraft));
             var exhausted = account.IsExhausted(QuotaRefusalReason.Budget, nowTicks);
             if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
             {
@@ -992,7 +1005,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     {
         var requests = Math.Max(0, -account.RequestsLease);
         var tokens = Math.Max(0, -account.TokensLease);
-        var dollars = Math.Max(0m, -account.BudgetLease);
+        var dollars = Math.Max(0m, -(account.BudgetLease + account.BudgetOverdraft));
         if (requests == 0 && tokens == 0 && (dollars == 0m || account.BudgetCap is null))
         {
             return null;
@@ -1071,6 +1084,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         public DateTimeOffset? PeriodEnd;
         public decimal? BudgetCap;
         public decimal BudgetLease;
+
+        /// <summary>
+        /// In-flight reservations beyond the lease they were admitted from (part of a negative
+        /// <see cref="BudgetLease"/>): asked of the pool by the next refill, which grants them only
+        /// within the cap, but never charged to it as spend. Charged, they would come back to the lease
+        /// when the request settles for less, and be spendable past the cap.
+        /// </summary>
+        public decimal BudgetOverdraft;
         public decimal? BudgetRemaining;
         public decimal Spent;
         public decimal Reserved;
@@ -1147,6 +1168,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             {
                 Spent = 0m;
                 BudgetLease = 0m;
+                BudgetOverdraft = 0m;
                 BudgetRemaining = null;
                 BudgetExhaustedUntil = 0;
             }

@@ -113,6 +113,39 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : SharedQuo
     }
 
     [Fact]
+    public async Task An_estimate_far_above_the_budget_left_does_not_become_spendable_budget_when_the_request_costs_less()
+    {
+        // A request may be admitted while the lease is above zero, whatever its estimate (max_tokens is
+        // the client's to choose). What it reserved beyond the lease is the pool's to grant; once it
+        // settles for less, the unused part must not be left to this replica to spend past the cap.
+        var ledger = new QuotaLedger(Database);
+        var a = NewStore(ledger);
+        var b = NewStore(ledger);
+        var key = NewKeyId();
+        var budget = new KeyBudget(1.00m, BudgetPeriod.Daily);
+
+        var oversized = await a.TryAdmitAsync(key, new QuotaDemand(KeyLimits.None, budget, 0, 100m), Cancel);
+        Assert.True(oversized.Admitted);
+        await a.SettleAsync(oversized.Ticket, 0, 0.01m, Cancel);
+
+        var spent = 0.01m;
+        var demand = new QuotaDemand(KeyLimits.None, budget, 0, 0.10m);
+        for (var i = 0; i < 200; i++)
+        {
+            var store = i % 2 == 0 ? a : b;
+            var decision = await store.TryAdmitAsync(key, demand, Cancel);
+            if (decision.Admitted)
+            {
+                spent += 0.10m;
+                await store.SettleAsync(decision.Ticket, 0, 0.10m, Cancel);
+            }
+        }
+
+        // The cap, plus at most one in-flight estimate per replica (the documented overshoot).
+        Assert.InRange(spent, 0.90m, 1.00m + 2 * 0.10m);
+    }
+
+    [Fact]
     public async Task A_burst_far_larger_than_a_lease_block_is_admitted_up_to_the_budget_not_refused_early()
     {
         // 200 requests at once against a budget for 20.5 of them: every one waits on refills of a

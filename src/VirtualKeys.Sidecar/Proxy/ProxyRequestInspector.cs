@@ -1,4 +1,5 @@
 using System.Text.Json;
+using VirtualKeys.Sidecar.Metering;
 
 namespace VirtualKeys.Sidecar.Proxy;
 
@@ -91,13 +92,14 @@ internal static class ProxyRequestInspector
             {
                 var name = reader.GetString()!;
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0)
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value is >= 0 and <= TokenCounts.Max)
                 {
                     maxTokens = Math.Max(maxTokens ?? 0, value);
                 }
                 else if (reader.TokenType != JsonTokenType.Null)
                 {
-                    return new ProxyRequestInfo { Error = $"'{name}' must be a non-negative integer." };
+                    // An implausible limit would reserve an implausible cost against the key's budget.
+                    return new ProxyRequestInfo { Error = $"'{name}' must be an integer from 0 to {TokenCounts.Max}." };
                 }
             }
             else

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using VirtualKeys.Sidecar.Metering;
 
 namespace VirtualKeys.Sidecar.Proxy;
 
@@ -237,6 +238,8 @@ internal sealed class UsageScanner
                     reader.Skip();
                     continue;
                 }
+
+                value = Math.Min(value, TokenCounts.Max);
 
                 if (isPrompt)
                 {

@@ -13,7 +13,6 @@ namespace VirtualKeys.Sidecar.Resolve;
 /// <summary><c>POST /v1/resolve</c> and <c>POST /v1/usage</c>: the API routers call around each LLM request.</summary>
 internal sealed class ResolveEndpoints
 {
-    private const long MaxTokens = 100_000_000;
 
     private const int MaxProviderNameLength = 63;
 
@@ -132,7 +131,7 @@ internal sealed class ResolveEndpoints
     private static Refusal? Negative(long? value, string param) => value switch
     {
         < 0 => Refusals.InvalidValue(param, $"'{param}' must not be negative."),
-        > MaxTokens => Refusals.InvalidValue(param, $"'{param}' is implausibly large."),
+        > TokenCounts.Max => Refusals.InvalidValue(param, $"'{param}' is implausibly large."),
         _ => null,
     };
 

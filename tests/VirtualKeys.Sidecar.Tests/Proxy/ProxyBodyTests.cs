@@ -52,6 +52,8 @@ public sealed class ProxyBodyTests
     [InlineData("{\"model\":1}")]
     [InlineData("{\"stream\":\"true\"}")]
     [InlineData("{\"max_tokens\":1.5}")]
+    [InlineData("{\"max_tokens\":100000001}")]
+    [InlineData("{\"max_completion_tokens\":1000000000000}")]
     [InlineData("[]")]
     [InlineData("{\"model\":\"a\"} trailing")]
     [InlineData("{\"model\":\"a\"")]

@@ -1,4 +1,5 @@
 using System.Text;
+using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Proxy;
 
 namespace VirtualKeys.Sidecar.Tests.Proxy;
@@ -31,6 +32,18 @@ public sealed class UsageScannerTests
         { ResponsesStream, 8, 4 },
         { JsonBody, 11, 7 },
     };
+
+    [Fact]
+    public void An_implausible_count_from_a_provider_is_bounded_so_it_cannot_overflow_the_totals()
+    {
+        var scanner = new UsageScanner();
+
+        scanner.Feed(Encoding.UTF8.GetBytes(
+            "{\"usage\":{\"input_tokens\":9223372036854775807,\"cache_read_input_tokens\":9223372036854775807,\"output_tokens\":9223372036854775807}}"));
+
+        Assert.Equal(2 * TokenCounts.Max, scanner.InputTokens);
+        Assert.Equal(TokenCounts.Max, scanner.OutputTokens);
+    }
 
     [Theory]
     [MemberData(nameof(Samples))]

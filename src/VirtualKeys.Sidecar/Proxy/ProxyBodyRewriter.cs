@@ -13,6 +13,8 @@ internal static class ProxyBodyRewriter
 
     private static ReadOnlySpan<byte> StreamUsageProperty => "\"stream_options\":{\"include_usage\":true}"u8;
 
+    private static ReadOnlySpan<byte> StreamUsageValue => "{\"include_usage\":true}"u8;
+
     /// <summary>Null when the body can go as it is; otherwise a pooled array the caller returns.</summary>
     public static byte[]? Rewrite(ReadOnlySpan<byte> body, in ProxyRequestInfo info, string model, bool addStreamUsage, out int length)
     {
@@ -27,16 +29,20 @@ internal static class ProxyBodyRewriter
         var output = ArrayPool<byte>.Shared.Rent(body.Length + encoded.Length + ModelProperty.Length + StreamUsageProperty.Length + 8);
         var written = 0;
 
+        // Properties the body lacks go first; values it has (a model, a null stream_options) are
+        // replaced where they stand, so that no property ever appears twice.
+        var modelInPlace = replaceModel && info.ModelStart >= 0;
+        var streamUsageInPlace = addStreamUsage && info.NullStreamOptionsEnd > info.NullStreamOptionsStart;
         Append(body[..info.ObjectStart]);
         var inserted = false;
-        if (replaceModel && info.ModelStart < 0)
+        if (replaceModel && !modelInPlace)
         {
             Append(ModelProperty);
             AppendString(encoded);
             inserted = true;
         }
 
-        if (addStreamUsage)
+        if (addStreamUsage && !streamUsageInPlace)
         {
             if (inserted)
             {
@@ -52,17 +58,27 @@ internal static class ProxyBodyRewriter
             Append(","u8);
         }
 
-        if (replaceModel && info.ModelStart >= 0)
+        // At most two values replaced in place, copied in the order they appear.
+        var position = info.ObjectStart;
+        var modelFirst = !streamUsageInPlace || (modelInPlace && info.ModelStart < info.NullStreamOptionsStart);
+        for (var pass = 0; pass < 2; pass++)
         {
-            Append(body[info.ObjectStart..info.ModelStart]);
-            AppendString(encoded);
-            Append(body[info.ModelEnd..]);
-        }
-        else
-        {
-            Append(body[info.ObjectStart..]);
+            var isModel = (pass == 0) == modelFirst;
+            if (isModel && modelInPlace)
+            {
+                Append(body[position..info.ModelStart]);
+                AppendString(encoded);
+                position = info.ModelEnd;
+            }
+            else if (!isModel && streamUsageInPlace)
+            {
+                Append(body[position..info.NullStreamOptionsStart]);
+                Append(StreamUsageValue);
+                position = info.NullStreamOptionsEnd;
+            }
         }
 
+        Append(body[position..]);
         length = written;
         return output;
 

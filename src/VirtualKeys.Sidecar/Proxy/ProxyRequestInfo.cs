@@ -21,5 +21,10 @@ internal readonly record struct ProxyRequestInfo
 
     public bool HasStreamOptions { get; init; }
 
+    /// <summary>Byte range of a <c>"stream_options": null</c> value, to be replaced rather than repeated; empty otherwise.</summary>
+    public int NullStreamOptionsStart { get; init; }
+
+    public int NullStreamOptionsEnd { get; init; }
+
     public long? MaxOutputTokens { get; init; }
 }

@@ -36,6 +36,7 @@ internal static class ProxyRequestInspector
         int modelStart = -1, modelEnd = -1;
         var stream = false;
         var hasStreamOptions = false;
+        int nullStreamOptionsStart = 0, nullStreamOptionsEnd = 0;
         long? maxTokens = null;
         var seen = Seen.None;
 
@@ -86,6 +87,12 @@ internal static class ProxyRequestInspector
 
                 reader.Read();
                 hasStreamOptions = reader.TokenType != JsonTokenType.Null;
+                if (!hasStreamOptions)
+                {
+                    nullStreamOptionsStart = (int)reader.TokenStartIndex;
+                    nullStreamOptionsEnd = (int)reader.BytesConsumed;
+                }
+
                 reader.Skip();
             }
             else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
@@ -123,6 +130,8 @@ internal static class ProxyRequestInspector
             ModelEnd = modelEnd,
             Stream = stream,
             HasStreamOptions = hasStreamOptions,
+            NullStreamOptionsStart = nullStreamOptionsStart,
+            NullStreamOptionsEnd = nullStreamOptionsEnd,
             MaxOutputTokens = maxTokens,
         };
     }

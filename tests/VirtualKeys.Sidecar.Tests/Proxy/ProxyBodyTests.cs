@@ -14,6 +14,10 @@ public sealed class ProxyBodyTests
     [InlineData(" { } ", "m\"x", false, " {\"model\":\"m\\u0022x\" } ")]
     [InlineData("{\"model\":\"gpt-4o\",\"stream\":true}", "gpt-4o", true, "{\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o\",\"stream\":true}")]
     [InlineData("{\"stream\":true}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream_options\":{\"include_usage\":true},\"stream\":true}")]
+    [InlineData("{\"model\":\"fast\",\"stream\":true,\"stream_options\":null}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}")]
+    [InlineData("{\"stream_options\": null ,\"stream\":true,\"model\":\"fast\"}", "gpt-4o", true, "{\"stream_options\": {\"include_usage\":true} ,\"stream\":true,\"model\":\"gpt-4o\"}")]
+    [InlineData("{\"stream\":true,\"stream_options\":null}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}")]
+    [InlineData("{\"model\":\"gpt-4o\",\"stream_options\":null,\"stream\":true}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream_options\":{\"include_usage\":true},\"stream\":true}")]
     public void The_body_is_rewritten_in_place(string body, string model, bool streamUsage, string expected)
     {
         var bytes = Encoding.UTF8.GetBytes(body);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using VirtualKeys.Sidecar.Hosting;
 
 namespace VirtualKeys.Sidecar.Proxy;
@@ -24,6 +25,10 @@ internal sealed class UpstreamClient : IDisposable
                 EnableMultipleHttp2Connections = true,
                 ConnectTimeout = options.UpstreamConnectTimeout,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+
+                // Kestrel reads header values as UTF-8; forwarded the same way, a client's non-ASCII
+                // header reaches the provider as it was sent instead of failing every attempt.
+                RequestHeaderEncodingSelector = static (_, _) => Encoding.UTF8,
             },
             disposeHandler: true);
     }

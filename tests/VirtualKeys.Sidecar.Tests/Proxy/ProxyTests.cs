@@ -477,6 +477,25 @@ public sealed class ProxyTests
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
 
+    [Fact]
+    public async Task A_non_ascii_header_value_is_forwarded_as_sent_not_taken_for_an_unreachable_provider()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8 };
+        using var client = new HttpClient(handler) { BaseAddress = sidecar.Host.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = TestSidecar.Json(Chat("gpt-4o")) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        request.Headers.TryAddWithoutValidation("x-user-name", "José Müller");
+
+        using var response = await client.SendAsync(request, TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("José Müller", Assert.Single(sidecar.Upstream.Requests).Header("x-user-name"));
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.Success, record.Outcome);
+    }
+
     private static int ClosedPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

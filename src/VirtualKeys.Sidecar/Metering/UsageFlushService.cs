@@ -104,7 +104,9 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
             if (due is { } at)
             {
                 using var interval = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                await Task.WhenAny(wake, Task.Delay(at - now, _time, interval.Token));
+                // Read again after IsDue: a record stamped before a long stall can already be overdue,
+                // and a negative delay would throw and end this loop.
+                await Task.WhenAny(wake, Task.Delay(at > now ? at - now : TimeSpan.Zero, _time, interval.Token));
                 await interval.CancelAsync();
             }
             else

@@ -122,6 +122,14 @@ public sealed partial class VirtualKeyReconciler(
         await api.RemoveFinalizerAsync(key, cancellationToken);
         registryWrites.Forget(key.Metadata.Uid);
         writtenKeys.Forget(key.Metadata.NamespaceProperty, key.Metadata.Name);
+
+        // Garbage collection deletes the token Secret now that its owner goes: a key created again
+        // under the same name must not find the one written for this one.
+        writtenSecrets.Forget(key.Metadata.NamespaceProperty, key.GetTokenSecretName());
+        if (key.Status?.TokenSecretName is { Length: > 0 } issued)
+        {
+            writtenSecrets.Forget(key.Metadata.NamespaceProperty, issued);
+        }
         metrics.ForgetBudget(key.Metadata.NamespaceProperty, key.Metadata.Name);
         Log.Finalized(logger, key.Metadata.NamespaceProperty, key.Metadata.Name);
     }

@@ -556,10 +556,13 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
 
         if (retireOthersAt is { } retireAt)
         {
+            // Only tokens registered before the issued ones: a stale copy of an older token (a
+            // lagging cache, a restored backup) must not retire the token that replaced it.
             changed |= await sql.ExecuteAsync(
                 """
                 UPDATE vk.token_hashes SET not_after = @retireAt
                 WHERE virtual_key = @id AND NOT (hash = ANY(@issuedHashes)) AND (not_after IS NULL OR not_after > @retireAt)
+                  AND created_at <= (SELECT max(created_at) FROM vk.token_hashes WHERE virtual_key = @id AND hash = ANY(@issuedHashes))
                 """,
                 new { id, issuedHashes, retireAt = retireAt.ToUniversalTime() }) > 0;
         }

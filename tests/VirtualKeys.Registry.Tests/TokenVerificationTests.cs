@@ -53,6 +53,25 @@ public sealed class TokenVerificationTests(RegistryFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task An_older_token_presented_again_never_retires_a_newer_one()
+    {
+        // What a stale copy of a token Secret (a lagging cache, a restored backup, a Secret switched
+        // back to) would ask: register the old token again, retiring the others from its old issue time.
+        var (upsert, oldToken) = NewKeyWithToken();
+        var issuedOld = _registry.Time.GetUtcNow();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([oldToken]) }, Ct);
+        _registry.Time.Advance(TimeSpan.FromMinutes(10));
+        var newToken = VirtualKeyToken.Generate(oldToken.KeyId);
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([newToken], _registry.Time.GetUtcNow().AddMinutes(1)) }, Ct);
+
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([oldToken], issuedOld.AddMinutes(1)) }, Ct);
+        _registry.Time.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(TokenVerificationStatus.Accepted, (await _registry.Registry.VerifyTokenAsync(newToken.Reveal(), Ct)).Status);
+        Assert.Equal(TokenVerificationStatus.Retired, (await _registry.Registry.VerifyTokenAsync(oldToken.Reveal(), Ct)).Status);
+    }
+
+    [Fact]
     public async Task Token_with_a_grace_end_already_past_is_refused_at_once()
     {
         var (upsert, oldToken) = NewKeyWithToken();

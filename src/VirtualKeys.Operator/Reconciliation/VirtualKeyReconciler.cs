@@ -219,13 +219,17 @@ public sealed partial class VirtualKeyReconciler(
         var current = TokenSecrets.ReadToken(secret);
         var handled = TokenSecrets.HandledRotation(secret);
         var rotationAsked = !string.IsNullOrEmpty(requested) && !string.Equals(requested, handled, StringComparison.Ordinal);
-        if (current is not null && current.KeyId == keyId && !rotationAsked)
+
+        // spec.tokenSecretName moved to a Secret that already holds a token of this key (switched
+        // back to an earlier one): that token was rotated out when the key moved away from it.
+        var switchedBack = key.Status?.TokenSecretName is { Length: > 0 } previous && !string.Equals(previous, name, StringComparison.Ordinal);
+        if (current is not null && current.KeyId == keyId && !rotationAsked && !switchedBack)
         {
             return (current, TokenSecrets.IssuedAt(secret), null);
         }
 
-        // A rotation request, or a token that was edited out of shape: issue a new one. The
-        // registry refuses the previous one after the grace period from the issue time recorded here.
+        // A rotation request, a switch back, or a token that was edited out of shape: issue a new one.
+        // The registry refuses the previous one after the grace period from the issue time recorded here.
         var fresh = VirtualKeyToken.Generate(keyId);
         var previousVersion = secret.Metadata.ResourceVersion;
         var written = await api.ReplaceSecretAsync(TokenSecrets.WithToken(secret, fresh, rotationAsked ? requested : handled, now), cancellationToken);

@@ -141,6 +141,36 @@ public sealed class VirtualKeyLifecycleTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task TokenSecretName_SwitchedAwayAndBack_LeavesOneLiveTokenInTheNamedSecret()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "switchback");
+        var op = await env.StartOperatorAsync(env.Settings(grace: TimeSpan.FromSeconds(2)));
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("k", s => s.TokenSecretName = "t-a");
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled);
+        var first = await TokenAsync(env, "t-a");
+
+        var toB = (await env.UpdateKeyAsync("k", k => k.Spec.TokenSecretName = "t-b")).Metadata.Generation;
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled, k => k.Status!.ObservedGeneration >= toB && k.Status.TokenSecretName == "t-b");
+        var second = await TokenAsync(env, "t-b");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(first, Ct)).Status == TokenVerificationStatus.Retired,
+            "t-a's token is refused after the grace");
+
+        var backToA = (await env.UpdateKeyAsync("k", k => k.Spec.TokenSecretName = "t-a")).Metadata.Generation;
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled, k => k.Status!.ObservedGeneration >= backToA && k.Status.TokenSecretName == "t-a");
+        var third = await TokenAsync(env, "t-a");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(second, Ct)).Status == TokenVerificationStatus.Retired,
+            "t-b's token is refused after the grace");
+
+        // The Secret the key names holds a live token: a new one, not the one rotated out before.
+        Assert.False(first == third, "t-a still holds the token rotated out when the key moved to t-b");
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(third, Ct)).Status);
+        Assert.Equal(TokenVerificationStatus.Retired, (await op.App.Registry.VerifyTokenAsync(first, Ct)).Status);
+    }
+
+    [Fact]
     public async Task Delete_TombstonesTheRow_RemovesTheFinalizer_AndTheTokenSecretIsCollected()
     {
         await using var env = await OperatorEnvironment.StartAsync(postgres, "delete");

@@ -8,6 +8,7 @@ public sealed class InMemoryUsageSink : IUsageSink
     private readonly List<(Func<IReadOnlyList<UsageRecord>, bool> Condition, TaskCompletionSource Done)> _waiters = [];
     private TaskCompletionSource _open = Open();
     private bool _failing;
+    private Func<UsageRecord, bool>? _refused;
 
     public IReadOnlyList<UsageRecord> Records
     {
@@ -28,6 +29,15 @@ public sealed class InMemoryUsageSink : IUsageSink
         lock (_gate)
         {
             _failing = true;
+        }
+    }
+
+    /// <summary>A batch holding a record that matches is refused as a whole (<see cref="UsageRecordsRefusedException"/>), as a database refuses a value it cannot store.</summary>
+    public void Refuse(Func<UsageRecord, bool> record)
+    {
+        lock (_gate)
+        {
+            _refused = record;
         }
     }
 
@@ -68,6 +78,12 @@ public sealed class InMemoryUsageSink : IUsageSink
             {
                 FailedWrites++;
                 throw new IOException("The in-memory usage sink is failing on purpose.");
+            }
+
+            if (_refused is { } refused && batch.Any(refused))
+            {
+                FailedWrites++;
+                throw new UsageRecordsRefusedException("The in-memory usage sink refuses a record on purpose.");
             }
 
             _records.AddRange(batch);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Observability;
 
 namespace VirtualKeys.Sidecar.Metering;
 
@@ -22,6 +23,7 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
     private readonly SidecarOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<UsageFlushService> _logger;
+    private readonly SidecarMetrics? _metrics;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<UsageRecord> _batch = [];
     private int _batchCommitted;
@@ -32,9 +34,11 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
         IUsageSink sink,
         SidecarOptions options,
         [FromKeyedServices(SidecarServiceKeys.Clock)] TimeProvider time,
-        ILogger<UsageFlushService> logger)
+        ILogger<UsageFlushService> logger,
+        SidecarMetrics? metrics = null)
     {
         _buffer = buffer;
+        _metrics = metrics;
         _sink = sink;
         _options = options;
         _time = time;
@@ -171,20 +175,25 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
 
     private async Task WriteBatchAsync(CancellationToken cancellationToken)
     {
-        await WriteWithRetryAsync(cancellationToken);
+        await WriteWithRetryAsync(_batch, cancellationToken);
         _buffer.Written(_batchCommitted);
         _batch.Clear();
         _batchCommitted = 0;
     }
 
-    private async Task WriteWithRetryAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes <paramref name="records"/>, retrying while the sink fails. A batch the sink refuses is
+    /// written in halves (a resent part is harmless: the sink deduplicates on record ids) down to the
+    /// single records refused, which are logged and counted and not retried.
+    /// </summary>
+    private async Task WriteWithRetryAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
     {
         var backoff = InitialBackoff;
         while (true)
         {
             try
             {
-                await _sink.WriteAsync(_batch, cancellationToken);
+                await _sink.WriteAsync(records, cancellationToken);
                 if (IsDegraded)
                 {
                     IsDegraded = false;
@@ -193,10 +202,25 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
 
                 return;
             }
+            catch (UsageRecordsRefusedException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (records.Count == 1)
+                {
+                    var record = records[0];
+                    _metrics?.UsageRecordRefused();
+                    Log.RecordRefused(_logger, record.RecordId, record.Namespace, record.Name, record.Outcome, record.InputTokens, record.OutputTokens, ex.Message);
+                    return;
+                }
+
+                var half = records.Count / 2;
+                await WriteWithRetryAsync(records.Take(half).ToList(), cancellationToken);
+                await WriteWithRetryAsync(records.Skip(half).ToList(), cancellationToken);
+                return;
+            }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 IsDegraded = true;
-                Log.SinkFailed(_logger, _batch.Count, ex.GetType().Name, ex.Message, backoff);
+                Log.SinkFailed(_logger, records.Count, ex.GetType().Name, ex.Message, backoff);
             }
 
             await Task.Delay(backoff, _time, cancellationToken);
@@ -211,6 +235,9 @@ internal sealed partial class UsageFlushService : IHostedService, IDisposable
 
         [LoggerMessage(21, LogLevel.Information, "The usage sink accepts records again")]
         public static partial void SinkRecovered(ILogger logger);
+
+        [LoggerMessage(23, LogLevel.Error, "Usage record {RecordId} of key {Namespace}/{Name} ({Outcome}, {InputTokens} input and {OutputTokens} output tokens) is refused by the usage sink and is not recorded: {Reason}")]
+        public static partial void RecordRefused(ILogger logger, string recordId, string @namespace, string name, UsageOutcome outcome, long inputTokens, long outputTokens, string reason);
 
         [LoggerMessage(22, LogLevel.Error, "{Count} usage records could not be written within {Timeout} of shutdown and are lost")]
         public static partial void RecordsLostAtShutdown(ILogger logger, int count, TimeSpan timeout);

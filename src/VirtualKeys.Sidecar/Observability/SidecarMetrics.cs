@@ -34,6 +34,7 @@ internal sealed class SidecarMetrics
     private readonly Counter _unpriced;
     private readonly Counter _failovers;
     private readonly Counter _estimatedUsage;
+    private readonly Counter _refusedUsage;
     private readonly Histogram _resolveDuration;
     private readonly Histogram _upstreamDuration;
     private readonly Gauge _budgetSpent;
@@ -61,6 +62,7 @@ internal sealed class SidecarMetrics
         _unpriced = factory.CreateCounter("vk_sidecar_unpriced_model_requests_total", "Requests for models missing from the pricing table, priced by the default.", "model");
         _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
         _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Completed requests whose tokens were estimated because no usage was reported.");
+        _refusedUsage = factory.CreateCounter("vk_sidecar_usage_records_refused_total", "Usage records the registry refused to store (logged one by one at Error); any is a bug to report.");
         _resolveDuration = factory.CreateHistogram("vk_sidecar_resolve_duration_seconds", "Time to resolve a key into a routing decision (admission included).", new HistogramConfiguration
         {
             LabelNames = ["endpoint"],
@@ -158,6 +160,8 @@ internal sealed class SidecarMetrics
     public void Failover(string providerType, string reason) => _failovers.WithLabels([providerType, reason]).Inc();
 
     public void UsageEstimated() => _estimatedUsage.Inc();
+
+    public void UsageRecordRefused() => _refusedUsage.Inc();
 
     public void ResolveDuration(TimeSpan elapsed) => _resolveLatency.Observe(elapsed.TotalSeconds);
 

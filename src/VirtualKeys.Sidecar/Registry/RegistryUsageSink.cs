@@ -1,3 +1,4 @@
+using Npgsql;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Usage;
 using VirtualKeys.Sidecar.Limits;
@@ -40,13 +41,29 @@ public sealed class RegistryUsageSink : IUsageSink
         }
 
         var presence = _presence?.PresenceToCarry();
-        var result = await _registry.RecordUsageAsync(events, presence, cancellationToken);
+        UsageBatchResult result;
+        try
+        {
+            result = await _registry.RecordUsageAsync(events, presence, cancellationToken);
+        }
+        catch (Exception ex) when (IsRefusal(ex))
+        {
+            throw new UsageRecordsRefusedException($"The registry refuses this batch of {events.Count} usage records: {ex.Message}", ex);
+        }
+
         _versions?.ObserveChangeVersion(result.ChangeVersion);
         if (presence is { } carried)
         {
             _presence!.PresenceCarried(carried, result.Present, result.LiveReplicas);
         }
     }
+
+    /// <summary>
+    /// What the records hold, not the connection: a value PostgreSQL cannot store (class 22, data
+    /// exception) or a constraint it breaks (class 23), or an event the registry's own checks refuse.
+    /// </summary>
+    private static bool IsRefusal(Exception ex) =>
+        ex is ArgumentException || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal)));
 
     internal static List<UsageEvent> ToEvents(IReadOnlyList<UsageRecord> batch)
     {

@@ -128,6 +128,33 @@ public sealed class UsageFlushPolicyTests
     /// </summary>
     private static Task LetTheFlusherRunAsync() => Task.Delay(TimeSpan.FromMilliseconds(200), TestSidecar.Cancel);
 
+    [Fact]
+    public async Task A_record_the_sink_refuses_is_logged_and_counted_and_the_rest_of_its_batch_is_written()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => (o.UsageBatchSize, o.UsageFlushInterval) = (4, TimeSpan.FromHours(1)));
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Usage.Refuse(r => r.InputTokens == 13);
+        foreach (var input in new[] { 10, 11, 13, 12 })
+        {
+            using var resolve = await sidecar.ResolveAsync(token, "gpt-4o");
+            using var report = await sidecar.ReportAsync(await DecisionIdAsync(resolve), input, 5);
+            Assert.Equal(HttpStatusCode.OK, report.StatusCode);
+        }
+
+        var written = await sidecar.WaitForUsageAsync(r => r.Count == 3);
+
+        // The one record that cannot be stored does not hold up the others, or anything after them.
+        Assert.Equal([10L, 11L, 12L], written.Select(r => r.InputTokens).Order());
+        Assert.Contains("vk_sidecar_usage_records_refused_total 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+        Assert.Contains(sidecar.Logs.Lines, l => l.StartsWith("Error ", StringComparison.Ordinal) && l.Contains("is refused by the usage sink and is not recorded", StringComparison.Ordinal) && l.Contains("13 input", StringComparison.Ordinal));
+        for (var i = 0; i < 4; i++)
+        {
+            await ServeAsync(sidecar, token);
+        }
+
+        Assert.Equal(7, (await sidecar.WaitForUsageAsync(r => r.Count == 7)).Count);
+    }
+
     private static async Task ServeAsync(TestSidecar sidecar, string token)
     {
         using var resolve = await sidecar.ResolveAsync(token, "gpt-4o");

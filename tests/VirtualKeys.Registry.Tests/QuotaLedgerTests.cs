@@ -115,6 +115,25 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     }
 
     [Fact]
+    public async Task Spend_charged_after_its_usage_was_recorded_is_counted_once()
+    {
+        // A replica spent its $0.20 lease and $0.30 beyond it (its share while the counters were
+        // away); the usage reached the totals first, then the charge for the $0.30 came with a grant.
+        var key = NewKeyId();
+        var lease = await GrantBudgetAsync(key, Monday, want: 0.20m);
+        await RecordSpendAsync(key, BudgetPeriod.StartOf(BudgetPeriodKind.Daily, Monday), 0.50m);
+
+        var after = await _ledger.GrantAsync(
+            new QuotaGrantRequest(key, "a", Monday.AddMinutes(1)) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m, 0.30m) },
+            Ttl,
+            Ct);
+
+        Assert.Equal(0.20m, lease.BudgetUsd);
+        Assert.Equal(1m, after.BudgetUsd);
+        Assert.Equal(5m - 0.50m - 1m, after.BudgetRemainingUsd);
+    }
+
+    [Fact]
     public async Task Parallel_budget_grants_never_exceed_the_cap()
     {
         var key = NewKeyId();

@@ -214,6 +214,10 @@ internal sealed class ProxyAttempt
 
                 try
                 {
+                    // The provider's silence is timed, not the client's reading: the timer stops
+                    // while a slow client takes its time, and starts again at the next read.
+                    cancel.CancelAfter(Timeout.InfiniteTimeSpan);
+
                     // Kestrel sends each write at once: stream events reach the client as they come.
                     await client.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
                 }

@@ -25,6 +25,8 @@ public sealed class MockLlmProvider : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<MockRequest> _requests = [];
     private readonly Queue<MockFault> _faults = new();
+    private static readonly TimeSpan BreakStreamDelay = TimeSpan.FromMilliseconds(300);
+
     private TaskCompletionSource? _streamPause;
     private long _sequence;
 
@@ -219,10 +221,13 @@ public sealed class MockLlmProvider : IAsyncDisposable
                         await Task.Delay(fault.Delay, context.RequestAborted);
                         break;
                     case MockFaultKind.BreakStream:
-                        pause = () =>
+                        pause = async () =>
                         {
+                            // Time for the first chunk to reach the client before the connection goes:
+                            // cut at once, it can be reset before the response head is read.
+                            await Task.Delay(BreakStreamDelay, CancellationToken.None);
                             context.Abort();
-                            return Task.FromCanceled(new CancellationToken(canceled: true));
+                            throw new OperationCanceledException("The mock provider broke the stream on purpose.");
                         };
                         break;
                 }

@@ -576,7 +576,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             {
                 var sql = new Sql(connection, null, ct);
                 var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
-                var records = await ToRecordsAsync(sql, rows, includeCredentials);
+                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: false);
                 return records.Count == 0 ? null : records[0];
             },
             cancellationToken);
@@ -590,13 +590,18 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 var sql = new Sql(connection, transaction, ct);
                 var version = await sql.ExecuteScalarAsync<long>("SELECT change_version FROM vk.registry_state", null);
                 var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
-                var records = await ToRecordsAsync(sql, rows, includeCredentials);
+                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: true);
                 await transaction.CommitAsync(ct);
                 return new RegistryKeySet(version, records);
             },
             cancellationToken);
 
-    private async Task<List<VirtualKeyRecord>> ToRecordsAsync(Sql sql, List<KeyRow> rows, bool includeCredentials)
+    /// <param name="skipUnreadable">
+    /// For lists (the sidecar's snapshot): a credential that does not decrypt (tampered, or protected
+    /// by a key this process does not hold) is left out of its record and logged, so one bad row
+    /// cannot stop every key from loading. A read of one key throws instead.
+    /// </param>
+    private async Task<List<VirtualKeyRecord>> ToRecordsAsync(Sql sql, List<KeyRow> rows, bool includeCredentials, bool skipUnreadable)
     {
         if (rows.Count == 0)
         {
@@ -626,11 +631,11 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 ToUtc(row.UpdatedAt),
                 ToUtc(row.TombstonedAt),
                 [.. tokens[row.Id]],
-                credentials is null ? null : Decrypt(identity, credentials[row.Id]));
+                credentials is null ? null : Decrypt(identity, credentials[row.Id], skipUnreadable));
         })];
     }
 
-    private Dictionary<string, ProviderCredential> Decrypt(VirtualKeyIdentity identity, IEnumerable<CredentialRow> rows)
+    private Dictionary<string, ProviderCredential> Decrypt(VirtualKeyIdentity identity, IEnumerable<CredentialRow> rows, bool skipUnreadable)
     {
         var result = new Dictionary<string, ProviderCredential>(StringComparer.Ordinal);
         foreach (var row in rows)
@@ -638,6 +643,10 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             try
             {
                 result[row.ProviderName] = new ProviderCredential(row.ProviderName, _protector.Unprotect(row.Ciphertext, identity.Uid, row.ProviderName));
+            }
+            catch (RegistryProtectionException ex) when (skipUnreadable)
+            {
+                Log.CredentialUnreadable(_logger, identity.ToString(), row.ProviderName, ex.Failure, ex.Message);
             }
             catch (RegistryProtectionException ex)
             {
@@ -756,5 +765,8 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
 
         [LoggerMessage(4003, LogLevel.Information, "Registry key {Namespace}/{Name} ({KeyId}) tombstoned: a resource with a new uid replaced it")]
         public static partial void Replaced(ILogger logger, string @namespace, string name, string keyId);
+
+        [LoggerMessage(4004, LogLevel.Error, "Virtual key {Key}: the credential of provider '{Provider}' does not decrypt ({Failure}: {Reason}); the key is served without it until it is written again")]
+        public static partial void CredentialUnreadable(ILogger logger, string key, string provider, RegistryProtectionFailure failure, string reason);
     }
 }

@@ -96,6 +96,28 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task One_tampered_credential_does_not_stop_a_list_of_keys_from_loading()
+    {
+        var tampered = TestRegistry.NewKey(providerKey: "sk-tampered-in-list");
+        var healthy = TestRegistry.NewKey(providerKey: "sk-healthy-in-list");
+        var tamperedResult = await _registry.Registry.UpsertAsync(tampered, Ct);
+        var healthyResult = await _registry.Registry.UpsertAsync(healthy, Ct);
+        await ExecuteAsync(
+            """
+            UPDATE vk.provider_credentials c SET ciphertext = overlay(ciphertext placing '\xff'::bytea from length(ciphertext) - 5 for 1)
+            FROM vk.virtual_keys k WHERE k.id = c.virtual_key AND k.key_id = @keyId
+            """,
+            tamperedResult.KeyId);
+
+        // The sidecar's snapshot: every key loads; the one credential that does not open is left out.
+        var live = await _registry.Registry.ListLiveKeysAsync(includeCredentials: true, Ct);
+
+        Assert.Equal("sk-healthy-in-list", Assert.Single(live.Keys, k => k.KeyId == healthyResult.KeyId).Credentials!["openai"].Secret);
+        Assert.Empty(Assert.Single(live.Keys, k => k.KeyId == tamperedResult.KeyId).Credentials!);
+        await Assert.ThrowsAsync<RegistryProtectionException>(() => _registry.Registry.GetByKeyIdAsync(tamperedResult.KeyId, includeCredentials: true, Ct));
+    }
+
+    [Fact]
     public async Task Ciphertext_copied_from_another_key_does_not_open()
     {
         var victim = TestRegistry.NewKey(providerKey: "sk-victim");

@@ -106,8 +106,13 @@ internal sealed class SidecarMetrics
 
     public Gauge LabelledKeys { get; }
 
-    public static string ModelLabel(ServingKey key, string model, bool priced) =>
-        priced || key.MentionsModel(model) ? model : OtherModel;
+    /// <summary>
+    /// A model the key's configuration names, else the pricing table's name for it (a client's
+    /// "gpt-4o-anything" counts as "gpt-4o"), else "other": never free text from a request, which
+    /// would grow the series without bound and show whatever a client wrote on /metrics.
+    /// </summary>
+    public static string ModelLabel(ServingKey key, string model, string? pricedAs) =>
+        key.MentionsModel(model) ? model : pricedAs ?? OtherModel;
 
     public void Completed(ServingKey key, string modelLabel, string outcome, long inputTokens, long outputTokens, decimal costUsd)
     {

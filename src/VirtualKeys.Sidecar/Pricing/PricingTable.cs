@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 
 namespace VirtualKeys.Sidecar.Pricing;
@@ -55,12 +56,15 @@ public sealed class PricingTable
     /// Exact match first, then the longest known prefix ending at a '-' (so "claude-sonnet-4-20250514"
     /// is priced as "claude-sonnet-4"). Allocation-free.
     /// </summary>
-    public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price)
+    public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price) => TryFind(model, out price, out _);
+
+    /// <param name="entry">The table's name for the price found (the model, or the prefix that priced it).</param>
+    public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price, [NotNullWhen(true)] out string? entry)
     {
         var candidate = model;
         while (true)
         {
-            if (_bySpan.TryGetValue(candidate, out price))
+            if (_bySpan.TryGetValue(candidate, out entry, out price))
             {
                 return true;
             }
@@ -69,6 +73,7 @@ public sealed class PricingTable
             if (dash <= 0)
             {
                 price = UnknownModelPrice;
+                entry = null;
                 return false;
             }
 

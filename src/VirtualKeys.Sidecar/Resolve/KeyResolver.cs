@@ -139,8 +139,8 @@ internal sealed class KeyResolver
             return Reject(key, Refusals.UsageBufferFull);
         }
 
-        var priced = _pricing.TryFind(model, out var price);
-        var modelLabel = SidecarMetrics.ModelLabel(key, model, priced);
+        var priced = _pricing.TryFind(model, out var price, out var pricedAs);
+        var modelLabel = SidecarMetrics.ModelLabel(key, model, pricedAs);
         if (!priced)
         {
             _metrics.Unpriced(modelLabel);

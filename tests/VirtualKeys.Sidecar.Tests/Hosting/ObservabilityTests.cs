@@ -52,6 +52,26 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task A_model_name_a_client_makes_up_is_labelled_as_the_price_it_matched_never_as_written()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        foreach (var made in new[] { "gpt-4o-madeupQ1x", "gpt-4o-madeupQ2y" })
+        {
+            using var resolve = await sidecar.ResolveAsync(token, made);
+            Assert.Equal(HttpStatusCode.OK, resolve.StatusCode);
+            var decision = (await TestSidecar.ReadJsonAsync(resolve)).GetProperty("decisionId").GetString()!;
+            using var report = await sidecar.ReportAsync(decision, 10, 10);
+            Assert.Equal(HttpStatusCode.OK, report.StatusCode);
+        }
+
+        var metrics = await sidecar.MetricsAsync();
+
+        Assert.DoesNotContain("madeup", metrics, StringComparison.Ordinal);
+        Assert.Contains("model=\"gpt-4o\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Resolve_latency_is_a_histogram()
     {
         await using var sidecar = await TestSidecar.StartAsync();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -20,6 +21,7 @@ internal sealed class DecisionIds
     private readonly ulong _prefix = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
     private readonly ulong _tagKey0 = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
     private readonly ulong _tagKey1 = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+    private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
     private long _sequence;
 
     public string Next()
@@ -37,8 +39,11 @@ internal sealed class DecisionIds
     /// <summary>Whether this process issued the id (whatever became of it since).</summary>
     public bool WasIssued(ReadOnlySpan<char> id)
     {
+        // Only the form Next writes: hex parsing alone would take "ABC" for "abc", and an id that
+        // differs from the issued one is not that decision (it would be answered as settled).
         if (id.Length != Length
             || id[0] != 'd'
+            || id[1..].ContainsAnyExcept(LowerHex)
             || !ulong.TryParse(id.Slice(1, HexDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var prefix)
             || prefix != _prefix
             || !ulong.TryParse(id.Slice(1 + HexDigits, HexDigits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var sequence)

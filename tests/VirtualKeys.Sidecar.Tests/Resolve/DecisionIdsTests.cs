@@ -57,6 +57,22 @@ public sealed class DecisionIdsTests
     }
 
     [Fact]
+    public void An_id_in_upper_case_is_not_the_decision_issued()
+    {
+        var ids = new DecisionIds();
+        string id;
+        do
+        {
+            id = ids.Next();
+        }
+        while (!id[1..].Any(char.IsAsciiLetterLower));
+
+        // Answered as "already settled", it would leave the real decision open until it expires.
+        Assert.True(ids.WasIssued(id));
+        Assert.False(ids.WasIssued("d" + id[1..].ToUpperInvariant()));
+    }
+
+    [Fact]
     public void Ids_of_another_sidecar_are_not_recognised()
     {
         var mine = new DecisionIds();

@@ -171,7 +171,7 @@ internal sealed class ResolveEndpoints
         }
         catch (JsonException ex)
         {
-            return (null, Refusals.InvalidJson(ex.Path is { Length: > 0 and < 80 } path && !path.Contains("vk_", StringComparison.Ordinal)
+            return (null, Refusals.InvalidJson(ex.Path is { Length: > 0 and < 80 } path && IsOwnProperty(path, typeInfo)
                 ? $"malformed, or a value of the wrong type at {path}."
                 : "malformed JSON."));
         }
@@ -179,6 +179,35 @@ internal sealed class ResolveEndpoints
         {
             body.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Whether an error path is under one of the endpoint's own properties: the names of others are
+    /// the client's text, which may be anything (a key pasted as a property name), and are not echoed.
+    /// </summary>
+    private static bool IsOwnProperty(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo typeInfo)
+    {
+        if (!path.StartsWith("$.", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var name = path.AsSpan(2);
+        var end = name.IndexOfAny('.', '[');
+        if (end >= 0)
+        {
+            name = name[..end];
+        }
+
+        foreach (var property in typeInfo.Properties)
+        {
+            if (name.SequenceEqual(property.Name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private Task RefuseAsync(HttpContext context, Refusal refusal)

@@ -120,4 +120,31 @@ public sealed class BadInputTests
 
         await ErrorAssert.IsErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "request_too_large");
     }
+
+    [Theory]
+    [InlineData("/v1/resolve", "{\"estimatedInputTokens\": \"many\"}", "$.estimatedInputTokens")]
+    [InlineData("/v1/usage", "{\"decisionId\": \"x\", \"inputTokens\": [1]}", "$.inputTokens")]
+    public async Task A_wrong_value_names_the_endpoints_own_field(string path, string body, string field)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+
+        using var response = await sidecar.Client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"), TestSidecar.Cancel);
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "invalid_json");
+        Assert.Contains(field, await response.Content.ReadAsStringAsync(TestSidecar.Cancel), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/v1/resolve")]
+    [InlineData("/v1/usage")]
+    public async Task A_property_name_of_the_clients_own_is_not_echoed(string path)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        const string pasted = "sk3kq9PastedCredentialAsAName";
+
+        using var response = await sidecar.Client.PostAsync(path, new StringContent($"{{\"{pasted}\": [", Encoding.UTF8, "application/json"), TestSidecar.Cancel);
+
+        await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "invalid_json");
+        Assert.DoesNotContain(pasted, await response.Content.ReadAsStringAsync(TestSidecar.Cancel), StringComparison.Ordinal);
+    }
 }

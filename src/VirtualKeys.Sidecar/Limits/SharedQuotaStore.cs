@@ -133,7 +133,6 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             account.Spent += cost;
             if (ticket.BudgetPeriodStart is { } periodStart)
             {
-                // Admitted in an earlier period: the reservation went with that period's lease.
                 if (periodStart == account.PeriodStart)
                 {
                     account.BudgetLease += ticket.ReservedCostUsd - cost;
@@ -141,6 +140,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 }
                 else
                 {
+                    // Admitted in an earlier period: the reservation went with that period's lease.
                     account.BudgetLease -= cost;
                 }
             }
@@ -559,7 +559,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         if (demand.Budget is { } budget)
         {
             var block = Block(budget.MaxCostUsd);
-            var charge = Math.Max(0m, -(account.BudgetLease + account.BudgetOverdraft));
+            var charge = account.BudgetDebt;
             var exhausted = account.IsExhausted(QuotaRefusalReason.Budget, nowTicks);
             if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
             {
@@ -1005,7 +1005,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     {
         var requests = Math.Max(0, -account.RequestsLease);
         var tokens = Math.Max(0, -account.TokensLease);
-        var dollars = Math.Max(0m, -(account.BudgetLease + account.BudgetOverdraft));
+        var dollars = account.BudgetDebt;
         if (requests == 0 && tokens == 0 && (dollars == 0m || account.BudgetCap is null))
         {
             return null;
@@ -1093,6 +1093,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         /// </summary>
         public decimal BudgetOverdraft;
         public decimal? BudgetRemaining;
+
+        /// <summary>Spend beyond the lease, to be charged to the pool: what in-flight reservations do not explain of a negative lease.</summary>
+        public decimal BudgetDebt => Math.Max(0m, -(BudgetLease + BudgetOverdraft));
         public decimal Spent;
         public decimal Reserved;
         public long LastAdmissionTicks;

@@ -78,12 +78,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
     {
         var upsert = TestRegistry.NewKey(providerKey: "sk-tamper-target");
         var result = await _registry.Registry.UpsertAsync(upsert, Ct);
-        await ExecuteAsync(
-            """
-            UPDATE vk.provider_credentials c SET ciphertext = overlay(ciphertext placing '\xff'::bytea from length(ciphertext) - 5 for 1)
-            FROM vk.virtual_keys k WHERE k.id = c.virtual_key AND k.key_id = @keyId
-            """,
-            result.KeyId);
+        await FlipCiphertextByteAsync(result.KeyId);
 
         var error = await Assert.ThrowsAsync<RegistryProtectionException>(
             () => _registry.Registry.GetByKeyIdAsync(result.KeyId, includeCredentials: true, Ct));
@@ -102,12 +97,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
         var healthy = TestRegistry.NewKey(providerKey: "sk-healthy-in-list");
         var tamperedResult = await _registry.Registry.UpsertAsync(tampered, Ct);
         var healthyResult = await _registry.Registry.UpsertAsync(healthy, Ct);
-        await ExecuteAsync(
-            """
-            UPDATE vk.provider_credentials c SET ciphertext = overlay(ciphertext placing '\xff'::bytea from length(ciphertext) - 5 for 1)
-            FROM vk.virtual_keys k WHERE k.id = c.virtual_key AND k.key_id = @keyId
-            """,
-            tamperedResult.KeyId);
+        await FlipCiphertextByteAsync(tamperedResult.KeyId);
 
         // The sidecar's snapshot: every key loads; the one credential that does not open is left out.
         var live = await _registry.Registry.ListLiveKeysAsync(includeCredentials: true, Ct);
@@ -279,6 +269,14 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
         command.Parameters.AddWithValue("xml", xml);
         await command.ExecuteNonQueryAsync(Ct);
     }
+
+    /// <summary>Changes one byte of a key's stored credential ciphertext, as tampering with the table would.</summary>
+    private Task FlipCiphertextByteAsync(string keyId) => ExecuteAsync(
+        """
+        UPDATE vk.provider_credentials c SET ciphertext = overlay(ciphertext placing '\xff'::bytea from length(ciphertext) - 5 for 1)
+        FROM vk.virtual_keys k WHERE k.id = c.virtual_key AND k.key_id = @keyId
+        """,
+        keyId);
 
     private async Task ExecuteAsync(string sql, string? keyId = null, string? other = null)
     {

@@ -61,7 +61,7 @@ internal sealed class SidecarMetrics
         _rejections = factory.CreateCounter("vk_sidecar_rejections_total", "Requests refused, by reason (the error code).", Labels("reason"));
         _unpriced = factory.CreateCounter("vk_sidecar_unpriced_model_requests_total", "Requests for models missing from the pricing table, priced by the default.", "model");
         _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
-        _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Completed requests whose tokens were estimated because no usage was reported.");
+        _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Requests whose tokens were estimated: no usage was reported, or a proxied answer ended early.");
         _refusedUsage = factory.CreateCounter("vk_sidecar_usage_records_refused_total", "Usage records the registry refused to store (logged one by one at Error); any is a bug to report.");
         _resolveDuration = factory.CreateHistogram("vk_sidecar_resolve_duration_seconds", "Time to resolve a key into a routing decision (admission included).", new HistogramConfiguration
         {

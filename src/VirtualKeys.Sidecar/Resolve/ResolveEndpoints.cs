@@ -13,7 +13,6 @@ namespace VirtualKeys.Sidecar.Resolve;
 /// <summary><c>POST /v1/resolve</c> and <c>POST /v1/usage</c>: the API routers call around each LLM request.</summary>
 internal sealed class ResolveEndpoints
 {
-
     private const int MaxProviderNameLength = 63;
 
     private readonly KeyResolver _resolver;

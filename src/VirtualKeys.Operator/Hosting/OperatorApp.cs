@@ -189,20 +189,12 @@ public sealed class OperatorApp : IAsyncDisposable
 
     private static LeaderElectionOptions LeaderElection(OperatorSettings settings)
     {
-        var lease = settings.LeaseDuration;
-        return new LeaderElectionOptions
-        {
-            Enabled = settings.LeaderElectionEnabled,
-            LeaseName = settings.LeaseName,
-            LeaseNamespace = settings.LeaseNamespace,
-            Identity = settings.Identity,
-            LeaseDuration = lease,
-            // client-go's renew deadline (10 s of 15 s). The retry period is half of client-go's
-            // (1 s of 15 s): a standby counts the lease from when it saw the last renewal and takes it
-            // at its next retry, so each retry period is added to a failover twice.
-            RenewDeadline = lease * 2 / 3,
-            RetryPeriod = lease / 15,
-        };
+        var options = LeaderElectionOptions.ForLease(settings.LeaseDuration);
+        options.Enabled = settings.LeaderElectionEnabled;
+        options.LeaseName = settings.LeaseName;
+        options.LeaseNamespace = settings.LeaseNamespace;
+        options.Identity = settings.Identity;
+        return options;
     }
 
     private static void MapEndpoints(WebApplication app, CollectorRegistry metricsRegistry)

@@ -16,14 +16,45 @@ public sealed class LeaderElectionOptions
     /// <summary>Must differ per replica; the pod name (HOSTNAME) plus a random suffix by default, so a restarted pod does not inherit its predecessor's term.</summary>
     public string Identity { get; set; } = DefaultIdentity();
 
-    /// <summary>How long a standby waits, after it last saw the lease change, before it takes over.</summary>
+    /// <summary>
+    /// The longest the replicas go without a leader when the leader dies: a standby holds the lease
+    /// at most this long after the leader's last renewal. See <see cref="StandbyWait"/>.
+    /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>How long the leader keeps trying to renew before it gives up leading.</summary>
-    public TimeSpan RenewDeadline { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long the leader keeps trying to renew before it gives up leading; its attempts start one retry period after its last renewal.</summary>
+    public TimeSpan RenewDeadline { get; set; } = TimeSpan.FromSeconds(7.5);
 
     /// <summary>Pause between attempts to acquire or renew.</summary>
-    public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan RetryPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long a standby waits, after it saw the lease change, before it takes the lease: the lease
+    /// duration less three retry periods, in whole seconds, because the Lease records it that way
+    /// (<c>leaseDurationSeconds</c>) and KubernetesClient's elector, like client-go's, waits what the
+    /// record says. A standby sees a renewal up to one retry period after it was written and tries
+    /// again only every retry period, so it holds the lease at most two retry periods after this wait
+    /// ends: within <see cref="LeaseDuration"/> of the leader's last renewal. A leader that cannot
+    /// renew stops leading one retry period plus the renew deadline after its last renewal, which
+    /// <see cref="Validate"/> keeps shorter than this wait, so no two replicas lead at once; and the
+    /// standby counts from what it observed, so clocks need not agree.
+    /// </summary>
+    public TimeSpan StandbyWait => TimeSpan.FromSeconds(Math.Floor((LeaseDuration - (3 * RetryPeriod)).TotalSeconds));
+
+    /// <summary>
+    /// The timings for a lease duration of at least 3 s: retries every 1/15 of it (1 s of 15 s, half
+    /// of client-go's), so a standby waits 4/5 of it (12 s of 15 s); the leader gives up renewing after
+    /// half of it (7.5 s), less where whole seconds shorten the standby's wait, so that it stops at
+    /// least a tenth of the lease before a standby may take over.
+    /// </summary>
+    public static LeaderElectionOptions ForLease(TimeSpan leaseDuration)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(leaseDuration, TimeSpan.FromSeconds(3));
+        var options = new LeaderElectionOptions { LeaseDuration = leaseDuration, RetryPeriod = leaseDuration / 15 };
+        var latest = options.StandbyWait - options.RetryPeriod - (leaseDuration / 10);
+        options.RenewDeadline = latest < leaseDuration / 2 ? latest : leaseDuration / 2;
+        return options;
+    }
 
     public void Validate()
     {
@@ -37,10 +68,12 @@ public sealed class LeaderElectionOptions
         ArgumentException.ThrowIfNullOrWhiteSpace(Identity);
         ArgumentOutOfRangeException.ThrowIfLessThan(LeaseDuration, TimeSpan.FromSeconds(1));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RetryPeriod, TimeSpan.Zero);
-        if (RenewDeadline >= LeaseDuration || RenewDeadline <= RetryPeriod)
+        if (RenewDeadline <= RetryPeriod || RetryPeriod + RenewDeadline >= StandbyWait || StandbyWait < TimeSpan.FromSeconds(1))
         {
             throw new ArgumentException(
-                $"Leader election needs RetryPeriod ({RetryPeriod}) < RenewDeadline ({RenewDeadline}) < LeaseDuration ({LeaseDuration}).");
+                $"Leader election needs RetryPeriod ({RetryPeriod}) < RenewDeadline ({RenewDeadline}) and RetryPeriod + RenewDeadline < "
+                + $"the standby's wait ({StandbyWait}: LeaseDuration less 3 x RetryPeriod, in whole seconds), and that at least 1 s: a leader that cannot renew must stop "
+                + "leading before a standby may take over.");
         }
     }
 

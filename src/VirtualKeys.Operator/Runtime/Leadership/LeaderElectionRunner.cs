@@ -152,7 +152,7 @@ public sealed class LeaderElectionRunner
         using var elector = new LeaderElector(new LeaderElectionConfig(
             new LeaseLock(_client!, _options.LeaseNamespace, _options.LeaseName, Identity))
         {
-            LeaseDuration = _options.LeaseDuration,
+            LeaseDuration = _options.StandbyWait,
             RenewDeadline = _options.RenewDeadline,
             RetryPeriod = _options.RetryPeriod,
         });

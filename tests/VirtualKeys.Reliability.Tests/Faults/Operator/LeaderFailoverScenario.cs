@@ -17,13 +17,6 @@ public sealed class LeaderFailoverScenario(PostgresFixture postgres)
 {
     private const string LeaseName = "virtual-key-operator";
 
-    /// <summary>
-    /// Allowed on top of the lease duration. A standby counts the lease from when it saw the last
-    /// renewal and takes an expired lease at its next retry (each up to lease / 15 late), and on a loaded two-core CI machine processes are scheduled late by
-    /// another second or two; the measured figure, not this bound, goes into docs/reliability.md.
-    /// </summary>
-    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(3);
-
     [Fact]
     public async Task Killed_leader_is_replaced_by_the_standby_within_the_lease_duration_without_double_writes()
     {
@@ -45,7 +38,7 @@ public sealed class LeaderFailoverScenario(PostgresFixture postgres)
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var driving = driver.RunAsync(stop.Token);
             var takeovers = new List<double>();
-            var afterExpiry = new List<double>();
+            var afterRenewal = new List<double>();
             var firstWrites = new List<double>();
             var standbyWrites = 0;
             for (var i = 1; i <= failovers; i++)
@@ -57,7 +50,7 @@ public sealed class LeaderFailoverScenario(PostgresFixture postgres)
                 takeovers.Add((acquiredAt - killedAt).TotalSeconds);
                 if (lastRenewal is { } renewed)
                 {
-                    afterExpiry.Add((acquiredAt - (renewed + knobs.Lease)).TotalSeconds);
+                    afterRenewal.Add((acquiredAt - renewed).TotalSeconds);
                 }
                 firstWrites.Add(await FirstWriteAfterAsync(standby, killedAt, ct));
                 standbyWrites += standby.LeaderOnlyWritesBefore(killedAt);
@@ -78,8 +71,9 @@ public sealed class LeaderFailoverScenario(PostgresFixture postgres)
 
             Assert.Equal(0, standbyWrites);
             Assert.True(report.Converged, $"seed {seed}:{Environment.NewLine}{string.Join(Environment.NewLine, report.Problems)}");
-            var bound = knobs.Lease + Slack;
-            Assert.True(takeovers.Max() <= bound.TotalSeconds, $"seed {seed}: takeovers took {string.Join(", ", takeovers.Select(Seconds))} s; the lease is {knobs.Lease.TotalSeconds} s");
+            Assert.True(
+                takeovers.Max() <= knobs.Lease.TotalSeconds,
+                $"seed {seed}: takeovers took {string.Join(", ", takeovers.Select(Seconds))} s after the kill; the lease is {knobs.Lease.TotalSeconds} s");
 
             await new ScenarioFigures(
                 "operator-leader-failover",
@@ -93,7 +87,7 @@ public sealed class LeaderFailoverScenario(PostgresFixture postgres)
                     new("lease duration (s)", knobs.Lease.TotalSeconds),
                     new("takeover: kill to lease acquired, max (s)", Math.Round(takeovers.Max(), 2)),
                     new("takeover: kill to lease acquired, each (s)", string.Join(", ", takeovers.Select(Seconds))),
-                    new("takeover: lease expiry (last renewal + lease duration) to acquired, max (s)", afterExpiry.Count == 0 ? "none" : Math.Round(afterExpiry.Max(), 2)),
+                    new("takeover: the leader's last renewal to lease acquired, max (s)", afterRenewal.Count == 0 ? "none" : Math.Round(afterRenewal.Max(), 2)),
                     new("kill to the new leader's first write, max (s)", firstWrites.Count(double.IsFinite) == 0 ? "none" : Math.Round(firstWrites.Where(double.IsFinite).Max(), 2)),
                     new("writes by a standby while the leader lived", standbyWrites),
                     new("leader writes audited", replicas.Sum(r => r.Proxy.Writes.Count(w => !w.IsLease))),

@@ -87,15 +87,10 @@ public sealed class ControllerHostAgainstApiServerTests : IAsyncLifetime
         {
             o.WatchNamespaces = ["team-a"];
             o.DrainTimeout = TimeSpan.FromSeconds(5);
-            o.LeaderElection = new LeaderElectionOptions
-            {
-                LeaseName = "vk-test",
-                LeaseNamespace = "default",
-                Identity = identity,
-                LeaseDuration = TimeSpan.FromSeconds(4),
-                RenewDeadline = TimeSpan.FromSeconds(2),
-                RetryPeriod = TimeSpan.FromMilliseconds(250),
-            };
+            o.LeaderElection = LeaderElectionOptions.ForLease(TimeSpan.FromSeconds(4));
+            o.LeaderElection.LeaseName = "vk-test";
+            o.LeaderElection.LeaseNamespace = "default";
+            o.LeaderElection.Identity = identity;
         });
         services.AddInformer(sp => ListWatchers.ConfigMaps(sp.GetRequiredService<IKubernetes>()), o => o.ResyncPeriod = TimeSpan.Zero);
         services.AddSecretInformer(o => o.ResyncPeriod = TimeSpan.Zero);

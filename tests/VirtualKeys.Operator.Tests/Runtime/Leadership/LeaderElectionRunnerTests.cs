@@ -26,13 +26,13 @@ public sealed class LeaderElectionRunnerTests
     }
 
     [Theory]
-    [InlineData(15, 7.5, 1, true)]
-    [InlineData(3, 1.5, 0.2, true)]
+    [InlineData(15, 5, 1, true)]
+    [InlineData(3, 0.8, 0.2, true)]
     [InlineData(15, 15, 2, false)]
     [InlineData(15, 10, 10, false)]
-    [InlineData(15, 11, 1, false)] // the leader could still lead 12 s after its last renewal, when a standby takes over
-    [InlineData(15, 10, 2, false)] // client-go's defaults: a standby would wait 9 s, the leader give up after 12
-    [InlineData(3, 1.9, 0.2, false)] // the Lease keeps whole seconds: a standby waits 2 s, not 2.4
+    [InlineData(15, 7.5, 1, false)] // a renewal answered 7.5 s late: the leader could lead until 16 s after it, a standby take over after 12
+    [InlineData(15, 10, 2, false)] // client-go's defaults: a standby would wait 9 s
+    [InlineData(3, 0.95, 0.2, false)] // the Lease keeps whole seconds: a standby waits 2 s, not 2.4
     [InlineData(1.2, 0.3, 0.1, false)] // a standby would wait less than a second
     public void A_leader_that_cannot_renew_stops_before_a_standby_may_take_over(double lease, double renew, double retry, bool valid)
     {
@@ -58,11 +58,11 @@ public sealed class LeaderElectionRunnerTests
 
             options.Validate();
             Assert.True(options.StandbyWait + (2 * options.RetryPeriod) < lease, $"lease {lease}");
-            Assert.True(options.RetryPeriod + options.RenewDeadline <= options.StandbyWait - (lease / 10) + TimeSpan.FromTicks(1), $"lease {lease}");
+            Assert.True(options.RetryPeriod + (2 * options.RenewDeadline) <= options.StandbyWait - (lease / 15) + TimeSpan.FromTicks(1), $"lease {lease}");
         }
 
         var fifteen = LeaderElectionOptions.ForLease(TimeSpan.FromSeconds(15));
-        Assert.Equal((TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(7.5), TimeSpan.FromSeconds(1)), (fifteen.StandbyWait, fifteen.RenewDeadline, fifteen.RetryPeriod));
+        Assert.Equal((TimeSpan.FromSeconds(12), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1)), (fifteen.StandbyWait, fifteen.RenewDeadline, fifteen.RetryPeriod));
     }
 
     [Fact]

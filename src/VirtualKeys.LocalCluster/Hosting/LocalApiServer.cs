@@ -43,7 +43,16 @@ public sealed class LocalApiServer : IAsyncDisposable
         Faults = faults;
         Requests = requests;
         BaseAddress = baseAddress;
+        store.Committed += change => Committed?.Invoke(change.Object.StorageKey, change.Object.Json);
     }
+
+    /// <summary>
+    /// Raised after every write the server commits (create, update, delete), with the resource's
+    /// storage key (such as <c>/secrets</c>) and the object's JSON as stored. For tests that must see
+    /// every version of an object, however briefly it lived, without requests of their own (which
+    /// injected failures would count).
+    /// </summary>
+    public event Action<string, byte[]>? Committed;
 
     /// <summary>http://127.0.0.1:{port}/</summary>
     public Uri BaseAddress { get; }

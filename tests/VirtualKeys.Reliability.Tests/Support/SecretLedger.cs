@@ -49,23 +49,53 @@ public sealed class SecretLedger : IAsyncLifetime
     public static IReadOnlyList<string> Scan() =>
         FindHits(Observations.Select(o => (o.Source, o.Text)), Secrets.Keys.ToArray());
 
-    /// <summary>The matching rule itself: each (source, secret) pair where the text contains the secret.</summary>
+    /// <summary>
+    /// The matching rule itself: each (source, secret) pair where the text contains the secret as it
+    /// is, hex-encoded (how PostgreSQL shows a <c>bytea</c> column, as in a table dump) or
+    /// base64-encoded at any byte offset (how a Kubernetes Secret or a JWT-like blob carries it).
+    /// </summary>
     public static IReadOnlyList<string> FindHits(IEnumerable<(string Source, string Text)> observations, IReadOnlyCollection<string> secrets)
     {
+        var needles = secrets.SelectMany(secret => Encodings(secret).Select(e => (Secret: secret, e.Form, e.Needle))).ToArray();
         var hits = new List<string>();
         foreach (var (source, text) in observations)
         {
-            foreach (var secret in secrets)
+            foreach (var (secret, form, needle) in needles)
             {
-                if (text.Contains(secret, StringComparison.Ordinal))
+                if (text.Contains(needle, StringComparison.Ordinal))
                 {
                     // Never print the secret itself: its first characters are enough to find it.
-                    hits.Add($"{source}: contains a tracked secret starting '{secret[..6]}…'");
+                    hits.Add($"{source}: contains a tracked secret starting '{secret[..6]}…'{form}");
                 }
             }
         }
 
-        return hits;
+        return hits.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// The forms a secret is searched in. Base64 depends on where the secret starts within the encoded
+    /// bytes, so each of the three offsets gives a needle: the characters that encode only the
+    /// secret's own bytes (the first and last groups of four may mix in neighbouring bytes).
+    /// </summary>
+    internal static IEnumerable<(string Form, string Needle)> Encodings(string secret)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(secret);
+        yield return (string.Empty, secret);
+        yield return (" (hex-encoded)", Convert.ToHexStringLower(bytes));
+        yield return (" (hex-encoded)", Convert.ToHexString(bytes));
+        for (var offset = 0; offset < 3; offset++)
+        {
+            var padded = new byte[offset + bytes.Length];
+            bytes.CopyTo(padded, offset);
+            var encoded = Convert.ToBase64String(padded);
+            var start = offset == 0 ? 0 : 4;
+            var end = encoded.Length - 4;
+            if (end - start >= 12)
+            {
+                yield return (" (base64-encoded)", encoded[start..end]);
+            }
+        }
     }
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;

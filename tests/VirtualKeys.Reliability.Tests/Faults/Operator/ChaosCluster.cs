@@ -33,7 +33,11 @@ internal sealed class ChaosCluster : IAsyncDisposable
         ConnectionString = connectionString;
         Directory = directory;
         Registry = registry;
+        Tokens = new IssuedTokenTracker(server);
     }
+
+    /// <summary>Every token the operators wrote into a Secret during the run, each handed to the ledger.</summary>
+    public IssuedTokenTracker Tokens { get; }
 
     public LocalApiServer Server { get; }
 
@@ -216,6 +220,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
             await process.DisposeAsync();
         }
 
+        Tokens.Dispose();
         Client.Dispose();
         await Registry.DisposeAsync();
         await Server.DisposeAsync();

@@ -63,6 +63,8 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
 
         Assert.True(report.Converged, $"seed {seed}: not converged {convergence.TotalSeconds:0.0}s after the last restart:{Environment.NewLine}{string.Join(Environment.NewLine, report.Problems)}");
         Assert.Equal(0, report.Orphans);
+        // The tracker hands every token to the ledger as it is written; it must at least have seen the live ones.
+        Assert.True(cluster.Tokens.Tracked >= report.LiveKeys, $"seed {seed}: the token tracker saw {cluster.Tokens.Tracked} tokens for {report.LiveKeys} live keys");
 
         // A registered key deleted while no operator ran carries the finalizer and a registry row:
         // the restarted operator must tombstone it before the delete completes.
@@ -89,6 +91,7 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
                 new("a registered key deleted while the operator was down", deletedWhileDown ? "yes, tombstoned after the restart" : "none was registered"),
                 new("rotated-out tokens still in grace", report.TokensInGrace),
                 new("orphaned registry rows or token Secrets", report.Orphans),
+                new("tokens issued during the run, each searched for by the secret scanner", cluster.Tokens.Tracked),
                 new("seed", seed),
             ]).WriteAsync(ct);
     }

@@ -35,7 +35,7 @@ public static class SidecarApp
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-            kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port);
+            kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port, listen => listen.UseJsonRejectionBodies());
         });
 
         // Framework request logging names paths and query strings; a client could put a key there.

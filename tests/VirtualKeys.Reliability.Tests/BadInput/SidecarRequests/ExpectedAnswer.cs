@@ -6,11 +6,12 @@ internal enum ExpectedAnswer
     JsonError,
 
     /// <summary>
-    /// A 4xx written by Kestrel itself: the request is broken at the HTTP framing level (request line,
-    /// header syntax, header sizes), so it never reaches the sidecar's middleware and has no JSON body.
+    /// A 4xx Kestrel decides itself: the request is broken at the HTTP framing level (request line,
+    /// header syntax, header sizes), so it never reaches the sidecar's middleware. Kestrel writes it
+    /// without a body; the sidecar's connection middleware adds the same JSON error body.
     /// </summary>
     FramingError,
 
-    /// <summary>A slow client: a 4xx (JSON when the sidecar wrote it) or the connection closed, in bounded time.</summary>
+    /// <summary>A slow client: a 4xx with a JSON error, or the connection closed, in bounded time.</summary>
     ErrorOrClose,
 }

@@ -1,0 +1,23 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using VirtualKeys.Sidecar.Errors;
+
+namespace VirtualKeys.Sidecar.Hosting;
+
+/// <summary>Connection middleware that gives Kestrel's own refusals the sidecar's JSON error body (<see cref="KestrelRejections"/>).</summary>
+internal static class RejectionBodyConnections
+{
+    public static void UseJsonRejectionBodies(this ListenOptions listen) =>
+        listen.Use(next => connection =>
+        {
+            connection.Transport = new Transport(connection.Transport.Input, new RejectionBodyWriter(connection.Transport.Output));
+            return next(connection);
+        });
+
+    private sealed class Transport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

@@ -145,6 +145,10 @@ public sealed class ManifestCorpusTests(PostgresFixture postgres)
         SecretLedger.Observe("operator log (bad manifests)", stack.Logs.All);
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} manifests went wrong:\n" + string.Join('\n', failures));
 
+        // A bad manifest is the user's mistake, told on its status and Events: nothing the operator
+        // should log as its own error (a crash or an unhandled exception would log one).
+        Assert.True(stack.Logs.Errors == 0, $"the operator logged {stack.Logs.Errors} error(s) for bad manifests");
+
         var byReason = accepted.GroupBy(c => c.Reason!).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}");
         await new ScenarioFigures(
             "bad-input-manifests",

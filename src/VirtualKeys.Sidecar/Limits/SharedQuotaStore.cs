@@ -473,10 +473,16 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         return QuotaRefusalReason.None;
     }
 
-    /// <summary>While degraded: this replica's part of what the pool had left at the last grant (or of the cap less known spend).</summary>
+    /// <summary>
+    /// While degraded: this replica's part of what the pool had left at the last grant, or, before any
+    /// grant, of the cap less the spend known apart from this replica's own use. That use is what the
+    /// lease went below zero by (settled and in flight), and <see cref="Account.Spent"/> and
+    /// <see cref="Account.Reserved"/> count it too; the caller adds the lease, so it is counted once.
+    /// </summary>
     private static decimal BudgetShare(Account account, KeyBudget budget, int live)
     {
-        var pool = account.BudgetRemaining ?? Math.Max(0m, budget.MaxCostUsd - account.Spent - account.Reserved);
+        var pool = account.BudgetRemaining
+            ?? Math.Max(0m, budget.MaxCostUsd - account.Spent - account.Reserved - Math.Min(0m, account.BudgetLease));
         return pool / Math.Max(1, live);
     }
 

@@ -131,6 +131,41 @@ public sealed class QuotaOutageTests : IAsyncLifetime
         Assert.Equal(admitted.Values.Sum(a => a.CostUsd), totals.CostUsd);
     }
 
+    [Fact]
+    public async Task While_PostgreSQL_is_down_a_lone_replica_spends_a_budget_it_was_never_granted_up_to_the_cap()
+    {
+        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
+        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        var time = new FakeTimeProvider(Start);
+        await using var store = new SharedQuotaStore(new QuotaLedger(database), new QuotaOptions { ReplicaId = "alone" }, time);
+        await store.HeartbeatNowAsync(Cancel);
+
+        // Ten dollars; each request reserves a dollar and costs ninety cents.
+        var demand = new QuotaDemand(new KeyLimits(), new KeyBudget(10m, VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total), 0, 1m);
+        await Cluster.KillAsync(Cancel);
+        var admitted = 0;
+        while (admitted < 100)
+        {
+            var decision = await store.TryAdmitAsync("key-budget", demand, Cancel);
+            if (!decision.Admitted)
+            {
+                Assert.Equal(QuotaRefusalReason.Budget, decision.Reason);
+                break;
+            }
+
+            admitted++;
+            await store.SettleAsync(decision.Ticket, 0, 0.9m, Cancel);
+        }
+
+        var health = store.Health;
+        await Cluster.StartAsync(Cancel);
+
+        // Admitted while the spend is below the cap: 12 requests (10.80 USD), the last one in flight
+        // when 9.90 was spent. Counting its own use twice, the replica stopped at half the cap.
+        Assert.True(health.Degraded);
+        Assert.Equal(12, admitted);
+    }
+
     private static async Task<long> AdmitUntilRefusedAsync(SharedQuotaStore store, string key, QuotaDemand demand)
     {
         long admitted = 0;

@@ -13,6 +13,7 @@ namespace VirtualKeys.Reliability.Tests.Faults.Operator;
 /// standby never wrote while the leader lived. Each replica reaches the API server through its own
 /// audit proxy, which is how writes are attributed to a replica.
 /// </summary>
+[Collection(AloneCollection.Name)]
 public sealed class LeaderFailoverScenario(PostgresFixture postgres)
 {
     private const string LeaseName = "virtual-key-operator";

@@ -131,6 +131,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             account.Reserved = Math.Max(0m, account.Reserved - ticket.ReservedCostUsd);
             account.Spent += cost;
+            account.OwnSettled += cost;
             if (ticket.BudgetPeriodStart is { } periodStart)
             {
                 if (periodStart == account.PeriodStart)
@@ -176,7 +177,11 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         lock (account.Gate)
         {
             account.Roll(MinuteOf(now), period, now);
-            account.Spent = Math.Max(account.Spent, spentUsd);
+            if (spentUsd > account.Spent)
+            {
+                account.Spent = spentUsd;
+                account.OwnSettledBeforeRecorded = account.OwnSettled;
+            }
         }
     }
 
@@ -476,13 +481,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     /// <summary>
     /// While degraded: this replica's part of what the pool had left at the last grant, or, before any
     /// grant, of the cap less the spend known apart from this replica's own use. That use is what the
-    /// lease went below zero by (settled and in flight), and <see cref="Account.Spent"/> and
-    /// <see cref="Account.Reserved"/> count it too; the caller adds the lease, so it is counted once.
+    /// lease went below zero by (settled and in flight); <see cref="Account.Spent"/> and
+    /// <see cref="Account.Reserved"/> count it too, and the caller adds the lease, so it is counted once.
+    /// Where the registry's figure replaced <see cref="Account.Spent"/>, the part of this replica's use
+    /// it may not include yet (<see cref="Account.OwnSettledBeforeRecorded"/>) is counted as spent too.
     /// </summary>
     private static decimal BudgetShare(Account account, KeyBudget budget, int live)
     {
         var pool = account.BudgetRemaining
-            ?? Math.Max(0m, budget.MaxCostUsd - account.Spent - account.Reserved - Math.Min(0m, account.BudgetLease));
+            ?? Math.Max(0m, budget.MaxCostUsd - account.Spent - account.OwnSettledBeforeRecorded - account.Reserved - Math.Min(0m, account.BudgetLease));
         return pool / Math.Max(1, live);
     }
 
@@ -1104,6 +1111,15 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         public decimal BudgetDebt => Math.Max(0m, -(BudgetLease + BudgetOverdraft));
         public decimal Spent;
         public decimal Reserved;
+
+        /// <summary>What this replica's settled requests cost in the period (a part of <see cref="Spent"/> until the registry's figure replaces it).</summary>
+        public decimal OwnSettled;
+
+        /// <summary>
+        /// <see cref="OwnSettled"/> when the registry's recorded spend last replaced <see cref="Spent"/>: of
+        /// this replica's use, at most this much may be missing from the registry's figure (not flushed yet).
+        /// </summary>
+        public decimal OwnSettledBeforeRecorded;
         public long LastAdmissionTicks;
         public long RequestsExhaustedUntil;
         public long TokensExhaustedUntil;
@@ -1176,6 +1192,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             if (start != PeriodStart)
             {
                 Spent = 0m;
+                OwnSettled = 0m;
+                OwnSettledBeforeRecorded = 0m;
                 BudgetLease = 0m;
                 BudgetOverdraft = 0m;
                 BudgetRemaining = null;

@@ -166,6 +166,83 @@ public sealed class QuotaOutageTests : IAsyncLifetime
         Assert.Equal(12, admitted);
     }
 
+    [Fact]
+    public async Task While_refills_fail_a_recorded_spend_that_may_miss_this_replicas_own_use_does_not_let_the_budget_be_overspent()
+    {
+        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
+        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        var time = new FakeTimeProvider(Start);
+        await using var store = new SharedQuotaStore(new QuotaLedger(database), new QuotaOptions { ReplicaId = "alone" }, time);
+        await store.HeartbeatNowAsync(Cancel);
+        var demand = new QuotaDemand(new KeyLimits(), new KeyBudget(10m, VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total), 0, 1m);
+        await Cluster.KillAsync(Cancel);
+        for (var i = 0; i < 4; i++)
+        {
+            var decision = await store.TryAdmitAsync("key-budget", demand, Cancel);
+            Assert.True(decision.Admitted);
+            await store.SettleAsync(decision.Ticket, 0, 1m, Cancel);
+        }
+
+        // The registry then reports 6 USD: other replicas' 5 and one of this replica's 4, the other
+        // three not flushed yet. The true spend is 9, so at most one more dollar may be admitted.
+        store.ObserveRecordedSpend("key-budget", VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total, 6m);
+        var more = 0;
+        while (more < 10 && (await store.TryAdmitAsync("key-budget", demand, Cancel)) is { Admitted: true } admitted)
+        {
+            more++;
+            await store.SettleAsync(admitted.Ticket, 0, 1m, Cancel);
+        }
+
+        await Cluster.StartAsync(Cancel);
+        Assert.InRange(more, 0, 1);
+    }
+
+    [Fact]
+    public async Task While_PostgreSQL_is_down_a_replica_holds_at_most_its_share_of_parallel_requests_in_flight()
+    {
+        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
+        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        var ledger = new QuotaLedger(database);
+        var time = new FakeTimeProvider(Start);
+        await using var cutOff = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "cut-off" }, time);
+        await using var other = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "other" }, time);
+        foreach (var store in new[] { cutOff, other, cutOff })
+        {
+            await store.HeartbeatNowAsync(Cancel);
+        }
+
+        var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 6), null, 0, 0m);
+        await Cluster.KillAsync(Cancel);
+        var inFlight = new List<QuotaTicket>();
+        QuotaDecision refused;
+        while (true)
+        {
+            var decision = await cutOff.TryAdmitAsync("key-parallel", demand, Cancel);
+            if (!decision.Admitted)
+            {
+                refused = decision;
+                break;
+            }
+
+            inFlight.Add(decision.Ticket);
+            Assert.True(inFlight.Count <= 6, "admitted past the limit");
+        }
+
+        // One finishing frees room for one more, never more than the share at a time.
+        await cutOff.SettleAsync(inFlight[0], 0, 0m, Cancel);
+        var next = await cutOff.TryAdmitAsync("key-parallel", demand, Cancel);
+        var afterThat = await cutOff.TryAdmitAsync("key-parallel", demand, Cancel);
+        var health = cutOff.Health;
+        await Cluster.StartAsync(Cancel);
+
+        Assert.True(health.Degraded);
+        Assert.Equal(2, health.LiveReplicas);
+        Assert.Equal(3, inFlight.Count);
+        Assert.Equal(QuotaRefusalReason.ParallelRequests, refused.Reason);
+        Assert.True(next.Admitted);
+        Assert.False(afterThat.Admitted);
+    }
+
     private static async Task<long> AdmitUntilRefusedAsync(SharedQuotaStore store, string key, QuotaDemand demand)
     {
         long admitted = 0;

@@ -3,6 +3,7 @@ namespace VirtualKeys.MockProvider;
 internal enum MockFaultKind
 {
     Status,
+    EmptyStatus,
     DropConnection,
     DelayFirstByte,
     BreakStream,

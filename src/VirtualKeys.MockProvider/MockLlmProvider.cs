@@ -90,6 +90,9 @@ public sealed class MockLlmProvider : IAsyncDisposable
     public void FailNext(int count, int statusCode, TimeSpan? retryAfter = null) =>
         Enqueue(count, new MockFault(MockFaultKind.Status, statusCode, RetryAfter: retryAfter));
 
+    /// <summary>The next <paramref name="count"/> requests get <paramref name="statusCode"/> with no body and no content type, as some gateways answer.</summary>
+    public void RespondEmptyNext(int count, int statusCode) => Enqueue(count, new MockFault(MockFaultKind.EmptyStatus, statusCode));
+
     /// <summary>The next <paramref name="count"/> requests have their connection dropped before any byte of a response.</summary>
     public void DropNext(int count) => Enqueue(count, new MockFault(MockFaultKind.DropConnection));
 
@@ -216,6 +219,10 @@ public sealed class MockLlmProvider : IAsyncDisposable
                         }
 
                         await MockResponses.ErrorAsync(context, fault.StatusCode, $"The mock provider was told to fail with {fault.StatusCode}.", anthropic);
+                        return;
+                    case MockFaultKind.EmptyStatus:
+                        context.Response.StatusCode = fault.StatusCode;
+                        context.Response.ContentLength = 0;
                         return;
                     case MockFaultKind.DelayFirstByte:
                         await Task.Delay(fault.Delay, context.RequestAborted);

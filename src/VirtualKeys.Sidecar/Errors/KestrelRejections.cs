@@ -12,7 +12,8 @@ namespace VirtualKeys.Sidecar.Errors;
 /// headers never finish): a 4xx head with <c>Content-Length: 0</c> and <c>Connection: close</c>, and
 /// no way to give it a body (https://github.com/aspnet/KestrelHttpServer/issues/2947). This turns such
 /// a head into the same head with the sidecar's JSON error body, so every refusal a client gets is
-/// one it can parse.
+/// one it can parse. <see cref="Hosting.RejectionBodyWriter"/> applies it only to writes made while
+/// no request is in the application.
 /// </summary>
 internal static class KestrelRejections
 {
@@ -24,32 +25,42 @@ internal static class KestrelRejections
         [413] = Body("request_too_large", "The request is larger than the sidecar accepts."),
         [414] = Body("uri_too_long", "The request target is too long."),
         [431] = Body("headers_too_large", "The request headers are too large or too many."),
+        [505] = Body("http_version_not_supported", "Only HTTP/1.1 (and HTTP/2) are served."),
     }.ToFrozenDictionary();
 
     private static readonly byte[] Other = Body("malformed_http", "The request was refused before it reached the sidecar.");
 
     /// <summary>
-    /// When <paramref name="written"/> is exactly one such head, the head to send instead: the same
-    /// status line and headers, with the JSON body's type and length, then the body.
+    /// When <paramref name="written"/> ends with one such head (after any earlier output Kestrel wrote
+    /// in the same piece), where the head starts and what to send from there instead: the same status
+    /// line and headers, with the JSON body's type and length, then the body.
     /// </summary>
-    public static bool TryRewrite(ReadOnlySpan<byte> written, out byte[] replacement)
+    public static bool TryRewriteTail(ReadOnlySpan<byte> written, out int headStart, out byte[] replacement)
     {
         replacement = [];
-        if (written.Length < 16
-            || !written.StartsWith("HTTP/1.1 4"u8)
-            || !written.EndsWith("\r\n\r\n"u8)
-            || written.IndexOf("\r\nContent-Length: 0\r\n"u8) < 0
-            || written.IndexOf("\r\nConnection: close\r\n"u8) < 0
-            || written.IndexOf("\r\nContent-Type:"u8) >= 0
-            || !int.TryParse(written.Slice(9, 3), NumberStyles.None, CultureInfo.InvariantCulture, out var status))
+        headStart = written.LastIndexOf("HTTP/1.1 "u8);
+        if (headStart < 0)
+        {
+            return false;
+        }
+
+        var head = written[headStart..];
+        if (head.Length < 16
+            || !(head[9] == (byte)'4' || head.StartsWith("HTTP/1.1 505"u8))
+            || !head.EndsWith("\r\n\r\n"u8)
+            || head.IndexOf("\r\n\r\n"u8) != head.Length - 4
+            || head.IndexOf("\r\nContent-Length: 0\r\n"u8) < 0
+            || head.IndexOf("\r\nConnection: close\r\n"u8) < 0
+            || head.IndexOf("\r\nContent-Type:"u8) >= 0
+            || !int.TryParse(head.Slice(9, 3), NumberStyles.None, CultureInfo.InvariantCulture, out var status))
         {
             return false;
         }
 
         var body = Bodies.GetValueOrDefault(status, Other);
-        var head = Encoding.ASCII.GetString(written[..^2]).Replace("\r\nContent-Length: 0\r\n", "\r\n", StringComparison.Ordinal);
+        var text = Encoding.ASCII.GetString(head[..^2]).Replace("\r\nContent-Length: 0\r\n", "\r\n", StringComparison.Ordinal);
         var extra = $"Content-Type: application/json\r\nContent-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\n\r\n";
-        replacement = [.. Encoding.ASCII.GetBytes(head + extra), .. body];
+        replacement = [.. Encoding.ASCII.GetBytes(text + extra), .. body];
         return true;
     }
 

@@ -10,7 +10,9 @@ internal static class RejectionBodyConnections
     public static void UseJsonRejectionBodies(this ListenOptions listen) =>
         listen.Use(next => connection =>
         {
-            connection.Transport = new Transport(connection.Transport.Input, new RejectionBodyWriter(connection.Transport.Output));
+            var writer = new RejectionBodyWriter(connection.Transport.Output);
+            writer.Attach(connection.Items);
+            connection.Transport = new Transport(connection.Transport.Input, writer);
             return next(connection);
         });
 

@@ -1,21 +1,49 @@
 using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
 using VirtualKeys.Sidecar.Errors;
 
 namespace VirtualKeys.Sidecar.Hosting;
 
 /// <summary>
-/// A connection's output as Kestrel writes it, passed through unchanged except for a head that
-/// <see cref="KestrelRejections"/> recognises as one of Kestrel's own bodiless refusals, which gets
-/// the JSON error body. Kestrel writes such a head in one piece, as the connection's last write.
-/// The check costs a comparison of the first bytes of each write.
+/// A connection's output as Kestrel writes it, passed through unchanged except for one of Kestrel's
+/// own bodiless refusals (<see cref="KestrelRejections"/>), which gets the JSON error body. An HTTP/1.1
+/// connection serves one request at a time, and a refusal is written only while no request is in the
+/// application: from <see cref="AppRequestStarted"/> until the response has been sent, writes pass
+/// through without a look (an application's own empty 4xx, such as a provider's answer the proxy
+/// forwards, is never taken for a refusal). Outside requests, the refusal head is looked for at the end
+/// of a write, where Kestrel puts it after any output it still held back. A head split over two
+/// writes (Kestrel's buffer ending within a few bytes) keeps Kestrel's bare answer.
 /// </summary>
 internal sealed class RejectionBodyWriter(PipeWriter inner) : PipeWriter
 {
+    private static readonly object ItemKey = new();
     private Memory<byte> _handedOut;
+    private volatile bool _appResponding;
 
     public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
 
     public override long UnflushedBytes => inner.UnflushedBytes;
+
+    /// <summary>Makes this writer the one <see cref="AppRequestStarted"/> finds for the requests of the connection whose items these are.</summary>
+    public void Attach(IDictionary<object, object?> connectionItems) => connectionItems[ItemKey] = this;
+
+    /// <summary>Called for each request that reaches the application, before anything is written for it.</summary>
+    public static void AppRequestStarted(HttpContext context)
+    {
+        if (context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ItemKey, out var item) == true
+            && item is RejectionBodyWriter writer)
+        {
+            writer._appResponding = true;
+            context.Response.OnCompleted(
+                static state =>
+                {
+                    ((RejectionBodyWriter)state)._appResponding = false;
+                    return Task.CompletedTask;
+                },
+                writer);
+        }
+    }
 
     public override Memory<byte> GetMemory(int sizeHint = 0) => _handedOut = inner.GetMemory(sizeHint);
 
@@ -23,12 +51,14 @@ internal sealed class RejectionBodyWriter(PipeWriter inner) : PipeWriter
 
     public override void Advance(int bytes)
     {
-        if (bytes >= 16
+        if (!_appResponding
+            && bytes >= 16
             && bytes <= _handedOut.Length
-            && _handedOut.Span[0] == (byte)'H'
-            && KestrelRejections.TryRewrite(_handedOut.Span[..bytes], out var replacement))
+            && KestrelRejections.TryRewriteTail(_handedOut.Span[..bytes], out var headStart, out var replacement))
         {
-            // The refused head is still uncommitted in the buffer: write the replacement over it.
+            // The refused head is still uncommitted in the buffer: keep what precedes it, write the
+            // replacement over the rest.
+            inner.Advance(headStart);
             var span = inner.GetSpan(replacement.Length);
             replacement.CopyTo(span);
             inner.Advance(replacement.Length);

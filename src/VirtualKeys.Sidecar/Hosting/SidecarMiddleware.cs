@@ -31,6 +31,7 @@ internal sealed partial class SidecarMiddleware
 
     public async Task InvokeAsync(HttpContext context)
     {
+        RejectionBodyWriter.AppRequestStarted(context);
         if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
         {
             _metrics.Rejected(null, Refusals.ForbiddenRemoteCaller.Code);

@@ -20,6 +20,7 @@ public sealed class KestrelRejectionTests
         { "Content-Length not a number", "POST /v1/resolve HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}", 400, "malformed_http" },
         { "request target of 20 KiB", "GET /" + new string('a', 20 * 1024) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long" },
         { "header of 40 KiB", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + new string('a', 40 * 1024) + "\r\n\r\n", 431, "headers_too_large" },
+        { "HTTP/1.2", "GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n", 505, "http_version_not_supported" },
     };
 
     [Theory]
@@ -54,6 +55,25 @@ public sealed class KestrelRejectionTests
         AssertJsonError(answers[1], "missing_api_key", "authentication_error");
         Assert.Equal(400, answers[2].Status);
         AssertJsonError(answers[2], "malformed_http");
+    }
+
+    [Fact]
+    public async Task A_providers_empty_4xx_forwarded_on_a_closing_connection_is_left_as_the_provider_sent_it()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.RespondEmptyNext(1, 422);
+        var body = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+        var answers = await ExchangeAsync(
+            sidecar,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " + token
+            + "\r\nContent-Type: application/json\r\nContent-Length: " + body.Length + "\r\n\r\n" + body);
+
+        var answer = Assert.Single(answers);
+        Assert.Equal(422, answer.Status);
+        Assert.Equal(string.Empty, answer.Body);
+        Assert.False(answer.Headers.ContainsKey("content-type"), answer.ToString());
     }
 
     private static void AssertJsonError(Answer answer, string code, string type = "invalid_request_error")

@@ -38,7 +38,24 @@ internal sealed class IssuedTokenTracker : IDisposable
 
     public void Dispose() => _server.Committed -= OnCommitted;
 
+    /// <summary>Why a committed Secret could not be read, if one could not: the run must not pass on an untracked token.</summary>
+    public string? Failure { get; private set; }
+
+    // Raised on the API server's writing thread after its commit: an exception here would fail a
+    // request whose write took effect, so none leaves; the scenario checks Failure instead.
     private void OnCommitted(string storageKey, byte[] json)
+    {
+        try
+        {
+            Track(storageKey, json);
+        }
+        catch (Exception e)
+        {
+            Failure ??= e.GetType().Name + ": " + e.Message;
+        }
+    }
+
+    private void Track(string storageKey, byte[] json)
     {
         if (storageKey != "/secrets")
         {

@@ -64,6 +64,7 @@ public sealed class OperatorSigkillScenario(PostgresFixture postgres)
         Assert.True(report.Converged, $"seed {seed}: not converged {convergence.TotalSeconds:0.0}s after the last restart:{Environment.NewLine}{string.Join(Environment.NewLine, report.Problems)}");
         Assert.Equal(0, report.Orphans);
         // The tracker hands every token to the ledger as it is written; it must at least have seen the live ones.
+        Assert.Null(cluster.Tokens.Failure);
         Assert.True(cluster.Tokens.Tracked >= report.LiveKeys, $"seed {seed}: the token tracker saw {cluster.Tokens.Tracked} tokens for {report.LiveKeys} live keys");
 
         // A registered key deleted while no operator ran carries the finalizer and a registry row:

@@ -41,12 +41,12 @@ public sealed class TokenValidationFuzzTests(PostgresFixture postgres)
         });
 
         var answers = new Dictionary<int, int>();
-        var same = 0;
+        var accepted = 0;
         await mutations.SampleAsync(
             async mutated =>
             {
                 var expected = string.Equals(mutated, token, StringComparison.Ordinal) ? 200 : 401;
-                same += expected == 200 ? 1 : 0;
+                accepted += expected == 200 ? 1 : 0;
                 var (status, text) = await ResolveAsync(stack, mutated);
                 answers[status] = answers.GetValueOrDefault(status) + 1;
                 Assert.True(status == expected, $"POST /v1/resolve with a near miss answered {status}: {text}");
@@ -55,13 +55,17 @@ public sealed class TokenValidationFuzzTests(PostgresFixture postgres)
                     AssertJsonError(text);
                 }
 
-                // As a bearer token, when the mutation can travel in a header at all.
+                // As a bearer token, when the mutation can travel in a header at all. Spaces around it
+                // are not part of it there: "Bearer" may be followed by several (RFC 6750), and HTTP
+                // trims a header value's end.
                 if (mutated.All(ch => ch is >= ' ' and <= '~'))
                 {
+                    var bearerExpected = string.Equals(mutated.Trim(' '), token, StringComparison.Ordinal) ? 200 : 401;
+                    accepted += bearerExpected == 200 ? 1 : 0;
                     var (bearerStatus, bearerText) = await ChatAsync(stack, mutated);
                     answers[bearerStatus] = answers.GetValueOrDefault(bearerStatus) + 1;
-                    Assert.True(expected == 200 ? bearerStatus < 400 : bearerStatus == 401, $"the proxy with a near-miss bearer token answered {bearerStatus}: {bearerText}");
-                    if (expected == 401)
+                    Assert.True(bearerExpected == 200 ? bearerStatus < 400 : bearerStatus == 401, $"the proxy with a near-miss bearer token answered {bearerStatus}: {bearerText}");
+                    if (bearerExpected == 401)
                     {
                         AssertJsonError(bearerText);
                     }
@@ -86,8 +90,8 @@ public sealed class TokenValidationFuzzTests(PostgresFixture postgres)
             [
                 new("requests sent", sent),
                 new("answers by status", string.Join(", ", answers.OrderBy(a => a.Key).Select(a => $"{a.Key} x{a.Value}"))),
-                new("mutations equal to the token (expected to resolve)", same),
-                new("near misses accepted", answers.Where(a => a.Key < 400).Sum(a => a.Value) - same * 2),
+                new("requests carrying the token itself (a mutation that changed nothing, or spaces around a bearer token)", accepted),
+                new("near misses accepted", answers.Where(a => a.Key < 400).Sum(a => a.Value) - accepted),
             ]).WriteAsync(Cancel);
     }
 

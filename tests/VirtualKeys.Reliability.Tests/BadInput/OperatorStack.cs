@@ -9,6 +9,7 @@ using VirtualKeys.LocalCluster;
 using VirtualKeys.Operator.Hosting;
 using VirtualKeys.Operator.Options;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Reliability.Tests.Support;
 using VirtualKeys.Testing;
 using VirtualKeys.Testing.Postgres;
 
@@ -181,6 +182,7 @@ internal sealed class OperatorStack : IAsyncDisposable
             Client.Dispose();
             await Server.DisposeAsync();
             File.Delete(_kekPath);
+            await RegistryTables.ObserveAsync(_connectionString, "in-process operator", CancellationToken.None);
             await _postgres.DropDatabaseAsync(_connectionString);
         }
     }

@@ -178,6 +178,7 @@ internal sealed class SidecarStack : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         SecretLedger.Observe("sidecar log", Logs.All);
+        await RegistryTables.ObserveAsync(_connectionString, "in-process sidecar", CancellationToken.None);
         Client.Dispose();
         await Host.DisposeAsync();
         await Upstream.DisposeAsync();

@@ -151,36 +151,6 @@ internal sealed class ChaosCluster : IAsyncDisposable
     public async Task<IReadOnlyList<V1Secret>> ListSecretsAsync(CancellationToken cancellationToken) =>
         [.. (await Client.CoreV1.ListNamespacedSecretAsync(Ns, cancellationToken: cancellationToken)).Items];
 
-    /// <summary>Every row of every table of the registry schema as text, for the ledger.</summary>
-    public async Task<string> DumpRegistryAsync(CancellationToken cancellationToken)
-    {
-        var dump = new StringBuilder();
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        var tables = new List<string>();
-        await using (var command = new NpgsqlCommand("SELECT table_name FROM information_schema.tables WHERE table_schema = 'vk' AND table_type = 'BASE TABLE' ORDER BY 1", connection))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                tables.Add(reader.GetString(0));
-            }
-        }
-
-        foreach (var table in tables)
-        {
-            dump.Append("-- vk.").AppendLine(table);
-            await using var command = new NpgsqlCommand($"SELECT row_to_json(t)::text FROM vk.\"{table}\" t", connection);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                dump.AppendLine(reader.GetString(0));
-            }
-        }
-
-        return dump.ToString();
-    }
-
     /// <summary>
     /// Hands the outputs a user or an auditor would see to the ledger: Events, statuses, Leases,
     /// Secrets that are neither token nor provider Secrets, the operators' metrics, and the registry.
@@ -210,7 +180,7 @@ internal sealed class ChaosCluster : IAsyncDisposable
             SecretLedger.Observe($"operator {process.Identity} /metrics", await process.TryGetAsync("/metrics", cancellationToken));
         }
 
-        SecretLedger.Observe("registry tables", await DumpRegistryAsync(cancellationToken));
+        await RegistryTables.ObserveAsync(ConnectionString, "chaos cluster", cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -173,38 +173,8 @@ internal sealed class SidecarRig : IAsyncDisposable
     }
 
     /// <summary>Hands every row of every registry table, as text, to the secret ledger.</summary>
-    public async Task ObserveRegistryTablesAsync(string scenario, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var tables = new List<string>();
-        await using (var list = new NpgsqlCommand("SELECT table_name FROM information_schema.tables WHERE table_schema = 'vk' ORDER BY table_name", connection))
-        await using (var reader = await list.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                tables.Add(reader.GetString(0));
-            }
-        }
-
-        foreach (var table in tables)
-        {
-            var dump = new StringBuilder();
-            await using var select = new NpgsqlCommand($"SELECT * FROM vk.\"{table}\"", connection);
-            await using var rows = await select.ExecuteReaderAsync(cancellationToken);
-            while (await rows.ReadAsync(cancellationToken))
-            {
-                for (var i = 0; i < rows.FieldCount; i++)
-                {
-                    var value = rows.IsDBNull(i) ? "" : rows.GetValue(i);
-                    dump.Append(value is byte[] bytes ? Encoding.UTF8.GetString(bytes) : Convert.ToString(value, CultureInfo.InvariantCulture)).Append('\t');
-                }
-
-                dump.Append('\n');
-            }
-
-            SecretLedger.Observe($"{scenario}: registry table vk.{table}", dump.ToString());
-        }
-    }
+    public Task ObserveRegistryTablesAsync(string scenario, CancellationToken cancellationToken) =>
+        RegistryTables.ObserveAsync(_connectionString, scenario, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

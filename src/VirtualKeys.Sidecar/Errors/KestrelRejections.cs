@@ -25,7 +25,7 @@ internal static class KestrelRejections
         [413] = Body("request_too_large", "The request is larger than the sidecar accepts."),
         [414] = Body("uri_too_long", "The request target is too long."),
         [431] = Body("headers_too_large", "The request headers are too large or too many."),
-        [505] = Body("http_version_not_supported", "Only HTTP/1.1 (and HTTP/2) are served."),
+        [505] = Body("http_version_not_supported", "The request names an HTTP version this endpoint does not serve; use HTTP/1.1."),
     }.ToFrozenDictionary();
 
     private static readonly byte[] Other = Body("malformed_http", "The request was refused before it reached the sidecar.");

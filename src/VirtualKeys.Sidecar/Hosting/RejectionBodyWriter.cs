@@ -13,13 +13,19 @@ namespace VirtualKeys.Sidecar.Hosting;
 /// through without a look (an application's own empty 4xx, such as a provider's answer the proxy
 /// forwards, is never taken for a refusal). Outside requests, the refusal head is looked for at the end
 /// of a write, where Kestrel puts it after any output it still held back. A head split over two
-/// writes (Kestrel's buffer ending within a few bytes) keeps Kestrel's bare answer.
+/// writes (Kestrel's buffer ending within a few bytes) keeps Kestrel's bare answer. HTTP/2
+/// connections pass through untouched.
 /// </summary>
 internal sealed class RejectionBodyWriter(PipeWriter inner) : PipeWriter
 {
     private static readonly object ItemKey = new();
     private Memory<byte> _handedOut;
     private volatile bool _appResponding;
+
+    // Decided by the connection's first write: an HTTP/1.x answer starts with "HTTP/1."; HTTP/2 (where
+    // the endpoint is configured for it) starts with a binary SETTINGS frame, multiplexes requests, and
+    // has no refusals of this kind, so its output is never looked at.
+    private bool? _http1;
 
     public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
 
@@ -51,7 +57,13 @@ internal sealed class RejectionBodyWriter(PipeWriter inner) : PipeWriter
 
     public override void Advance(int bytes)
     {
-        if (!_appResponding
+        if (_http1 is null && bytes > 0 && bytes <= _handedOut.Length)
+        {
+            _http1 = _handedOut.Span[..bytes].StartsWith("HTTP/1."u8);
+        }
+
+        if (_http1 == true
+            && !_appResponding
             && bytes >= 16
             && bytes <= _handedOut.Length
             && KestrelRejections.TryRewriteTail(_handedOut.Span[..bytes], out var headStart, out var replacement))

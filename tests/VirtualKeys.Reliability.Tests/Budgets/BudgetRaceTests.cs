@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Usage;
 using VirtualKeys.Reliability.Tests.Faults.Sidecar;
@@ -19,9 +18,6 @@ public sealed class BudgetRaceTests(PostgresFixture server)
     private const int Requests = 200;
     private const int MaxTokens = 10;
 
-    /// <summary>One dollar per thousand tokens, in and out: costs are round numbers.</summary>
-    private const decimal PricePerMillion = 1000m;
-
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     /// <param name="quotaMode">Shared (the default with a registry: budget leased from PostgreSQL in blocks) or Local (counters in the process).</param>
@@ -32,107 +28,94 @@ public sealed class BudgetRaceTests(PostgresFixture server)
     {
         var rounds = ReliabilityRun.Pick(1, 3);
         var (body, words, estimatedInput) = Prompt();
-        var costPerRequest = Cost(words + MaxTokens);
-        var reservation = Cost(estimatedInput + MaxTokens);
+        var costPerRequest = RoundPricing.Cost(words + MaxTokens);
+        var reservation = RoundPricing.Cost(estimatedInput + MaxTokens);
         var cap = (costPerRequest * 20) + (costPerRequest / 2);
 
         var connectionString = await server.CreateDatabaseAsync("budget_race", Cancel);
-        var pricingFile = Path.Combine(Path.GetTempPath(), "vk-reliability-pricing-" + Guid.NewGuid().ToString("N") + ".json");
-        await File.WriteAllTextAsync(
-            pricingFile,
-            string.Create(CultureInfo.InvariantCulture, $$"""{ "models": { "{{Model}}": { "inputPerMillionUsd": {{PricePerMillion}}, "outputPerMillionUsd": {{PricePerMillion}} } } }"""),
+        using var pricing = await RoundPricing.WriteAsync(Model, Cancel);
+        await using var rig = await SidecarRig.StartAsync(connectionString, Cancel);
+        var keys = new List<RigKey>();
+        for (var round = 0; round < rounds; round++)
+        {
+            keys.Add(await rig.AddKeyAsync("budget-race-" + round, Model, null, new KeyBudget(cap, BudgetPeriodKind.Total), Cancel));
+        }
+
+        var sidecar = await rig.StartSidecarAsync(
+            "budget-race-" + quotaMode,
+            new Dictionary<string, string> { ["Sidecar__PricingFile"] = pricing.FilePath, ["Quota__Mode"] = quotaMode },
             Cancel);
-        try
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Requests };
+        using var client = new HttpClient(handler) { BaseAddress = sidecar.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+        var results = new List<RoundResult>();
+        foreach (var key in keys)
         {
-            await using var rig = await SidecarRig.StartAsync(connectionString, Cancel);
-            var keys = new List<RigKey>();
-            for (var round = 0; round < rounds; round++)
+            // The provider answers each request after a pause, so all of them are in flight together.
+            rig.Upstream.DelayNext(Requests, TimeSpan.FromMilliseconds(500));
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var sends = Enumerable.Range(0, Requests).Select(_ => Task.Run(async () =>
             {
-                keys.Add(await rig.AddKeyAsync("budget-race-" + round, Model, null, new KeyBudget(cap, BudgetPeriodKind.Total), Cancel));
-            }
+                await start.Task;
+                return await ChatCall.SendAsync(client, key.Token, body, "budget race", Cancel);
+            })).ToList();
+            start.SetResult();
+            var outcomes = await Task.WhenAll(sends);
 
-            var sidecar = await rig.StartSidecarAsync(
-                "budget-race-" + quotaMode,
-                new Dictionary<string, string> { ["Sidecar__PricingFile"] = pricingFile, ["Quota__Mode"] = quotaMode },
-                Cancel);
-            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Requests };
-            using var client = new HttpClient(handler) { BaseAddress = sidecar.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-
-            var results = new List<RoundResult>();
-            foreach (var key in keys)
-            {
-                // The provider answers each request after a pause, so all of them are in flight together.
-                rig.Upstream.DelayNext(Requests, TimeSpan.FromMilliseconds(500));
-                var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                var sends = Enumerable.Range(0, Requests).Select(_ => Task.Run(async () =>
-                {
-                    await start.Task;
-                    return await ChatCall.SendAsync(client, key.Token, body, "budget race", Cancel);
-                })).ToList();
-                start.SetResult();
-                var outcomes = await Task.WhenAll(sends);
-
-                // Refusals are written as one event each, so the registry is settled once every request is there.
-                var settled = await rig.WaitForEventsAsync(key.KeyId, e => e.Count >= Requests, TimeSpan.FromSeconds(60), Cancel);
-                var total = await rig.TotalAsync(key.KeyId, Cancel);
-                results.Add(new RoundResult(outcomes, total.CostUsd, settled is not null));
-            }
-
-            using (var metrics = await client.GetAsync("/metrics", Cancel))
-            {
-                SecretLedger.Observe("budget-race: /metrics", await metrics.Content.ReadAsStringAsync(Cancel));
-            }
-
-            await rig.ObserveRegistryTablesAsync("budget-race-" + quotaMode, Cancel);
-
-            foreach (var result in results)
-            {
-                Assert.True(result.Settled, "The registry did not record every request of the round within 60 s.");
-                Assert.All(result.Outcomes, o => Assert.True(o.Status is 200 or 402 or 429, $"unexpected answer {o.Status} {o.Code}"));
-                Assert.InRange(result.Admitted, 1, Requests - 1);
-
-                // Every admitted request was charged exactly its cost, and the overspend stays within one reservation.
-                Assert.Equal(result.Admitted * costPerRequest, result.Spent);
-                Assert.InRange(result.Spent - cap, decimal.MinValue, reservation);
-            }
-
-            var worst = results.MaxBy(r => r.Spent)!;
-            var overspend = Math.Max(0m, worst.Spent - cap);
-            var unspent = Math.Max(0m, cap - results.Min(r => r.Spent));
-            var refusals = results.SelectMany(r => r.Outcomes).Where(o => !o.Answered)
-                .GroupBy(o => $"{o.Status} {o.Code}").OrderBy(g => g.Key, StringComparer.Ordinal)
-                .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count()} × {g.Key}"));
-            await new ScenarioFigures(
-                "budget-race-200-concurrent-" + quotaMode.ToLowerInvariant(),
-                "Budgets",
-                $"200 concurrent requests against a key whose budget pays for about 20 (Quota__Mode={quotaMode})",
-                string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"at most {worst.Admitted} of {Requests} admitted; spend after settlement at most {worst.Spent} USD against a cap of {cap} USD, an overspend of {overspend} USD ({Percent(overspend, cap)} %), within the bound of one reservation ({reservation} USD); the rest were refused, leaving at most {unspent} USD ({Percent(unspent, cap)} %) of the budget unspent"),
-                Passed: true,
-                [
-                    new("quota mode (Quota__Mode)", quotaMode),
-                    new("rounds", rounds),
-                    new("requests per round", Requests),
-                    new("admitted per round", string.Join(", ", results.Select(r => r.Admitted))),
-                    new("refused (status code)", string.Join("; ", refusals)),
-                    new("cap (USD)", cap),
-                    new("cost of one request (USD)", costPerRequest),
-                    new("reservation of one request (USD)", reservation),
-                    new("spent after settlement per round (USD)", string.Join(", ", results.Select(r => r.Spent.ToString(CultureInfo.InvariantCulture)))),
-                    new("overspend (USD)", overspend),
-                    new("overspend (% of cap)", Percent(overspend, cap)),
-                    new("bound: one in-flight reservation (USD)", reservation),
-                    new("budget left unspent, worst round (% of cap)", Percent(unspent, cap)),
-                ]).WriteAsync(Cancel);
+            // Refusals are written as one event each, so the registry is settled once every request is there.
+            var settled = await rig.WaitForEventsAsync(key.KeyId, e => e.Count >= Requests, TimeSpan.FromSeconds(60), Cancel);
+            var total = await rig.TotalAsync(key.KeyId, Cancel);
+            results.Add(new RoundResult(outcomes, total.CostUsd, settled is not null));
         }
-        finally
+
+        using (var metrics = await client.GetAsync("/metrics", Cancel))
         {
-            File.Delete(pricingFile);
+            SecretLedger.Observe("budget-race: /metrics", await metrics.Content.ReadAsStringAsync(Cancel));
         }
+
+        await rig.ObserveRegistryTablesAsync("budget-race-" + quotaMode, Cancel);
+
+        foreach (var result in results)
+        {
+            Assert.True(result.Settled, "The registry did not record every request of the round within 60 s.");
+            Assert.All(result.Outcomes, o => Assert.True(o.Status is 200 or 402 or 429, $"unexpected answer {o.Status} {o.Code}"));
+            Assert.InRange(result.Admitted, 1, Requests - 1);
+
+            // Every admitted request was charged exactly its cost, and the overspend stays within one reservation.
+            Assert.Equal(result.Admitted * costPerRequest, result.Spent);
+            Assert.InRange(result.Spent - cap, decimal.MinValue, reservation);
+        }
+
+        var worst = results.MaxBy(r => r.Spent)!;
+        var overspend = Math.Max(0m, worst.Spent - cap);
+        var unspent = Math.Max(0m, cap - results.Min(r => r.Spent));
+        var refusals = results.SelectMany(r => r.Outcomes).Where(o => !o.Answered)
+            .GroupBy(o => $"{o.Status} {o.Code}").OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count()} × {g.Key}"));
+        await new ScenarioFigures(
+            "budget-race-200-concurrent-" + quotaMode.ToLowerInvariant(),
+            "Budgets",
+            $"200 concurrent requests against a key whose budget pays for about 20 (Quota__Mode={quotaMode})",
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"at most {worst.Admitted} of {Requests} admitted; spend after settlement at most {worst.Spent} USD against a cap of {cap} USD, an overspend of {overspend} USD ({Percent(overspend, cap)} %), within the bound of one reservation ({reservation} USD); the rest were refused, leaving at most {unspent} USD ({Percent(unspent, cap)} %) of the budget unspent"),
+            Passed: true,
+            [
+                new("quota mode (Quota__Mode)", quotaMode),
+                new("rounds", rounds),
+                new("requests per round", Requests),
+                new("admitted per round", string.Join(", ", results.Select(r => r.Admitted))),
+                new("refused (status code)", string.Join("; ", refusals)),
+                new("cap (USD)", cap),
+                new("cost of one request (USD)", costPerRequest),
+                new("reservation of one request (USD)", reservation),
+                new("spent after settlement per round (USD)", string.Join(", ", results.Select(r => r.Spent.ToString(CultureInfo.InvariantCulture)))),
+                new("overspend (USD)", overspend),
+                new("overspend (% of cap)", Percent(overspend, cap)),
+                new("bound: one in-flight reservation (USD)", reservation),
+                new("budget left unspent, worst round (% of cap)", Percent(unspent, cap)),
+            ]).WriteAsync(Cancel);
     }
-
-    private static decimal Cost(long tokens) => tokens * PricePerMillion / 1_000_000m;
 
     private static decimal Percent(decimal part, decimal whole) => Math.Round(part * 100m / whole, 2);
 
@@ -148,7 +131,7 @@ public sealed class BudgetRaceTests(PostgresFixture server)
         for (var words = 1; words <= 400; words++)
         {
             var body = ChatCall.Body(Model, words, maxTokens: MaxTokens, word: "a");
-            var estimate = (Encoding.UTF8.GetByteCount(body) + 3) / 4;
+            var estimate = RoundPricing.EstimatedInputTokens(body);
             if (estimate >= words)
             {
                 best = (body, words, estimate);

@@ -20,6 +20,10 @@ namespace VirtualKeys.Sidecar.Tests.Registry;
 public sealed class QuotaOutageTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 5, 10, 0, 15, TimeSpan.Zero);
+
+    /// <summary>A ten-dollar budget, each request estimated at a dollar.</summary>
+    private static readonly QuotaDemand TenDollarBudget =
+        new(new KeyLimits(), new KeyBudget(10m, VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total), 0, 1m);
     private readonly string _kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-quota-outage-" + Guid.NewGuid().ToString("N"));
     private PostgresCluster? _cluster;
 
@@ -46,8 +50,7 @@ public sealed class QuotaOutageTests : IAsyncLifetime
     [Fact]
     public async Task While_PostgreSQL_is_down_a_replica_admits_its_share_and_the_use_is_charged_when_it_is_back()
     {
-        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
-        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        await using var database = await MigratedDatabaseAsync();
         var ledger = new QuotaLedger(database);
         var time = new FakeTimeProvider(Start);
         await using var cutOff = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "cut-off" }, time);
@@ -134,28 +137,15 @@ public sealed class QuotaOutageTests : IAsyncLifetime
     [Fact]
     public async Task While_PostgreSQL_is_down_a_lone_replica_spends_a_budget_it_was_never_granted_up_to_the_cap()
     {
-        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
-        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        await using var database = await MigratedDatabaseAsync();
         var time = new FakeTimeProvider(Start);
         await using var store = new SharedQuotaStore(new QuotaLedger(database), new QuotaOptions { ReplicaId = "alone" }, time);
         await store.HeartbeatNowAsync(Cancel);
 
-        // Ten dollars; each request reserves a dollar and costs ninety cents.
-        var demand = new QuotaDemand(new KeyLimits(), new KeyBudget(10m, VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total), 0, 1m);
+        // Each request reserves a dollar and costs ninety cents.
+        var demand = TenDollarBudget;
         await Cluster.KillAsync(Cancel);
-        var admitted = 0;
-        while (admitted < 100)
-        {
-            var decision = await store.TryAdmitAsync("key-budget", demand, Cancel);
-            if (!decision.Admitted)
-            {
-                Assert.Equal(QuotaRefusalReason.Budget, decision.Reason);
-                break;
-            }
-
-            admitted++;
-            await store.SettleAsync(decision.Ticket, 0, 0.9m, Cancel);
-        }
+        var admitted = await AdmitUntilRefusedAsync(store, "key-budget", demand, QuotaRefusalReason.Budget, costUsd: 0.9m);
 
         var health = store.Health;
         await Cluster.StartAsync(Cancel);
@@ -169,12 +159,11 @@ public sealed class QuotaOutageTests : IAsyncLifetime
     [Fact]
     public async Task While_refills_fail_a_recorded_spend_that_may_miss_this_replicas_own_use_does_not_let_the_budget_be_overspent()
     {
-        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
-        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        await using var database = await MigratedDatabaseAsync();
         var time = new FakeTimeProvider(Start);
         await using var store = new SharedQuotaStore(new QuotaLedger(database), new QuotaOptions { ReplicaId = "alone" }, time);
         await store.HeartbeatNowAsync(Cancel);
-        var demand = new QuotaDemand(new KeyLimits(), new KeyBudget(10m, VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total), 0, 1m);
+        var demand = TenDollarBudget;
         await Cluster.KillAsync(Cancel);
         for (var i = 0; i < 4; i++)
         {
@@ -186,12 +175,7 @@ public sealed class QuotaOutageTests : IAsyncLifetime
         // The registry then reports 6 USD: other replicas' 5 and one of this replica's 4, the other
         // three not flushed yet. The true spend is 9, so at most one more dollar may be admitted.
         store.ObserveRecordedSpend("key-budget", VirtualKeys.Sidecar.Snapshot.BudgetPeriod.Total, 6m);
-        var more = 0;
-        while (more < 10 && (await store.TryAdmitAsync("key-budget", demand, Cancel)) is { Admitted: true } admitted)
-        {
-            more++;
-            await store.SettleAsync(admitted.Ticket, 0, 1m, Cancel);
-        }
+        var more = await AdmitUntilRefusedAsync(store, "key-budget", demand, QuotaRefusalReason.Budget, costUsd: 1m);
 
         await Cluster.StartAsync(Cancel);
         Assert.InRange(more, 0, 1);
@@ -200,8 +184,7 @@ public sealed class QuotaOutageTests : IAsyncLifetime
     [Fact]
     public async Task While_PostgreSQL_is_down_a_replica_holds_at_most_its_share_of_parallel_requests_in_flight()
     {
-        await using var database = RegistryDatabase.Create(Cluster.GetConnectionString());
-        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        await using var database = await MigratedDatabaseAsync();
         var ledger = new QuotaLedger(database);
         var time = new FakeTimeProvider(Start);
         await using var cutOff = new SharedQuotaStore(ledger, new QuotaOptions { ReplicaId = "cut-off" }, time);
@@ -243,7 +226,16 @@ public sealed class QuotaOutageTests : IAsyncLifetime
         Assert.False(afterThat.Admitted);
     }
 
-    private static async Task<long> AdmitUntilRefusedAsync(SharedQuotaStore store, string key, QuotaDemand demand)
+    private async Task<RegistryDatabase> MigratedDatabaseAsync()
+    {
+        var database = RegistryDatabase.Create(Cluster.GetConnectionString());
+        await new RegistryMigrator(database).MigrateAsync(Cancel);
+        return database;
+    }
+
+    /// <summary>Admits one request at a time, each settled at <paramref name="costUsd"/>, until one is refused for <paramref name="reason"/>.</summary>
+    private static async Task<long> AdmitUntilRefusedAsync(
+        SharedQuotaStore store, string key, QuotaDemand demand, QuotaRefusalReason reason = QuotaRefusalReason.RequestsPerMinute, decimal costUsd = 0m)
     {
         long admitted = 0;
         while (true)
@@ -251,12 +243,13 @@ public sealed class QuotaOutageTests : IAsyncLifetime
             var decision = await store.TryAdmitAsync(key, demand, Cancel);
             if (!decision.Admitted)
             {
-                Assert.Equal(QuotaRefusalReason.RequestsPerMinute, decision.Reason);
+                Assert.Equal(reason, decision.Reason);
                 return admitted;
             }
 
             admitted++;
-            await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+            Assert.True(admitted <= 1_000, "admitted a thousand requests without a refusal");
+            await store.SettleAsync(decision.Ticket, 0, costUsd, Cancel);
         }
     }
 

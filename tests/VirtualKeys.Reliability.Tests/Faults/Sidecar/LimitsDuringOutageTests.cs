@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Usage;
 using VirtualKeys.Reliability.Tests.Support;
@@ -21,9 +20,6 @@ public sealed class LimitsDuringOutageTests : IAsyncLifetime
     private const int Words = 20;
     private const int MaxRequests = 40;
 
-    /// <summary>One dollar per thousand tokens, in and out: costs are round numbers.</summary>
-    private const decimal PricePerMillion = 1000m;
-
     private PostgresCluster? _cluster;
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -43,96 +39,83 @@ public sealed class LimitsDuringOutageTests : IAsyncLifetime
     {
         var cluster = _cluster!;
         var body = ChatCall.Body(Model, Words, maxTokens: MaxTokens, word: "a");
-        var estimatedInput = (Encoding.UTF8.GetByteCount(body) + 3) / 4;
+        var estimatedInput = RoundPricing.EstimatedInputTokens(body);
         var tokensPerRequest = Words + MaxTokens;
-        var reservation = Cost(estimatedInput + MaxTokens);
+        var reservation = RoundPricing.Cost(estimatedInput + MaxTokens);
         var tokensPerMinute = tokensPerRequest * 8 + (tokensPerRequest / 2);
-        var cap = (Cost(tokensPerRequest) * 6) + (Cost(tokensPerRequest) / 2);
+        var cap = (RoundPricing.Cost(tokensPerRequest) * 6) + (RoundPricing.Cost(tokensPerRequest) / 2);
 
-        var pricingFile = Path.Combine(Path.GetTempPath(), "vk-reliability-pricing-" + Guid.NewGuid().ToString("N") + ".json");
-        await File.WriteAllTextAsync(
-            pricingFile,
-            string.Create(CultureInfo.InvariantCulture, $$"""{ "models": { "{{Model}}": { "inputPerMillionUsd": {{PricePerMillion}}, "outputPerMillionUsd": {{PricePerMillion}} } } }"""),
+        using var pricing = await RoundPricing.WriteAsync(Model, Cancel);
+        await using var rig = await SidecarRig.StartAsync(cluster.GetConnectionString(), Cancel);
+        var tpmKey = await rig.AddKeyAsync("tpm-during-outage", Model, new KeyLimits(TokensPerMinute: tokensPerMinute), null, Cancel);
+        var budgetKey = await rig.AddKeyAsync("budget-during-outage", Model, null, new KeyBudget(cap, BudgetPeriodKind.Total), Cancel);
+        var sidecar = await rig.StartSidecarAsync(
+            "limits-during-outage",
+            new Dictionary<string, string> { ["Sidecar__PricingFile"] = pricing.FilePath, ["Quota__Mode"] = "Shared" },
             Cancel);
-        try
+        using var client = new HttpClient { BaseAddress = sidecar.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+        // Both runs must fall in one UTC minute (the TPM window).
+        var left = TimeSpan.FromMinutes(1) - TimeSpan.FromTicks(DateTimeOffset.UtcNow.UtcTicks % TimeSpan.TicksPerMinute);
+        if (left < TimeSpan.FromSeconds(20))
         {
-            await using var rig = await SidecarRig.StartAsync(cluster.GetConnectionString(), Cancel);
-            var tpmKey = await rig.AddKeyAsync("tpm-during-outage", Model, new KeyLimits(TokensPerMinute: tokensPerMinute), null, Cancel);
-            var budgetKey = await rig.AddKeyAsync("budget-during-outage", Model, null, new KeyBudget(cap, BudgetPeriodKind.Total), Cancel);
-            var sidecar = await rig.StartSidecarAsync(
-                "limits-during-outage",
-                new Dictionary<string, string> { ["Sidecar__PricingFile"] = pricingFile, ["Quota__Mode"] = "Shared" },
-                Cancel);
-            using var client = new HttpClient { BaseAddress = sidecar.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-
-            // Both runs must fall in one UTC minute (the TPM window).
-            var left = TimeSpan.FromMinutes(1) - TimeSpan.FromTicks(DateTimeOffset.UtcNow.UtcTicks % TimeSpan.TicksPerMinute);
-            if (left < TimeSpan.FromSeconds(20))
-            {
-                await Task.Delay(left + TimeSpan.FromMilliseconds(200), Cancel);
-            }
-
-            await cluster.KillAsync(Cancel);
-            var tpm = await OneAtATimeAsync(client, tpmKey.Token, body, "tpm during the outage");
-            var budget = await OneAtATimeAsync(client, budgetKey.Token, body, "budget during the outage");
-            await cluster.StartAsync(Cancel);
-
-            var tpmAdmitted = tpm.Where(o => o.Answered).ToList();
-            var budgetAdmitted = budget.Where(o => o.Answered).ToList();
-            var tpmSettled = await rig.WaitForEventsAsync(tpmKey.KeyId, e => e.Count >= tpm.Count, TimeSpan.FromSeconds(90), Cancel);
-            var budgetSettled = await rig.WaitForEventsAsync(budgetKey.KeyId, e => e.Count >= budget.Count, TimeSpan.FromSeconds(90), Cancel);
-            var tpmTotal = await rig.TotalAsync(tpmKey.KeyId, Cancel);
-            var spent = (await rig.TotalAsync(budgetKey.KeyId, Cancel)).CostUsd;
-            using (var metrics = await client.GetAsync("/metrics", Cancel))
-            {
-                SecretLedger.Observe("limits-during-outage: /metrics", await metrics.Content.ReadAsStringAsync(Cancel));
-            }
-
-            sidecar.Terminate();
-            await sidecar.WaitForExitAsync(TimeSpan.FromSeconds(45), Cancel);
-            await rig.ObserveRegistryTablesAsync("limits-during-outage", Cancel);
-
-            Assert.NotNull(tpmSettled);
-            Assert.NotNull(budgetSettled);
-            Assert.All(tpm, o => Assert.True(o.Answered || (o.Status == 429 && o.Code == "rate_limit_tpm"), $"TPM key: {o}"));
-            Assert.All(budget, o => Assert.True(o.Answered || (o.Status == 402 && o.Code == "budget_exhausted"), $"budget key: {o}"));
-
-            // TPM: the tokens used in the window never pass the limit, and the limit is used.
-            var tokensUsed = tpmAdmitted.Sum(o => o.InputTokens + o.OutputTokens);
-            Assert.Equal(tokensUsed, tpmTotal.InputTokens + tpmTotal.OutputTokens);
-            Assert.InRange(tokensUsed, tokensPerMinute - (2 * (estimatedInput + MaxTokens)), tokensPerMinute);
-            Assert.Contains(tpm, o => !o.Answered);
-
-            // Budget: the spend recorded once PostgreSQL is back passes the cap by at most the one reservation in flight.
-            Assert.Equal(budgetAdmitted.Count * Cost(tokensPerRequest), spent);
-            Assert.InRange(spent, cap - Cost(tokensPerRequest), cap + reservation);
-            Assert.Contains(budget, o => !o.Answered);
-
-            await new ScenarioFigures(
-                "sidecar-limits-during-outage",
-                "Faults",
-                "TPM and a budget while PostgreSQL is down (SIGKILL), requests one at a time",
-                string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"With PostgreSQL down, the TPM key used {tokensUsed} of its {tokensPerMinute} tokens per minute and was refused after that; the budget key spent {spent} USD of a {cap} USD cap (bound: cap plus one reservation, {reservation} USD), as recorded once PostgreSQL was back"),
-                Passed: true,
-                [
-                    new("TPM key: tokens used / limit", $"{tokensUsed} / {tokensPerMinute}"),
-                    new("TPM key: admitted / refused (rate_limit_tpm)", $"{tpmAdmitted.Count} / {tpm.Count - tpmAdmitted.Count}"),
-                    new("budget key: spent / cap (USD)", string.Create(CultureInfo.InvariantCulture, $"{spent} / {cap}")),
-                    new("budget key: overspend (USD)", Math.Max(0m, spent - cap)),
-                    new("budget key: bound, one reservation (USD)", reservation),
-                    new("budget key: admitted / refused (budget_exhausted)", $"{budgetAdmitted.Count} / {budget.Count - budgetAdmitted.Count}"),
-                    new("quota mode (Quota__Mode)", "Shared"),
-                ]).WriteAsync(Cancel);
+            await Task.Delay(left + TimeSpan.FromMilliseconds(200), Cancel);
         }
-        finally
+
+        await cluster.KillAsync(Cancel);
+        var tpm = await OneAtATimeAsync(client, tpmKey.Token, body, "tpm during the outage");
+        var budget = await OneAtATimeAsync(client, budgetKey.Token, body, "budget during the outage");
+        await cluster.StartAsync(Cancel);
+
+        var tpmAdmitted = tpm.Where(o => o.Answered).ToList();
+        var budgetAdmitted = budget.Where(o => o.Answered).ToList();
+        var tpmSettled = await rig.WaitForEventsAsync(tpmKey.KeyId, e => e.Count >= tpm.Count, TimeSpan.FromSeconds(90), Cancel);
+        var budgetSettled = await rig.WaitForEventsAsync(budgetKey.KeyId, e => e.Count >= budget.Count, TimeSpan.FromSeconds(90), Cancel);
+        var tpmTotal = await rig.TotalAsync(tpmKey.KeyId, Cancel);
+        var spent = (await rig.TotalAsync(budgetKey.KeyId, Cancel)).CostUsd;
+        using (var metrics = await client.GetAsync("/metrics", Cancel))
         {
-            File.Delete(pricingFile);
+            SecretLedger.Observe("limits-during-outage: /metrics", await metrics.Content.ReadAsStringAsync(Cancel));
         }
+
+        sidecar.Terminate();
+        await sidecar.WaitForExitAsync(TimeSpan.FromSeconds(45), Cancel);
+        await rig.ObserveRegistryTablesAsync("limits-during-outage", Cancel);
+
+        Assert.NotNull(tpmSettled);
+        Assert.NotNull(budgetSettled);
+        Assert.All(tpm, o => Assert.True(o.Answered || (o.Status == 429 && o.Code == "rate_limit_tpm"), $"TPM key: {o}"));
+        Assert.All(budget, o => Assert.True(o.Answered || (o.Status == 402 && o.Code == "budget_exhausted"), $"budget key: {o}"));
+
+        // TPM: the tokens used in the window never pass the limit, and the limit is used.
+        var tokensUsed = tpmAdmitted.Sum(o => o.InputTokens + o.OutputTokens);
+        Assert.Equal(tokensUsed, tpmTotal.InputTokens + tpmTotal.OutputTokens);
+        Assert.InRange(tokensUsed, tokensPerMinute - (2 * (estimatedInput + MaxTokens)), tokensPerMinute);
+        Assert.Contains(tpm, o => !o.Answered);
+
+        // Budget: the spend recorded once PostgreSQL is back passes the cap by at most the one reservation in flight.
+        Assert.Equal(budgetAdmitted.Count * RoundPricing.Cost(tokensPerRequest), spent);
+        Assert.InRange(spent, cap - RoundPricing.Cost(tokensPerRequest), cap + reservation);
+        Assert.Contains(budget, o => !o.Answered);
+
+        await new ScenarioFigures(
+            "sidecar-limits-during-outage",
+            "Faults",
+            "TPM and a budget while PostgreSQL is down (SIGKILL), requests one at a time",
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"With PostgreSQL down, the TPM key used {tokensUsed} of its {tokensPerMinute} tokens per minute and was refused after that; the budget key spent {spent} USD of a {cap} USD cap (bound: cap plus one reservation, {reservation} USD), as recorded once PostgreSQL was back"),
+            Passed: true,
+            [
+                new("TPM key: tokens used / limit", $"{tokensUsed} / {tokensPerMinute}"),
+                new("TPM key: admitted / refused (rate_limit_tpm)", $"{tpmAdmitted.Count} / {tpm.Count - tpmAdmitted.Count}"),
+                new("budget key: spent / cap (USD)", string.Create(CultureInfo.InvariantCulture, $"{spent} / {cap}")),
+                new("budget key: overspend (USD)", Math.Max(0m, spent - cap)),
+                new("budget key: bound, one reservation (USD)", reservation),
+                new("budget key: admitted / refused (budget_exhausted)", $"{budgetAdmitted.Count} / {budget.Count - budgetAdmitted.Count}"),
+                new("quota mode (Quota__Mode)", "Shared"),
+            ]).WriteAsync(Cancel);
     }
-
-    private static decimal Cost(long tokens) => tokens * PricePerMillion / 1_000_000m;
 
     /// <summary>Sends one request at a time until one is refused (or <see cref="MaxRequests"/>).</summary>
     private static async Task<List<ChatOutcome>> OneAtATimeAsync(HttpClient client, string token, string body, string source)

@@ -3,7 +3,6 @@ using System.Text;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
-using Npgsql;
 using VirtualKeys.LocalCluster;
 using VirtualKeys.Model;
 using VirtualKeys.Registry;

@@ -355,8 +355,9 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// Records a batch of usage events and adds them to their keys' totals for every budget period
-    /// kind, in one transaction. Idempotent per request id: a batch sent again changes nothing.
+    /// Records a batch of usage events and adds them to their keys' usage (pending until the next
+    /// <see cref="FoldUsageAsync"/>, read all the same), in one transaction. Idempotent per request id:
+    /// a batch sent again changes nothing.
     /// </summary>
     public Task<UsageBatchResult> RecordUsageAsync(IReadOnlyCollection<UsageEvent> events, CancellationToken cancellationToken) =>
         _usage.RecordAsync(events, null, cancellationToken);
@@ -367,6 +368,13 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// </summary>
     public Task<UsageBatchResult> RecordUsageAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken) =>
         _usage.RecordAsync(events, presence, cancellationToken);
+
+    /// <summary>
+    /// Adds the usage recorded since the last fold into the per-period totals: one upsert per key and
+    /// period instead of one per batch. Reads do not need it; it keeps the pending rows few. Returns the
+    /// totals rows written (0 when another replica's fold was running).
+    /// </summary>
+    public Task<int> FoldUsageAsync(CancellationToken cancellationToken) => _usage.FoldAsync(cancellationToken);
 
     /// <summary>A key's usage in the period of <paramref name="period"/> that holds <paramref name="at"/>; zeros when there was none.</summary>
     public async Task<UsageTotals> GetUsageAsync(string keyId, BudgetPeriodKind period, DateTimeOffset at, CancellationToken cancellationToken)

@@ -9,18 +9,18 @@ namespace VirtualKeys.Registry.Usage;
 
 /// <summary>
 /// Usage events and per-period totals. A batch is one statement: the events are inserted first and
-/// only the ones that were new are added to the totals, which is what makes a replayed batch a
-/// no-op; one statement is atomic, so it needs no transaction of its own (one round trip).
-/// Totals are kept per day and per month (migration 0006); a week is read as the sum of its days
-/// and the total as the sum of the key's months (<c>vk.usage_rows</c>).
+/// only the ones that were new are added up per key into <c>vk.usage_pending</c>, which is what makes
+/// a replayed batch a no-op; one statement is atomic, so it needs no transaction of its own (one
+/// round trip). <see cref="FoldAsync"/> moves pending rows into the totals (migration 0009), kept per
+/// day and per month (migration 0006); <c>vk.usage_rows</c> reads both, a week as the sum of its days
+/// and the total as the sum of the key's months.
 /// </summary>
 internal sealed class UsageStore(RegistryDatabase database, TimeProvider timeProvider)
 {
     // Period starts are computed in C# (BudgetPeriod.StartOf) and sent with each event, so the
-    // totals use exactly the boundaries the sidecar and the operator use. Totals are written sorted,
-    // so concurrent batches lock the same rows in the same order. vk.add_counts is skipped for totals
-    // without refusals: measured on PostgreSQL 15, it was about a third of a served request's cost
-    // when a batch spreads over thousands of keys.
+    // totals use exactly the boundaries the sidecar and the operator use. A batch writes no totals
+    // row: upserting a day and a month row per key was most of PostgreSQL's cost per event when a
+    // batch spreads over thousands of keys (migration 0009 has the figures).
     private const string RecordCtes =
         """
         WITH batch AS (
@@ -35,35 +35,12 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             ON CONFLICT (request_id) DO NOTHING
             RETURNING request_id
         ),
-        by_cause AS (
-            SELECT b.key_id, p.period, p.period_start, b.rejection,
-                   sum(b.request_count)::bigint AS requests, sum(b.input_tokens)::bigint AS input_tokens, sum(b.output_tokens)::bigint AS output_tokens,
-                   sum(b.cost_usd) AS cost_usd, max(b.occurred_at) AS last_request_at
+        pending AS (
+            INSERT INTO vk.usage_pending (key_id, daily_start, monthly_start, rejection, requests, input_tokens, output_tokens, cost_usd, last_request_at, recorded_at)
+            SELECT b.key_id, b.daily_start, b.monthly_start, b.rejection,
+                   sum(b.request_count)::bigint, sum(b.input_tokens)::bigint, sum(b.output_tokens)::bigint, sum(b.cost_usd), max(b.occurred_at), @now
             FROM fresh JOIN batch b USING (request_id)
-            CROSS JOIN LATERAL (VALUES ('daily', b.daily_start), ('monthly', b.monthly_start))
-                AS p(period, period_start)
-            GROUP BY b.key_id, p.period, p.period_start, b.rejection
-        ),
-        totals AS (
-            INSERT INTO vk.usage_totals (key_id, period, period_start, requests, input_tokens, output_tokens, cost_usd, rejections, last_request_at, updated_at)
-            SELECT key_id, period, period_start,
-                   coalesce(sum(requests) FILTER (WHERE rejection IS NULL), 0)::bigint,
-                   sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cost_usd),
-                   coalesce(jsonb_object_agg(rejection, requests) FILTER (WHERE rejection IS NOT NULL), '{}'::jsonb),
-                   max(last_request_at), @now
-            FROM by_cause
-            GROUP BY key_id, period, period_start
-            ORDER BY key_id, period, period_start
-            ON CONFLICT (key_id, period, period_start) DO UPDATE SET
-                requests = usage_totals.requests + excluded.requests,
-                input_tokens = usage_totals.input_tokens + excluded.input_tokens,
-                output_tokens = usage_totals.output_tokens + excluded.output_tokens,
-                cost_usd = usage_totals.cost_usd + excluded.cost_usd,
-                rejections = CASE WHEN excluded.rejections = '{}'::jsonb THEN usage_totals.rejections
-                                  ELSE vk.add_counts(usage_totals.rejections, excluded.rejections) END,
-                last_request_at = greatest(usage_totals.last_request_at, excluded.last_request_at),
-                updated_at = excluded.updated_at
-            RETURNING 1
+            GROUP BY b.key_id, b.daily_start, b.monthly_start, b.rejection
         )
         """;
 
@@ -119,6 +96,20 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             },
             cancellationToken);
     }
+
+    /// <summary>
+    /// Moves every pending usage row into the totals (<c>vk.usage_fold</c>): one upsert per key and
+    /// period for all its batches since the last fold. Reads are exact with or without it; folding
+    /// keeps the pending rows few. Returns the totals rows written, 0 when another fold was running.
+    /// </summary>
+    public Task<int> FoldAsync(CancellationToken cancellationToken) =>
+        database.RunAsync(
+            async (connection, ct) =>
+            {
+                await using var command = new NpgsqlCommand("SELECT vk.usage_fold()", connection);
+                return (int)(await command.ExecuteScalarAsync(ct))!;
+            },
+            cancellationToken);
 
     /// <summary>Several keys' usage in the same kind of period, in one query (for the usage syncer).</summary>
     public Task<IReadOnlyDictionary<string, UsageTotals>> GetAsync(

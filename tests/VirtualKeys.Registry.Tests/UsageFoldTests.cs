@@ -1,0 +1,207 @@
+using Npgsql;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Registry.Usage;
+
+namespace VirtualKeys.Registry.Tests;
+
+/// <summary>
+/// Usage batches leave per-key rows in vk.usage_pending and a fold moves them into vk.usage_totals
+/// (migration 0009): every figure read, and the spend the shared budget pool starts from, must be the
+/// same before and after a fold, and a batch sent again after its fold must still count once.
+/// </summary>
+public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>, IAsyncLifetime
+{
+    /// <summary>vk.usage_fold's advisory lock (migration 0009).</summary>
+    private const long FoldLock = 7349001;
+
+    private static readonly DateTimeOffset SundayEvening = new(2025, 6, 8, 23, 30, 0, TimeSpan.Zero);
+    private TestRegistry _registry = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private VirtualKeyRegistry Registry => _registry.Registry;
+
+    public async ValueTask InitializeAsync() => _registry = await fixture.OpenAsync();
+
+    public ValueTask DisposeAsync() => _registry.DisposeAsync();
+
+    [Fact]
+    public async Task Every_period_reads_the_same_before_and_after_a_fold()
+    {
+        var keyId = NewKeyId();
+        var monday = SundayEvening.AddHours(1);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 100, 50, 1.5m), Rejected(keyId, SundayEvening, "rpm", 3)], Ct);
+        await Registry.RecordUsageAsync([Served(keyId, monday, 10, 5, 0.25m), Served(keyId, monday.AddHours(2), 1, 1, 0.01m)], Ct);
+        await Registry.RecordUsageAsync([Rejected(keyId, monday, "budget", 2), Rejected(keyId, monday, "rpm", 1)], Ct);
+
+        var pendingBefore = await PendingRowsAsync(keyId);
+        var before = await ReadAllPeriodsAsync(keyId, monday);
+        var written = await Registry.FoldUsageAsync(Ct);
+        var after = await ReadAllPeriodsAsync(keyId, monday);
+
+        Assert.True(pendingBefore > 0, "a batch leaves its usage pending");
+        Assert.Equal(0, await PendingRowsAsync(keyId));
+        Assert.True(written >= 3, $"the key's Sunday, Monday and June rows were written: {written} rows in all");
+        Assert.Equal(before, after);
+        var total = after[BudgetPeriodKind.Total];
+        Assert.Equal((3L, 111L, 56L, 1.76m), (total.Requests, total.InputTokens, total.OutputTokens, total.CostUsd));
+        Assert.Equal("budget=2,rpm=4", total.Rejections);
+        Assert.Equal(monday.AddHours(2), total.LastRequestAt);
+        Assert.Equal((2L, 0.26m), (after[BudgetPeriodKind.Daily].Requests, after[BudgetPeriodKind.Daily].CostUsd));
+        Assert.Equal((2L, 0.26m), (after[BudgetPeriodKind.Weekly].Requests, after[BudgetPeriodKind.Weekly].CostUsd));
+    }
+
+    [Fact]
+    public async Task Folding_adds_a_keys_batches_into_one_totals_row_per_day_and_month()
+    {
+        var keyId = NewKeyId();
+        for (var i = 0; i < 3; i++)
+        {
+            await Registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(i), 10, 10, 0.1m)], Ct);
+        }
+
+        var pending = await PendingRowsAsync(keyId);
+        await Registry.FoldUsageAsync(Ct);
+        var rows = await TotalsRowsAsync(keyId);
+
+        Assert.Equal(3, pending);
+        Assert.Equal(new[] { ("daily", 3L, 0.3m), ("monthly", 3L, 0.3m) }, rows);
+    }
+
+    [Fact]
+    public async Task Folds_add_to_what_earlier_folds_wrote()
+    {
+        var keyId = NewKeyId();
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 2, 0.5m)], Ct);
+        await Registry.FoldUsageAsync(Ct);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(1), 3, 4, 0.25m), Rejected(keyId, SundayEvening, "tpm", 5)], Ct);
+        await Registry.FoldUsageAsync(Ct);
+
+        var rows = await TotalsRowsAsync(keyId);
+        var day = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.Equal(new[] { ("daily", 2L, 0.75m), ("monthly", 2L, 0.75m) }, rows);
+        Assert.Equal((4L, 6L, 5L), (day.InputTokens, day.OutputTokens, day.Rejections["tpm"]));
+    }
+
+    [Fact]
+    public async Task A_batch_sent_again_after_its_fold_still_counts_once()
+    {
+        var keyId = NewKeyId();
+        UsageEvent[] batch = [Served(keyId, SundayEvening, 100, 50, 0.0125m), Rejected(keyId, SundayEvening, "rpm", 7)];
+
+        var first = await Registry.RecordUsageAsync(batch, Ct);
+        await Registry.FoldUsageAsync(Ct);
+        var replay = await Registry.RecordUsageAsync(batch, Ct);
+        await Registry.FoldUsageAsync(Ct);
+        var total = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
+
+        Assert.Equal(new UsageBatchResult(2, 0), first);
+        Assert.Equal(new UsageBatchResult(0, 2), replay);
+        Assert.Equal((1L, 0.0125m, 7L), (total.Requests, total.CostUsd, total.Rejections["rpm"]));
+    }
+
+    [Fact]
+    public async Task Pending_spend_counts_where_the_shared_budget_pool_starts_from()
+    {
+        var keyId = NewKeyId();
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m)], Ct);
+
+        var recorded = await RecordedSpendAsync(keyId, day);
+
+        // A 10 USD daily cap with 4 USD recorded and not yet folded: at most 6 may be granted.
+        var given = await ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", keyId, day.UtcDateTime);
+
+        Assert.Equal(4m, recorded);
+        Assert.Equal(6m, given);
+    }
+
+    [Fact]
+    public async Task A_fold_that_finds_another_running_returns_at_once_and_leaves_the_rows_pending()
+    {
+        var keyId = NewKeyId();
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.1m)], Ct);
+
+        await using (var other = new NpgsqlConnection(fixture.ConnectionString))
+        {
+            await other.OpenAsync(Ct);
+            await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({FoldLock})", other))
+            {
+                await take.ExecuteNonQueryAsync(Ct);
+            }
+
+            var whileHeld = await Registry.FoldUsageAsync(Ct);
+
+            Assert.Equal(0, whileHeld);
+            Assert.Equal(1, await PendingRowsAsync(keyId));
+
+            // A pooled connection keeps session locks until it is reset on its next use.
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({FoldLock})", other);
+            await release.ExecuteNonQueryAsync(Ct);
+        }
+
+        await Registry.FoldUsageAsync(Ct);
+        Assert.Equal(0, await PendingRowsAsync(keyId));
+        Assert.Equal(1, (await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct)).Requests);
+    }
+
+    private async Task<Dictionary<BudgetPeriodKind, (long Requests, long InputTokens, long OutputTokens, decimal CostUsd, string Rejections, DateTimeOffset? LastRequestAt)>>
+        ReadAllPeriodsAsync(string keyId, DateTimeOffset at)
+    {
+        var read = new Dictionary<BudgetPeriodKind, (long, long, long, decimal, string, DateTimeOffset?)>();
+        foreach (var period in Enum.GetValues<BudgetPeriodKind>())
+        {
+            var totals = await Registry.GetUsageAsync(keyId, period, at, Ct);
+            var rejections = string.Join(",", totals.Rejections.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"));
+            read[period] = (totals.Requests, totals.InputTokens, totals.OutputTokens, totals.CostUsd, rejections, totals.LastRequestAt);
+        }
+
+        return read;
+    }
+
+    private async Task<long> PendingRowsAsync(string keyId) =>
+        await ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
+
+    private async Task<decimal> RecordedSpendAsync(string keyId, DateTimeOffset start) =>
+        await ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
+
+    private async Task<T> ScalarAsync<T>(string sql, params object[] values)
+    {
+        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return (T)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    private async Task<List<(string Period, long Requests, decimal CostUsd)>> TotalsRowsAsync(string keyId)
+    {
+        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(
+            "SELECT period, requests, cost_usd FROM vk.usage_totals WHERE key_id = $1 ORDER BY period, period_start", connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        var rows = new List<(string, long, decimal)>();
+        while (await reader.ReadAsync(Ct))
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetDecimal(2)));
+        }
+
+        return rows;
+    }
+
+    private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+
+    private static UsageEvent Served(string keyId, DateTimeOffset at, long input, long output, decimal cost) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", "openai", input, output, cost);
+
+    private static UsageEvent Rejected(string keyId, DateTimeOffset at, string cause, int count) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", null, 0, 0, 0m, cause, count);
+}

@@ -49,7 +49,10 @@ public sealed class RegistrySidecarWiring
             ? new LocalQuotaStore(time)
             : new SharedQuotaStore(registry.Quotas, quota, time, loggerFactory.CreateLogger<SharedQuotaStore>());
         var source = new RegistryKeySnapshotSource(registry, loggerFactory, time, fullSyncInterval, (IRecordedSpendObserver)store);
-        return new RegistrySidecarWiring(store, source, new RegistryUsageSink(registry, store as IQuotaPresence, source));
+        return new RegistrySidecarWiring(
+            store,
+            source,
+            new RegistryUsageSink(registry, store as IQuotaPresence, source, time, loggerFactory.CreateLogger<RegistryUsageSink>()));
     }
 
     /// <summary>Makes the sidecar use <see cref="Quota"/>; pass it as (or call it from) the builder callback.</summary>

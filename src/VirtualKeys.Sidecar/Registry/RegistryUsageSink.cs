@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Usage;
@@ -13,22 +15,33 @@ namespace VirtualKeys.Sidecar.Registry;
 /// <remarks>
 /// An aggregated refusal record (the refusals of one key and cause since the last write) becomes one
 /// event carrying its count, under the record's id, which a retried batch keeps: a storm of refusals
-/// costs one row per key, cause and batch. Served requests are one event each.
+/// costs one row per key, cause and batch. Served requests are one event each. After a write, the
+/// sink folds the registry's pending usage into its totals when <see cref="UsageFoldSchedule"/> says so.
 /// </remarks>
-public sealed class RegistryUsageSink : IUsageSink
+public sealed partial class RegistryUsageSink : IUsageSink
 {
     private readonly VirtualKeyRegistry _registry;
     private readonly IQuotaPresence? _presence;
     private readonly IChangeVersionObserver? _versions;
+    private readonly UsageFoldSchedule _folds;
+    private readonly ILogger _logger;
 
     /// <param name="presence">The shared quota store, whose replica's presence each batch carries while it needs one.</param>
     /// <param name="versions">The snapshot source, told the registry's change version each batch reads.</param>
-    public RegistryUsageSink(VirtualKeyRegistry registry, IQuotaPresence? presence = null, IChangeVersionObserver? versions = null)
+    /// <param name="time">The clock of the fold schedule; null for the system clock.</param>
+    public RegistryUsageSink(
+        VirtualKeyRegistry registry,
+        IQuotaPresence? presence = null,
+        IChangeVersionObserver? versions = null,
+        TimeProvider? time = null,
+        ILogger<RegistryUsageSink>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         _registry = registry;
         _presence = presence;
         _versions = versions;
+        _folds = new UsageFoldSchedule(time ?? TimeProvider.System);
+        _logger = logger ?? (ILogger)NullLogger.Instance;
     }
 
     public async Task WriteAsync(IReadOnlyList<UsageRecord> batch, CancellationToken cancellationToken)
@@ -55,6 +68,28 @@ public sealed class RegistryUsageSink : IUsageSink
         if (presence is { } carried)
         {
             _presence!.PresenceCarried(carried, result.Present, result.LiveReplicas);
+        }
+
+        if (_folds.Written(events.Count))
+        {
+            await FoldAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The batch is written whatever becomes of the fold: a failed fold is logged and tried again
+    /// after the next batch, and the pending rows it left are read all the same.
+    /// </summary>
+    private async Task FoldAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _registry.FoldUsageAsync(cancellationToken);
+            _folds.Folded();
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.FoldFailed(_logger, ex.GetType().Name, ex.Message);
         }
     }
 
@@ -101,4 +136,10 @@ public sealed class RegistryUsageSink : IUsageSink
         { Length: > 0 } other => other,
         _ => "other",
     };
+
+    private static partial class Log
+    {
+        [LoggerMessage(24, LogLevel.Warning, "Folding the registry's pending usage into its totals failed ({ErrorType}: {ErrorMessage}); trying again after the next usage batch")]
+        public static partial void FoldFailed(ILogger logger, string errorType, string errorMessage);
+    }
 }

@@ -123,7 +123,10 @@ internal sealed class SidecarRig : IAsyncDisposable
         return events;
     }
 
-    /// <summary>The key's all-time total (the sum of its monthly rows, as the registry reads it); zeros when nothing was recorded.</summary>
+    /// <summary>
+    /// The key's all-time total as the registry reads it (<c>vk.usage_rows</c>: its monthly rows, and
+    /// the usage still pending a fold); zeros when nothing was recorded.
+    /// </summary>
     public async Task<RecordedTotal> TotalAsync(string keyId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -132,9 +135,9 @@ internal sealed class SidecarRig : IAsyncDisposable
             SELECT coalesce(sum(requests), 0)::bigint, coalesce(sum(input_tokens), 0)::bigint, coalesce(sum(output_tokens), 0)::bigint, coalesce(sum(cost_usd), 0),
                    (SELECT coalesce(jsonb_object_agg(cause, n), '{}'::jsonb)::text
                     FROM (SELECT r.key AS cause, sum(r.value::bigint) AS n
-                          FROM vk.usage_totals t, jsonb_each_text(t.rejections) r
-                          WHERE t.key_id = @key AND t.period = 'monthly' GROUP BY r.key) causes)
-            FROM vk.usage_totals WHERE key_id = @key AND period = 'monthly'
+                          FROM vk.usage_rows(ARRAY[@key], 'total', now()) t, jsonb_each_text(t.rejections) r
+                          GROUP BY r.key) causes)
+            FROM vk.usage_rows(ARRAY[@key], 'total', now())
             """,
             connection);
         command.Parameters.AddWithValue("key", keyId);

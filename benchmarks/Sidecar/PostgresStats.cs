@@ -35,9 +35,10 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
 
     /// <summary>
     /// The part of <see cref="RoundTripsAsync"/> that records usage, so the rest is what admission itself
-    /// costs: a usage batch is one statement (data-modifying CTEs over vk.usage_events and
-    /// vk.usage_totals, no transaction block); registries before migration 0003 wrote two inserts and a
-    /// COMMIT per batch, counted as three.
+    /// costs: a usage batch is one statement (data-modifying CTEs over vk.usage_events and, since
+    /// migration 0009, vk.usage_pending; no transaction block), and a fold of the pending usage into the
+    /// totals another (<c>SELECT vk.usage_fold()</c>); registries before migration 0003 wrote two
+    /// inserts and a COMMIT per batch, counted as three.
     /// </summary>
     public Task<long> UsageRoundTripsAsync(CancellationToken cancellationToken) =>
         ScalarAsync(
@@ -45,7 +46,7 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             SELECT coalesce(sum(calls * CASE WHEN query ILIKE 'INSERT INTO vk.usage_events%' THEN 2 ELSE 1 END), 0)::bigint
             FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database)
-              AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%')
+              AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%' OR query ILIKE 'SELECT vk.usage_fold()%')
             """,
             cancellationToken);
 
@@ -59,7 +60,7 @@ internal sealed class PostgresStats(string maintenanceConnectionString, string d
             """
             SELECT calls, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = @database)
-              AND NOT (@withoutUsage AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%' OR query ILIKE 'BEGIN%' OR query ILIKE 'COMMIT%' OR query ILIKE 'DISCARD ALL%'))
+              AND NOT (@withoutUsage AND (query ILIKE 'INSERT INTO vk.usage%' OR query ILIKE 'WITH%INSERT INTO vk.usage_events%' OR query ILIKE 'SELECT vk.usage_fold()%' OR query ILIKE 'BEGIN%' OR query ILIKE 'COMMIT%' OR query ILIKE 'DISCARD ALL%'))
             ORDER BY calls DESC LIMIT @count
             """,
             connection);

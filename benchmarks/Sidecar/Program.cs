@@ -142,12 +142,14 @@ async Task<int> RunAsync()
 
     var proxy = await MeasureAsync(wrk, cpu, cpuPerRequest, "proxy", "sidecar proxy  (POST /v1/chat/completions -> mock)", new Uri(sidecar.BaseAddress, "v1/chat/completions"), "chat", keys.UnlimitedTokens);
     upstream.Reset();
+    await SettleAsync(cpu);
     var nginxProxy = await MeasureAsync(wrk, cpu, cpuPerRequest, "nginx_proxy", "nginx proxy    (POST /v1/chat/completions -> mock)", new Uri(nginx.BaseAddress, "v1/chat/completions"), "chat-plain", []);
     upstream.Reset();
     var kestrel = await MeasureAsync(wrk, cpu, cpuPerRequest, "kestrel_baseline", "Kestrel baseline (the same requests, constant JSON)", new Uri(baseline.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
     var resolve = await MeasureAsync(wrk, cpu, cpuPerRequest, "resolve", "sidecar resolve (POST /v1/resolve, then /v1/usage)", new Uri(sidecar.BaseAddress, "v1/resolve"), "resolve", keys.UnlimitedTokens);
     // Half of the full-load request rate, which is half the resolve rate: the mix stays one report per resolve.
     var (halfLoad, halfLoadTarget) = await MeasureHalfLoadAsync(wrk, "sidecar resolve", new Uri(sidecar.BaseAddress, "v1/resolve"), keys.UnlimitedTokens, resolve.SuccessPerSecond / 2);
+    await SettleAsync(cpu);
     // The bare endpoint paced to the same rate: what wrk, Kestrel and this machine add to the tail anyway.
     var (kestrelHalfLoad, _) = await MeasureHalfLoadAsync(wrk, "Kestrel baseline", new Uri(baseline.BaseAddress, "v1/resolve"), keys.UnlimitedTokens, resolve.SuccessPerSecond / 2);
     var rssAfterBytes = sidecar.ResidentBytes();
@@ -223,6 +225,27 @@ async Task<WrkResult> MeasureAsync(
     cpuPerRequest[phase] = used.Where(p => p.Key != CpuAccounting.Machine)
         .ToDictionary(p => p.Key, p => Math.Round(p.Value * 1e6 / Math.Max(1, result.Requests), 1), StringComparer.Ordinal);
     return result;
+}
+
+// The sidecar writes its usage after the requests (a batch per 500 records, the rest within its 10 s
+// flush interval, and now and then a fold of the registry's pending usage): work of the sidecar's run
+// that would otherwise land in the next target's. Before a reference is measured, wait out the flush
+// interval and then until PostgreSQL is idle (under 5% of a core for a whole second), at most 30 s.
+// (The gauge of the sidecar's usage buffer would not do: it also counts the decisions wrk resolved and
+// never reported when it stopped, which wait for their TTL.)
+async Task SettleAsync(CpuAccounting cpu)
+{
+    var started = DateTime.UtcNow;
+    await Task.Delay(TimeSpan.FromSeconds(11), ct);
+    var quiet = 0;
+    while (quiet < 2 && DateTime.UtcNow - started < TimeSpan.FromSeconds(30))
+    {
+        var before = cpu.Sample();
+        await Task.Delay(500, ct);
+        quiet = CpuAccounting.Between(before, cpu.Sample())[CpuAccounting.Postgres] < 0.025 ? quiet + 1 : 0;
+    }
+
+    Progress.Line($"  settled: the sidecar's usage written and PostgreSQL idle after {(DateTime.UtcNow - started).TotalSeconds:F1}s");
 }
 
 // wrk 4 has no fixed-rate mode (that is wrk2), so half load is paced: every connection waits a fixed

@@ -8,7 +8,8 @@ namespace VirtualKeys.Registry.Tests;
 /// <summary>
 /// Usage batches leave per-key rows in vk.usage_pending and a fold moves them into vk.usage_totals
 /// (migration 0009): every figure read, and the spend the shared budget pool starts from, must be the
-/// same before and after a fold, and a batch sent again after its fold must still count once.
+/// same before and after a fold (and while one runs beside batches), and a batch sent again after its
+/// fold must still count once.
 /// </summary>
 public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>, IAsyncLifetime
 {
@@ -145,6 +146,59 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         await Registry.FoldUsageAsync(Ct);
         Assert.Equal(0, await PendingRowsAsync(keyId));
         Assert.Equal(1, (await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct)).Requests);
+    }
+
+    [Fact]
+    public async Task Folds_beside_concurrent_batches_and_readers_never_show_usage_twice_or_lose_it()
+    {
+        const int Writers = 4;
+        const int BatchesEach = 25;
+        var keyId = NewKeyId();
+        using var writing = new CancellationTokenSource();
+        var seen = new List<decimal>();
+
+        var writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(
+            async () =>
+            {
+                for (var i = 0; i < BatchesEach; i++)
+                {
+                    await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.01m), Rejected(keyId, SundayEvening, "rpm", 1)], Ct);
+                }
+            },
+            Ct)).ToArray();
+        var folder = Task.Run(
+            async () =>
+            {
+                while (!writing.IsCancellationRequested)
+                {
+                    await Registry.FoldUsageAsync(Ct);
+                }
+            },
+            Ct);
+        var reader = Task.Run(
+            async () =>
+            {
+                while (!writing.IsCancellationRequested)
+                {
+                    seen.Add((await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct)).CostUsd);
+                }
+            },
+            Ct);
+
+        await Task.WhenAll(writers);
+        await writing.CancelAsync();
+        await Task.WhenAll(folder, reader);
+        var beforeLastFold = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
+        await Registry.FoldUsageAsync(Ct);
+        var afterLastFold = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
+
+        var expected = Writers * BatchesEach * 0.01m;
+        Assert.True(seen.Count > 0);
+        Assert.All(seen, cost => Assert.InRange(cost, 0m, expected));
+        Assert.Equal(seen.OrderBy(c => c), seen);
+        Assert.Equal(((long)Writers * BatchesEach, expected, (long)Writers * BatchesEach), (beforeLastFold.Requests, beforeLastFold.CostUsd, beforeLastFold.Rejections["rpm"]));
+        Assert.Equal((beforeLastFold.Requests, beforeLastFold.CostUsd, beforeLastFold.Rejections["rpm"]), (afterLastFold.Requests, afterLastFold.CostUsd, afterLastFold.Rejections["rpm"]));
+        Assert.Equal(0, await PendingRowsAsync(keyId));
     }
 
     private async Task<Dictionary<BudgetPeriodKind, (long Requests, long InputTokens, long OutputTokens, decimal CostUsd, string Rejections, DateTimeOffset? LastRequestAt)>>

@@ -97,7 +97,9 @@ public sealed partial class RegistryMigrator
         var newlyApplied = new List<int>();
         foreach (var migration in known.Where(m => m.Version > startVersion))
         {
-            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, cancellationToken: cancellationToken));
+            // No command timeout: a migration that rewrites or indexes a large table (0009 builds an
+            // index over every usage event) must not be cut off halfway and retried forever.
+            await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, commandTimeout: 0, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(
                 new CommandDefinition(
                     "INSERT INTO vk.schema_version (version, name, checksum, applied_at) VALUES (@Version, @Name, @Checksum, @AppliedAt)",

@@ -25,6 +25,7 @@ public sealed partial class RegistryUsageSink : IUsageSink
     private readonly IChangeVersionObserver? _versions;
     private readonly UsageFoldSchedule _folds;
     private readonly ILogger _logger;
+    private int _folding;
 
     /// <param name="presence">The shared quota store, whose replica's presence each batch carries while it needs one.</param>
     /// <param name="versions">The snapshot source, told the registry's change version each batch reads.</param>
@@ -72,25 +73,46 @@ public sealed partial class RegistryUsageSink : IUsageSink
 
         if (_folds.Written(events.Count))
         {
-            await FoldAsync(cancellationToken);
+            StartFold();
         }
     }
 
+    /// <summary>The fold running in the background, if any (tests wait for it).</summary>
+    internal Task? RunningFold { get; private set; }
+
     /// <summary>
-    /// The batch is written whatever becomes of the fold: a failed fold is logged and tried again
-    /// after the next batch, and the pending rows it left are read all the same.
+    /// Folds beside the usage writes, never in their way: batches go on while PostgreSQL folds, and
+    /// a shutdown's last batches do not wait for it (a fold cut off by the process ending is rolled
+    /// back whole). One fold at a time per sidecar; a failed one is logged and tried again after its
+    /// interval. The pending rows it leaves are read all the same.
     /// </summary>
-    private async Task FoldAsync(CancellationToken cancellationToken)
+    private void StartFold()
     {
-        try
+        if (Interlocked.CompareExchange(ref _folding, 1, 0) != 0)
         {
-            await _registry.FoldUsageAsync(cancellationToken);
-            _folds.Folded();
+            return;
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+
+        RunningFold = Task.Run(async () =>
         {
-            Log.FoldFailed(_logger, ex.GetType().Name, ex.Message);
-        }
+            try
+            {
+                await _registry.FoldUsageAsync(CancellationToken.None);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The sidecar stopped and closed the registry under the fold, which PostgreSQL rolled back.
+            }
+            catch (Exception ex)
+            {
+                Log.FoldFailed(_logger, ex.GetType().Name, ex.Message);
+            }
+            finally
+            {
+                _folds.Folded();
+                Volatile.Write(ref _folding, 0);
+            }
+        });
     }
 
     /// <summary>
@@ -139,7 +161,7 @@ public sealed partial class RegistryUsageSink : IUsageSink
 
     private static partial class Log
     {
-        [LoggerMessage(24, LogLevel.Warning, "Folding the registry's pending usage into its totals failed ({ErrorType}: {ErrorMessage}); trying again after the next usage batch")]
+        [LoggerMessage(24, LogLevel.Warning, "Folding the registry's pending usage into its totals failed ({ErrorType}: {ErrorMessage}); the usage stays pending (and is read) until the next fold")]
         public static partial void FoldFailed(ILogger logger, string errorType, string errorMessage);
     }
 }

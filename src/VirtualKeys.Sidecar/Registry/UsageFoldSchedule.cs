@@ -6,8 +6,9 @@ namespace VirtualKeys.Sidecar.Registry;
 /// is heavy, at least <see cref="BusyInterval"/> after the last one (the longer it waits, the more
 /// of each key's batches one upsert covers, but the larger each fold's burst of work in PostgreSQL),
 /// and otherwise at most <see cref="IdleInterval"/>, which keeps the pending rows of a quiet
-/// registry few without a statement of its own every few seconds.
-/// Reads include pending rows, so the schedule changes cost, never a figure.
+/// registry few without a statement of its own every few seconds. A sidecar's first batch folds at
+/// once, so pods that live shorter than the idle interval fold too. A failed fold waits its interval
+/// like a successful one. Reads include pending rows, so the schedule changes cost, never a figure.
 /// </summary>
 internal sealed class UsageFoldSchedule
 {
@@ -20,13 +21,12 @@ internal sealed class UsageFoldSchedule
 
     private readonly TimeProvider _time;
     private readonly object _gate = new();
-    private DateTimeOffset _lastFold;
+    private DateTimeOffset? _lastFold;
     private long _written;
 
     public UsageFoldSchedule(TimeProvider time)
     {
         _time = time;
-        _lastFold = time.GetUtcNow();
     }
 
     /// <summary>Counts a written batch and says whether a fold is due now.</summary>
@@ -35,12 +35,17 @@ internal sealed class UsageFoldSchedule
         lock (_gate)
         {
             _written += records;
-            var waited = _time.GetUtcNow() - _lastFold;
+            if (_lastFold is not { } last)
+            {
+                return true;
+            }
+
+            var waited = _time.GetUtcNow() - last;
             return waited >= IdleInterval || (waited >= BusyInterval && _written >= BusyRecords);
         }
     }
 
-    /// <summary>A fold ran (or another replica's was running, which folds the same rows).</summary>
+    /// <summary>A fold was tried: it ran, found another replica's running (which folds the same rows), or failed.</summary>
     public void Folded()
     {
         lock (_gate)

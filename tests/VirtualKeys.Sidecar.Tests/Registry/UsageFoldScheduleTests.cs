@@ -9,9 +9,9 @@ using VirtualKeys.Sidecar.Registry;
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
 /// <summary>
-/// The sidecar folds the registry's pending usage into its totals after a usage batch: while usage is
-/// heavy, every <see cref="UsageFoldSchedule.BusyInterval"/> at most; when it is light, once per
-/// <see cref="UsageFoldSchedule.IdleInterval"/>. Reads are exact either way; these tests hold the
+/// The sidecar folds the registry's pending usage into its totals beside its usage batches: at its
+/// first batch; while usage is heavy, every <see cref="UsageFoldSchedule.BusyInterval"/> at most; when
+/// it is light, once per <see cref="UsageFoldSchedule.IdleInterval"/>. Reads are exact either way; these tests hold the
 /// schedule that keeps the pending rows few without a statement every few seconds.
 /// </summary>
 public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>
@@ -19,11 +19,13 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact]
-    public void Heavy_usage_folds_once_the_busy_interval_has_passed_and_light_usage_after_the_idle_one()
+    public void The_first_batch_folds_then_heavy_usage_after_the_busy_interval_and_light_usage_after_the_idle_one()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var schedule = new UsageFoldSchedule(time);
 
+        var first = schedule.Written(1);
+        schedule.Folded();
         var heavyAtOnce = schedule.Written(UsageFoldSchedule.BusyRecords);
         time.Advance(UsageFoldSchedule.BusyInterval);
         var heavyLater = schedule.Written(1);
@@ -35,6 +37,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         time.Advance(TimeSpan.FromSeconds(1));
         var lightAfterIdleInterval = schedule.Written(10);
 
+        Assert.True(first, "a sidecar's first batch folds, so short-lived pods fold too");
         Assert.False(heavyAtOnce, "a fold waits the busy interval, however much was written");
         Assert.True(heavyLater);
         Assert.False(lightAfterBusyInterval, "light usage does not fold every busy interval");
@@ -43,7 +46,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
     }
 
     [Fact]
-    public async Task The_registry_sink_folds_when_the_schedule_says_so_and_the_usage_reads_the_same()
+    public async Task The_registry_sink_folds_beside_its_writes_when_the_schedule_says_so_and_the_usage_reads_the_same()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var registry = await VirtualKeyRegistry.OpenAsync(database.ConnectionString, database.KekPath, time, null, Cancel);
@@ -51,15 +54,33 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         var keyId = VirtualKeyId.FromUid(Guid.NewGuid().ToString());
 
         await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.5m)], Cancel);
-        var pendingAtFirst = await PendingRowsAsync(keyId);
-        time.Advance(UsageFoldSchedule.IdleInterval);
-        await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.25m)], Cancel);
-        var pendingAfterIdleInterval = await PendingRowsAsync(keyId);
-        var usage = await registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, time.GetUtcNow(), Cancel);
+        await sink.RunningFold!.WaitAsync(Cancel);
+        var pendingAfterFirstBatch = await PendingRowsAsync(keyId);
+        var firstFold = sink.RunningFold;
 
-        Assert.Equal(1, pendingAtFirst);
+        await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.25m)], Cancel);
+        var pendingBeforeIdleInterval = await PendingRowsAsync(keyId);
+        var readWhilePending = await TotalAsync(registry, keyId, time);
+        var noNewFold = ReferenceEquals(firstFold, sink.RunningFold);
+
+        time.Advance(UsageFoldSchedule.IdleInterval);
+        await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.125m)], Cancel);
+        await sink.RunningFold!.WaitAsync(Cancel);
+        var pendingAfterIdleInterval = await PendingRowsAsync(keyId);
+        var readAfterFold = await TotalAsync(registry, keyId, time);
+
+        Assert.Equal(0, pendingAfterFirstBatch);
+        Assert.Equal(1, pendingBeforeIdleInterval);
+        Assert.True(noNewFold, "the second batch, within the idle interval, started no fold");
+        Assert.Equal((2L, 0.75m), readWhilePending);
         Assert.Equal(0, pendingAfterIdleInterval);
-        Assert.Equal((2L, 0.75m), (usage.Requests, usage.CostUsd));
+        Assert.Equal((3L, 0.875m), readAfterFold);
+    }
+
+    private static async Task<(long Requests, decimal CostUsd)> TotalAsync(VirtualKeyRegistry registry, string keyId, TimeProvider time)
+    {
+        var usage = await registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, time.GetUtcNow(), Cancel);
+        return (usage.Requests, usage.CostUsd);
     }
 
     private async Task<long> PendingRowsAsync(string keyId)

@@ -20,6 +20,9 @@ CREATE TABLE vk.usage_pending (
     recorded_at timestamptz NOT NULL
 );
 CREATE INDEX usage_pending_key ON vk.usage_pending (key_id);
+-- No primary key (it would cost an index entry per row); a registry whose tables are published
+-- for logical replication must still be able to delete the rows a fold moves.
+ALTER TABLE vk.usage_pending REPLICA IDENTITY FULL;
 
 -- The per-key index of the events cost about 5 us per event (random leaf pages over thousands
 -- of keys); nothing in the registry reads events by key. Audit and billing exports read a time

@@ -155,7 +155,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
     public async Task Tampered_key_ring_element_is_refused_at_start_up()
     {
         await _registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct);
-        var original = await ScalarAsync<string>("SELECT xml FROM vk.data_protection_keys ORDER BY id LIMIT 1");
+        var original = await fixture.ScalarAsync<string>("SELECT xml FROM vk.data_protection_keys ORDER BY id LIMIT 1");
         var tampered = XElement.Parse(original);
         var sealedElement = tampered.Descendants(XName.Get("encryptedElement", "urn:aigateway.dev:virtual-keys:kek")).Single();
         var sealedBytes = Convert.FromBase64String(sealedElement.Value);
@@ -221,8 +221,8 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
     /// <summary>The id of the Data Protection key that protected a key's credential (payload bytes 4..20).</summary>
     private async Task<Guid> ProtectingKeyAsync(string keyId)
     {
-        var ciphertext = await ScalarAsync<byte[]>(
-            "SELECT c.ciphertext FROM vk.provider_credentials c JOIN vk.virtual_keys k ON k.id = c.virtual_key WHERE k.key_id = @keyId",
+        var ciphertext = await fixture.ScalarAsync<byte[]>(
+            "SELECT c.ciphertext FROM vk.provider_credentials c JOIN vk.virtual_keys k ON k.id = c.virtual_key WHERE k.key_id = $1",
             keyId);
         return new Guid(ciphertext.AsSpan(4, 16));
     }
@@ -250,15 +250,6 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
         }
 
         return dump;
-    }
-
-    private async Task<T> ScalarAsync<T>(string sql, string? keyId = null)
-    {
-        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue("keyId", keyId ?? "");
-        return (T)(await command.ExecuteScalarAsync(Ct))!;
     }
 
     private async Task SetFirstKeyRingElementAsync(string xml)

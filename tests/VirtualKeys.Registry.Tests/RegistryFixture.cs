@@ -1,3 +1,4 @@
+using Npgsql;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
 
@@ -21,6 +22,21 @@ public sealed class RegistryFixture(PostgresFixture server) : IAsyncLifetime
     }
 
     internal Task<TestRegistry> OpenAsync() => TestRegistry.CreateAsync(ConnectionString, KekPath);
+
+    /// <summary>One value read straight from the database; <paramref name="values"/> are the positional parameters $1, $2, ...</summary>
+    internal async Task<T> ScalarAsync<T>(string sql, params object[] values)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 
     public async ValueTask DisposeAsync()
     {

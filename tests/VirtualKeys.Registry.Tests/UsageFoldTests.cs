@@ -113,7 +113,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var recorded = await RecordedSpendAsync(keyId, day);
 
         // A 10 USD daily cap with 4 USD recorded and not yet folded: at most 6 may be granted.
-        var given = await ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", keyId, day.UtcDateTime);
+        var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", keyId, day.UtcDateTime);
 
         Assert.Equal(4m, recorded);
         Assert.Equal(6m, given);
@@ -216,23 +216,10 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     }
 
     private async Task<long> PendingRowsAsync(string keyId) =>
-        await ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
+        await fixture.ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
 
     private async Task<decimal> RecordedSpendAsync(string keyId, DateTimeOffset start) =>
-        await ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
-
-    private async Task<T> ScalarAsync<T>(string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(fixture.ConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        }
-
-        return (T)(await command.ExecuteScalarAsync(Ct))!;
-    }
+        await fixture.ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
 
     private async Task<List<(string Period, long Requests, decimal CostUsd)>> TotalsRowsAsync(string keyId)
     {

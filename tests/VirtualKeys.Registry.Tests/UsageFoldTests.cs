@@ -6,10 +6,11 @@ using VirtualKeys.Registry.Usage;
 namespace VirtualKeys.Registry.Tests;
 
 /// <summary>
-/// Usage batches leave per-key rows in vk.usage_pending and a fold moves them into vk.usage_totals
-/// (migration 0009): every figure read, and the spend the shared budget pool starts from, must be the
-/// same before and after a fold (and while one runs beside batches), and a batch sent again after its
-/// fold must still count once.
+/// Usage batches leave per-key rows in vk.usage_pending for events counted for a budget (migration
+/// 0009) and stamp the others with their transaction (migration 0010); a fold moves both into
+/// vk.usage_totals: every figure read, and the spend the shared budget pool starts from, must be the
+/// same before and after a fold (and while one runs beside batches and open transactions), and a batch
+/// sent again after its fold must still count once.
 /// </summary>
 public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<RegistryFixture>, IAsyncLifetime
 {
@@ -27,22 +28,26 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
 
     public ValueTask DisposeAsync() => _registry.DisposeAsync();
 
-    [Fact]
-    public async Task Every_period_reads_the_same_before_and_after_a_fold()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_period_reads_the_same_before_and_after_a_fold(bool forBudget)
     {
         var keyId = NewKeyId();
         var monday = SundayEvening.AddHours(1);
-        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 100, 50, 1.5m), Rejected(keyId, SundayEvening, "rpm", 3)], Ct);
-        await Registry.RecordUsageAsync([Served(keyId, monday, 10, 5, 0.25m), Served(keyId, monday.AddHours(2), 1, 1, 0.01m)], Ct);
-        await Registry.RecordUsageAsync([Rejected(keyId, monday, "budget", 2), Rejected(keyId, monday, "rpm", 1)], Ct);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 100, 50, 1.5m, forBudget), Rejected(keyId, SundayEvening, "rpm", 3, forBudget)], Ct);
+        await Registry.RecordUsageAsync([Served(keyId, monday, 10, 5, 0.25m, forBudget), Served(keyId, monday.AddHours(2), 1, 1, 0.01m, forBudget)], Ct);
+        await Registry.RecordUsageAsync([Rejected(keyId, monday, "budget", 2, forBudget), Rejected(keyId, monday, "rpm", 1, forBudget)], Ct);
 
         var pendingBefore = await PendingRowsAsync(keyId);
+        var unfoldedBefore = await UnfoldedEventsAsync(keyId);
         var before = await ReadAllPeriodsAsync(keyId, monday);
-        var written = await Registry.FoldUsageAsync(Ct);
+        var written = await FoldAllOfAsync(keyId);
         var after = await ReadAllPeriodsAsync(keyId, monday);
 
-        Assert.True(pendingBefore > 0, "a batch leaves its usage pending");
-        Assert.Equal(0, await PendingRowsAsync(keyId));
+        // Counted for a budget: per-key pending rows; otherwise stamped events and no pending row.
+        Assert.Equal(forBudget ? (true, 0L) : (false, 6L), (pendingBefore > 0, unfoldedBefore));
+        Assert.Equal((0L, 0L), (await PendingRowsAsync(keyId), await UnfoldedEventsAsync(keyId)));
         Assert.True(written >= 3, $"the key's Sunday, Monday and June rows were written: {written} rows in all");
         Assert.Equal(before, after);
         var total = after[BudgetPeriodKind.Total];
@@ -70,14 +75,16 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         Assert.Equal(new[] { ("daily", 3L, 0.3m), ("monthly", 3L, 0.3m) }, rows);
     }
 
-    [Fact]
-    public async Task Folds_add_to_what_earlier_folds_wrote()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Folds_add_to_what_earlier_folds_wrote(bool forBudget)
     {
         var keyId = NewKeyId();
-        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 2, 0.5m)], Ct);
-        await Registry.FoldUsageAsync(Ct);
-        await Registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(1), 3, 4, 0.25m), Rejected(keyId, SundayEvening, "tpm", 5)], Ct);
-        await Registry.FoldUsageAsync(Ct);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 2, 0.5m, forBudget)], Ct);
+        await FoldAllOfAsync(keyId);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(1), 3, 4, 0.25m, !forBudget), Rejected(keyId, SundayEvening, "tpm", 5, forBudget)], Ct);
+        await FoldAllOfAsync(keyId);
 
         var rows = await TotalsRowsAsync(keyId);
         var day = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
@@ -86,11 +93,13 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         Assert.Equal((4L, 6L, 5L), (day.InputTokens, day.OutputTokens, day.Rejections["tpm"]));
     }
 
-    [Fact]
-    public async Task A_batch_sent_again_after_its_fold_still_counts_once()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_batch_sent_again_after_its_fold_still_counts_once(bool forBudget)
     {
         var keyId = NewKeyId();
-        UsageEvent[] batch = [Served(keyId, SundayEvening, 100, 50, 0.0125m), Rejected(keyId, SundayEvening, "rpm", 7)];
+        UsageEvent[] batch = [Served(keyId, SundayEvening, 100, 50, 0.0125m, forBudget), Rejected(keyId, SundayEvening, "rpm", 7, forBudget)];
 
         var first = await Registry.RecordUsageAsync(batch, Ct);
         await Registry.FoldUsageAsync(Ct);
@@ -148,8 +157,10 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         Assert.Equal(1, (await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct)).Requests);
     }
 
-    [Fact]
-    public async Task Folds_beside_concurrent_batches_and_readers_never_show_usage_twice_or_lose_it()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Folds_beside_concurrent_batches_and_readers_never_show_usage_twice_or_lose_it(bool forBudget)
     {
         const int Writers = 4;
         const int BatchesEach = 25;
@@ -162,7 +173,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
             {
                 for (var i = 0; i < BatchesEach; i++)
                 {
-                    await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.01m), Rejected(keyId, SundayEvening, "rpm", 1)], Ct);
+                    await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.01m, forBudget), Rejected(keyId, SundayEvening, "rpm", 1, forBudget)], Ct);
                 }
             },
             Ct)).ToArray();
@@ -189,7 +200,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         await writing.CancelAsync();
         await Task.WhenAll(folder, reader);
         var beforeLastFold = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
-        await Registry.FoldUsageAsync(Ct);
+        await FoldAllOfAsync(keyId);
         var afterLastFold = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
 
         var expected = Writers * BatchesEach * 0.01m;
@@ -198,7 +209,90 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         Assert.Equal(seen.OrderBy(c => c), seen);
         Assert.Equal(((long)Writers * BatchesEach, expected, (long)Writers * BatchesEach), (beforeLastFold.Requests, beforeLastFold.CostUsd, beforeLastFold.Rejections["rpm"]));
         Assert.Equal((beforeLastFold.Requests, beforeLastFold.CostUsd, beforeLastFold.Rejections["rpm"]), (afterLastFold.Requests, afterLastFold.CostUsd, afterLastFold.Rejections["rpm"]));
-        Assert.Equal(0, await PendingRowsAsync(keyId));
+        Assert.Equal((0L, 0L), (await PendingRowsAsync(keyId), await UnfoldedEventsAsync(keyId)));
+    }
+
+    [Fact]
+    public async Task A_fold_leaves_the_events_of_a_transaction_still_open_to_the_next_fold()
+    {
+        var keyId = NewKeyId();
+        await using var open = new NpgsqlConnection(fixture.ConnectionString);
+        await open.OpenAsync(Ct);
+        await using var transaction = await open.BeginTransactionAsync(Ct);
+        await using (var insert = new NpgsqlCommand(
+            """
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, input_tokens, output_tokens, cost_usd, recorded_at, fold_xid)
+            VALUES ($1, $2, $3, 1, 1, 2.5, now(), vk.usage_fold_stamp())
+            """,
+            open,
+            transaction))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Guid.NewGuid().ToString() });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+            insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = SundayEvening.UtcDateTime });
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Written after the open transaction took its id, committed before the fold.
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.5m, forBudget: false)], Ct);
+        await Registry.FoldUsageAsync(Ct);
+        var whileOpen = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        await transaction.CommitAsync(Ct);
+        var committed = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        await FoldAllOfAsync(keyId);
+        var folded = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.Equal((1L, 0.5m), (whileOpen.Requests, whileOpen.CostUsd));
+        Assert.Equal((2L, 3.0m), (committed.Requests, committed.CostUsd));
+        Assert.Equal((2L, 3.0m), (folded.Requests, folded.CostUsd));
+        Assert.Equal(0L, await UnfoldedEventsAsync(keyId));
+        Assert.Equal(new[] { ("daily", 2L, 3.0m), ("monthly", 2L, 3.0m) }, await TotalsRowsAsync(keyId));
+    }
+
+    [Fact]
+    public async Task Events_stamped_below_where_the_folds_stopped_take_the_pending_rows_instead()
+    {
+        // As after a restore into another PostgreSQL cluster, whose transaction ids are lower.
+        var keyId = NewKeyId();
+        await Registry.FoldUsageAsync(Ct);
+        var stoppedAt = await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state");
+        await fixture.ScalarAsync<int>("UPDATE vk.usage_fold_state SET events_folded_below = events_folded_below + 1000000000000 RETURNING 1");
+        try
+        {
+            await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 10, 10, 1.25m, forBudget: false)], Ct);
+            var pending = await PendingRowsAsync(keyId);
+            var read = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+            await Registry.FoldUsageAsync(Ct);
+            var folded = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+            var stillStoppedAt = await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state");
+
+            Assert.Equal(1L, pending);
+            Assert.Equal((1L, 1.25m), (read.Requests, read.CostUsd));
+            Assert.Equal((1L, 1.25m), (folded.Requests, folded.CostUsd));
+            Assert.Equal(stoppedAt + 1000000000000, stillStoppedAt);
+        }
+        finally
+        {
+            // No event was stamped meanwhile, so going back folds nothing twice.
+            await fixture.ScalarAsync<int>("UPDATE vk.usage_fold_state SET events_folded_below = $1 RETURNING 1", stoppedAt);
+        }
+    }
+
+    [Fact]
+    public async Task Spend_of_a_key_from_before_its_budget_reaches_the_shared_budget_pool_with_the_next_fold()
+    {
+        var keyId = NewKeyId();
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
+
+        var beforeFold = await RecordedSpendAsync(keyId, day);
+        var read = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        await FoldAllOfAsync(keyId);
+        var afterFold = await RecordedSpendAsync(keyId, day);
+        var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", keyId, day.UtcDateTime);
+
+        Assert.Equal((0m, 4m, 4m), (beforeFold, read.CostUsd, afterFold));
+        Assert.Equal(6m, given);
     }
 
     private async Task<Dictionary<BudgetPeriodKind, (long Requests, long InputTokens, long OutputTokens, decimal CostUsd, string Rejections, DateTimeOffset? LastRequestAt)>>
@@ -217,6 +311,32 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
 
     private async Task<long> PendingRowsAsync(string keyId) =>
         await fixture.ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
+
+    /// <summary>
+    /// Folds until none of the key's usage is left outside the totals; returns the totals rows written.
+    /// A fold leaves the events of transactions younger than the oldest one open anywhere on the server
+    /// (vk.usage_fold), and other test classes write to the same server at the same time.
+    /// </summary>
+    private async Task<int> FoldAllOfAsync(string keyId)
+    {
+        var written = 0;
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            written += await Registry.FoldUsageAsync(Ct);
+            if (await PendingRowsAsync(keyId) == 0 && await UnfoldedEventsAsync(keyId) == 0)
+            {
+                return written;
+            }
+
+            await Task.Delay(25, Ct);
+        }
+
+        throw new Xunit.Sdk.XunitException($"Key {keyId}: usage still outside the totals after 200 folds.");
+    }
+
+    private async Task<long> UnfoldedEventsAsync(string keyId) =>
+        await fixture.ScalarAsync<long>(
+            "SELECT count(*) FROM vk.usage_events WHERE key_id = $1 AND fold_xid >= (SELECT events_folded_below FROM vk.usage_fold_state)", keyId);
 
     private async Task<decimal> RecordedSpendAsync(string keyId, DateTimeOffset start) =>
         await fixture.ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
@@ -240,9 +360,9 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
 
     private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());
 
-    private static UsageEvent Served(string keyId, DateTimeOffset at, long input, long output, decimal cost) =>
-        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", "openai", input, output, cost);
+    private static UsageEvent Served(string keyId, DateTimeOffset at, long input, long output, decimal cost, bool forBudget = true) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", "openai", input, output, cost, CountsForBudget: forBudget);
 
-    private static UsageEvent Rejected(string keyId, DateTimeOffset at, string cause, int count) =>
-        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", null, 0, 0, 0m, cause, count);
+    private static UsageEvent Rejected(string keyId, DateTimeOffset at, string cause, int count, bool forBudget = true) =>
+        new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", null, 0, 0, 0m, cause, count, forBudget);
 }

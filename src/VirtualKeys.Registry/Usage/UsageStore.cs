@@ -9,37 +9,43 @@ namespace VirtualKeys.Registry.Usage;
 
 /// <summary>
 /// Usage events and per-period totals. A batch is one statement: the events are inserted first and
-/// only the ones that were new are added up per key into <c>vk.usage_pending</c>, which is what makes
-/// a replayed batch a no-op; one statement is atomic, so it needs no transaction of its own (one
-/// round trip). <see cref="FoldAsync"/> moves pending rows into the totals (migration 0009), kept per
-/// day and per month (migration 0006); <c>vk.usage_rows</c> reads both, a week as the sum of its days
-/// and the total as the sum of the key's months.
+/// only the ones that were new count, which is what makes a replayed batch a no-op; one statement is
+/// atomic, so it needs no transaction of its own (one round trip). New events counted for a budget
+/// are added up per key into <c>vk.usage_pending</c> (migration 0009); the others carry their
+/// transaction's stamp (migration 0010). <see cref="FoldAsync"/> moves both into the totals, kept per
+/// day and per month (migration 0006); <c>vk.usage_rows</c> reads all three, a week as the sum of its
+/// days and the total as the sum of the key's months.
 /// </summary>
 internal sealed class UsageStore(RegistryDatabase database, TimeProvider timeProvider)
 {
     // Period starts are computed in C# (BudgetPeriod.StartOf) and sent with each event, so the
-    // totals use exactly the boundaries the sidecar and the operator use. A batch writes no totals
-    // row: upserting a day and a month row per key was most of PostgreSQL's cost per event when a
-    // batch spreads over thousands of keys (migration 0009 has the figures).
+    // pending rows use exactly the boundaries the sidecar and the operator use (the folds and reads of
+    // stamped events compute the same UTC days and months in SQL). A batch writes no totals row:
+    // upserting a day and a month row per key was most of PostgreSQL's cost per event when a batch
+    // spreads over thousands of keys (migration 0009 has the figures). Events not counted for a budget
+    // get their transaction's stamp and no pending row, which halves what they cost (migration 0010).
     private const string RecordCtes =
         """
         WITH batch AS (
             SELECT * FROM unnest(@requestIds, @keyIds, @occurredAt, @models, @providers, @inputTokens, @outputTokens, @costs, @rejections, @counts,
-                                 @dailyStarts, @monthlyStarts)
+                                 @dailyStarts, @monthlyStarts, @forBudget)
                 AS b(request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count,
-                     daily_start, monthly_start)
+                     daily_start, monthly_start, for_budget)
         ),
         fresh AS (
-            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, recorded_at)
-            SELECT request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, @now FROM batch
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, recorded_at, fold_xid)
+            SELECT request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, @now,
+                   CASE WHEN for_budget THEN NULL ELSE (SELECT vk.usage_fold_stamp()) END
+            FROM batch
             ON CONFLICT (request_id) DO NOTHING
-            RETURNING request_id
+            RETURNING request_id, fold_xid
         ),
         pending AS (
             INSERT INTO vk.usage_pending (key_id, daily_start, monthly_start, rejection, requests, input_tokens, output_tokens, cost_usd, last_request_at, recorded_at)
             SELECT b.key_id, b.daily_start, b.monthly_start, b.rejection,
                    sum(b.request_count)::bigint, sum(b.input_tokens)::bigint, sum(b.output_tokens)::bigint, sum(b.cost_usd), max(b.occurred_at), @now
             FROM fresh JOIN batch b USING (request_id)
+            WHERE fresh.fold_xid IS NULL
             GROUP BY b.key_id, b.daily_start, b.monthly_start, b.rejection
         )
         """;
@@ -98,9 +104,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     }
 
     /// <summary>
-    /// Moves every pending usage row into the totals (<c>vk.usage_fold</c>): one upsert per key and
-    /// period for all its batches since the last fold. Reads are exact with or without it; folding
-    /// keeps the pending rows few. Returns the totals rows written, 0 when another fold was running.
+    /// Moves the usage written since the last fold into the totals (<c>vk.usage_fold</c>): the pending
+    /// rows and the stamped events, one upsert per key and period for all of them. Reads are exact with
+    /// or without it; folding keeps what reads add up beside the totals small. Returns the totals rows written, 0 when another fold was running.
     /// </summary>
     public Task<int> FoldAsync(CancellationToken cancellationToken) =>
         database.RunAsync(
@@ -216,6 +222,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         command.Parameters.Add(Array("counts", NpgsqlDbType.Integer, events.Select(e => e.Count).ToArray()));
         command.Parameters.Add(Array("dailyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Daily)));
         command.Parameters.Add(Array("monthlyStarts", NpgsqlDbType.TimestampTz, Starts(events, BudgetPeriodKind.Monthly)));
+        command.Parameters.Add(Array("forBudget", NpgsqlDbType.Boolean, events.Select(e => e.CountsForBudget).ToArray()));
     }
 
     private static DateTime[] Starts(UsageEvent[] events, BudgetPeriodKind period) =>

@@ -37,5 +37,8 @@ public sealed record UsageRecord
 
     public double? LatencyMs { get; init; }
 
+    /// <summary>The key had a budget: the registry adds its spend up per key at once, where the shared budget pool reads it.</summary>
+    public bool KeyHasBudget { get; init; }
+
     public required DateTimeOffset Timestamp { get; init; }
 }

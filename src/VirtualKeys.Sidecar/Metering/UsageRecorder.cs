@@ -50,6 +50,7 @@ internal sealed class UsageRecorder
             Detail = detail,
             Estimated = estimated,
             LatencyMs = latency,
+            KeyHasBudget = decision.Key.Entry.Budget is not null,
             Timestamp = _time.GetUtcNow(),
         });
 

@@ -127,15 +127,17 @@ public sealed partial class RegistryUsageSink : IUsageSink
         var events = new List<UsageEvent>(batch.Count);
         foreach (var record in batch)
         {
+            // Refusals cost nothing, so no budget needs them before the next fold.
             if (record.Outcome == UsageOutcome.Rejected)
             {
                 events.Add(new UsageEvent(
-                    record.RecordId, record.KeyId, record.Timestamp, record.Model, record.Provider, 0, 0, 0, RejectionCause(record.Detail), Math.Max(1, record.Count)));
+                    record.RecordId, record.KeyId, record.Timestamp, record.Model, record.Provider, 0, 0, 0, RejectionCause(record.Detail), Math.Max(1, record.Count), CountsForBudget: false));
             }
             else
             {
                 events.Add(new UsageEvent(
-                    record.RecordId, record.KeyId, record.Timestamp, record.Model, record.Provider, record.InputTokens, record.OutputTokens, record.CostUsd));
+                    record.RecordId, record.KeyId, record.Timestamp, record.Model, record.Provider, record.InputTokens, record.OutputTokens, record.CostUsd,
+                    CountsForBudget: record.KeyHasBudget));
             }
         }
 

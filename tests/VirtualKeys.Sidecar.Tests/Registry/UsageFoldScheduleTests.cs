@@ -77,22 +77,65 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         Assert.Equal((3L, 0.875m), readAfterFold);
     }
 
+    [Fact]
+    public async Task Spend_of_a_key_with_a_budget_is_added_up_per_key_at_once_and_other_usage_is_stamped_for_the_next_fold()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var registry = await VirtualKeyRegistry.OpenAsync(database.ConnectionString, database.KekPath, time, null, Cancel);
+        var sink = new RegistryUsageSink(registry, time: time);
+        var budgeted = VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+        var unbudgeted = VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+        var refusal = new UsageRecord
+        {
+            RecordId = Guid.NewGuid().ToString("N"),
+            KeyId = budgeted,
+            Namespace = "team-a",
+            Name = "app",
+            Outcome = UsageOutcome.Rejected,
+            Detail = "rate_limit_rpm",
+            Count = 3,
+            KeyHasBudget = true,
+            Timestamp = time.GetUtcNow(),
+        };
+
+        // The sink's first batch also folds: what is asserted holds before and after that fold.
+        await sink.WriteAsync([Served(budgeted, time.GetUtcNow(), 2.5m), Served(unbudgeted, time.GetUtcNow(), 1.5m, hasBudget: false), refusal], Cancel);
+        var recordedAtOnce = await ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", budgeted, BudgetPeriod.StartOf(BudgetPeriodKind.Daily, time.GetUtcNow()).UtcDateTime);
+        await sink.RunningFold!.WaitAsync(Cancel);
+        var stamped = await ScalarAsync<string>(
+            "SELECT string_agg(coalesce(rejection, 'served') || '@' || CASE WHEN key_id = $1 THEN 'budgeted' ELSE 'unbudgeted' END || '=' || (fold_xid IS NOT NULL), ',' ORDER BY key_id = $1, rejection NULLS FIRST) FROM vk.usage_events WHERE key_id IN ($1, $2)",
+            budgeted,
+            unbudgeted);
+
+        Assert.Equal(2.5m, recordedAtOnce);
+        Assert.Equal("served@unbudgeted=true,served@budgeted=false,rpm@budgeted=true", stamped);
+        Assert.Equal((1L, 1.5m), await TotalAsync(registry, unbudgeted, time));
+        Assert.Equal((1L, 2.5m), await TotalAsync(registry, budgeted, time));
+    }
+
     private static async Task<(long Requests, decimal CostUsd)> TotalAsync(VirtualKeyRegistry registry, string keyId, TimeProvider time)
     {
         var usage = await registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, time.GetUtcNow(), Cancel);
         return (usage.Requests, usage.CostUsd);
     }
 
-    private async Task<long> PendingRowsAsync(string keyId)
+    private Task<long> PendingRowsAsync(string keyId) => ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
+
+    private async Task<T> ScalarAsync<T>(string sql, params object[] values)
     {
         await using var connection = new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync(Cancel);
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
-        return (long)(await command.ExecuteScalarAsync(Cancel))!;
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in values)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        return (T)(await command.ExecuteScalarAsync(Cancel))!;
     }
 
-    private static UsageRecord Served(string keyId, DateTimeOffset at, decimal cost) => new()
+    // Counted for a budget unless told otherwise: the pending rows are what the schedule test watches.
+    private static UsageRecord Served(string keyId, DateTimeOffset at, decimal cost, bool hasBudget = true) => new()
     {
         RecordId = Guid.NewGuid().ToString("N"),
         KeyId = keyId,
@@ -103,6 +146,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         InputTokens = 3,
         OutputTokens = 4,
         CostUsd = cost,
+        KeyHasBudget = hasBudget,
         Timestamp = at,
     };
 }

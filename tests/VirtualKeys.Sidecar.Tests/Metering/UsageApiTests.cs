@@ -39,6 +39,26 @@ public sealed class UsageApiTests
     }
 
     [Fact]
+    public async Task A_record_says_whether_its_key_has_a_budget_so_the_registry_counts_that_spend_per_key_at_once()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (budgeted, budgetedToken) = await sidecar.AddKeyAsync("capped", customize: e => e.With(budget: new KeyBudget(100m, BudgetPeriod.Monthly)));
+        var (unbudgeted, unbudgetedToken) = await sidecar.AddKeyAsync("open");
+
+        foreach (var token in new[] { budgetedToken, unbudgetedToken })
+        {
+            using var resolve = await sidecar.ResolveAsync(token, "gpt-4o");
+            using var report = await sidecar.ReportAsync((await TestSidecar.ReadJsonAsync(resolve)).GetProperty("decisionId").GetString()!, 10, 10);
+            Assert.Equal(HttpStatusCode.OK, report.StatusCode);
+        }
+
+        var records = await sidecar.WaitForUsageAsync(r => r.Count >= 2);
+
+        Assert.True(Assert.Single(records, r => r.KeyId == budgeted.KeyId).KeyHasBudget);
+        Assert.False(Assert.Single(records, r => r.KeyId == unbudgeted.KeyId).KeyHasBudget);
+    }
+
+    [Fact]
     public async Task A_failed_upstream_call_is_recorded_as_an_upstream_error()
     {
         await using var sidecar = await TestSidecar.StartAsync();

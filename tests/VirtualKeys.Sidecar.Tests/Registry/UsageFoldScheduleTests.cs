@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using VirtualKeys.Registry;
@@ -5,6 +6,7 @@ using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Registry;
+using VirtualKeys.Sidecar.Tests.Support;
 
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
@@ -75,6 +77,53 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         Assert.Equal((2L, 0.75m), readWhilePending);
         Assert.Equal(0, pendingAfterIdleInterval);
         Assert.Equal((3L, 0.875m), readAfterFold);
+    }
+
+    [Fact]
+    public async Task A_failed_fold_is_logged_leaves_the_batch_written_and_is_tried_again_after_its_interval()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var logs = new CapturedLogs();
+        using var loggerFactory = LoggerFactory.Create(logging => logging.AddProvider(logs));
+        await using var registry = await VirtualKeyRegistry.OpenAsync(database.ConnectionString, database.KekPath, time, null, Cancel);
+        var sink = new RegistryUsageSink(registry, time: time, logger: loggerFactory.CreateLogger<RegistryUsageSink>());
+        var keyId = VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+
+        await ScalarAsync<int>(
+            """
+            ALTER FUNCTION vk.usage_fold() RENAME TO usage_fold_working;
+            CREATE FUNCTION vk.usage_fold() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the fold is broken for this test'; END $$;
+            SELECT 1
+            """);
+        Task? failedFold;
+        bool foldStartedBeforeInterval;
+        (long, decimal) readWhileBroken;
+        long pendingWhileBroken;
+        try
+        {
+            await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.5m)], Cancel);
+            failedFold = sink.RunningFold;
+            await failedFold!.WaitAsync(Cancel);
+            await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.25m)], Cancel);
+            foldStartedBeforeInterval = !ReferenceEquals(failedFold, sink.RunningFold);
+            readWhileBroken = await TotalAsync(registry, keyId, time);
+            pendingWhileBroken = await PendingRowsAsync(keyId);
+        }
+        finally
+        {
+            await ScalarAsync<int>("DROP FUNCTION vk.usage_fold(); ALTER FUNCTION vk.usage_fold_working() RENAME TO usage_fold; SELECT 1");
+        }
+
+        time.Advance(UsageFoldSchedule.IdleInterval);
+        await sink.WriteAsync([Served(keyId, time.GetUtcNow(), 0.125m)], Cancel);
+        await sink.RunningFold!.WaitAsync(Cancel);
+
+        Assert.False(foldStartedBeforeInterval, "a failed fold waits its interval instead of running again after every batch");
+        Assert.Equal((2L, 0.75m), readWhileBroken);
+        Assert.Equal(2L, pendingWhileBroken);
+        Assert.Contains(logs.Lines, line => line.StartsWith("Warning", StringComparison.Ordinal) && line.Contains("the fold is broken for this test", StringComparison.Ordinal));
+        Assert.Equal(0L, await PendingRowsAsync(keyId));
+        Assert.Equal((3L, 0.875m), await TotalAsync(registry, keyId, time));
     }
 
     [Fact]

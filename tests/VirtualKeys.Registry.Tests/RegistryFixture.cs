@@ -1,4 +1,3 @@
-using Npgsql;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
 
@@ -24,19 +23,8 @@ public sealed class RegistryFixture(PostgresFixture server) : IAsyncLifetime
     internal Task<TestRegistry> OpenAsync() => TestRegistry.CreateAsync(ConnectionString, KekPath);
 
     /// <summary>One value read straight from the database; <paramref name="values"/> are the positional parameters $1, $2, ...</summary>
-    internal async Task<T> ScalarAsync<T>(string sql, params object[] values)
-    {
-        var cancellationToken = TestContext.Current.CancellationToken;
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        }
-
-        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+    internal Task<T> ScalarAsync<T>(string sql, params object[] values) =>
+        PostgresScalar.ReadAsync<T>(ConnectionString, sql, TestContext.Current.CancellationToken, values);
 
     public async ValueTask DisposeAsync()
     {

@@ -18,6 +18,10 @@ public sealed class SidecarRegistryFixture(PostgresFixture server) : IAsyncLifet
         KeyEncryptionKey.WriteNewFile(KekPath);
     }
 
+    /// <summary>One value read straight from the database; <paramref name="values"/> are the positional parameters $1, $2, ...</summary>
+    internal Task<T> ScalarAsync<T>(string sql, params object[] values) =>
+        PostgresScalar.ReadAsync<T>(ConnectionString, sql, TestContext.Current.CancellationToken, values);
+
     public async ValueTask DisposeAsync()
     {
         File.Delete(KekPath);

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
-using Npgsql;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
@@ -89,7 +88,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         var sink = new RegistryUsageSink(registry, time: time, logger: loggerFactory.CreateLogger<RegistryUsageSink>());
         var keyId = VirtualKeyId.FromUid(Guid.NewGuid().ToString());
 
-        await ScalarAsync<int>(
+        await database.ScalarAsync<int>(
             """
             ALTER FUNCTION vk.usage_fold() RENAME TO usage_fold_working;
             CREATE FUNCTION vk.usage_fold() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the fold is broken for this test'; END $$;
@@ -111,7 +110,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         }
         finally
         {
-            await ScalarAsync<int>("DROP FUNCTION vk.usage_fold(); ALTER FUNCTION vk.usage_fold_working() RENAME TO usage_fold; SELECT 1");
+            await database.ScalarAsync<int>("DROP FUNCTION vk.usage_fold(); ALTER FUNCTION vk.usage_fold_working() RENAME TO usage_fold; SELECT 1");
         }
 
         time.Advance(UsageFoldSchedule.IdleInterval);
@@ -149,9 +148,9 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
 
         // The sink's first batch also folds: what is asserted holds before and after that fold.
         await sink.WriteAsync([Served(budgeted, time.GetUtcNow(), 2.5m), Served(unbudgeted, time.GetUtcNow(), 1.5m, hasBudget: false), refusal], Cancel);
-        var recordedAtOnce = await ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", budgeted, BudgetPeriod.StartOf(BudgetPeriodKind.Daily, time.GetUtcNow()).UtcDateTime);
+        var recordedAtOnce = await database.ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", budgeted, BudgetPeriod.StartOf(BudgetPeriodKind.Daily, time.GetUtcNow()).UtcDateTime);
         await sink.RunningFold!.WaitAsync(Cancel);
-        var stamped = await ScalarAsync<string>(
+        var stamped = await database.ScalarAsync<string>(
             "SELECT string_agg(coalesce(rejection, 'served') || '@' || CASE WHEN key_id = $1 THEN 'budgeted' ELSE 'unbudgeted' END || '=' || (fold_xid IS NOT NULL), ',' ORDER BY key_id = $1, rejection NULLS FIRST) FROM vk.usage_events WHERE key_id IN ($1, $2)",
             budgeted,
             unbudgeted);
@@ -168,20 +167,7 @@ public sealed class UsageFoldScheduleTests(SidecarRegistryFixture database) : IC
         return (usage.Requests, usage.CostUsd);
     }
 
-    private Task<long> PendingRowsAsync(string keyId) => ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
-
-    private async Task<T> ScalarAsync<T>(string sql, params object[] values)
-    {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
-        await connection.OpenAsync(Cancel);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var value in values)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = value });
-        }
-
-        return (T)(await command.ExecuteScalarAsync(Cancel))!;
-    }
+    private Task<long> PendingRowsAsync(string keyId) => database.ScalarAsync<long>("SELECT count(*) FROM vk.usage_pending WHERE key_id = $1", keyId);
 
     // Counted for a budget unless told otherwise: the pending rows are what the schedule test watches.
     private static UsageRecord Served(string keyId, DateTimeOffset at, decimal cost, bool hasBudget = true) => new()

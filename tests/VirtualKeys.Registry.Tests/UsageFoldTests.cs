@@ -1,4 +1,5 @@
 using Npgsql;
+using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
@@ -107,8 +108,8 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         await Registry.FoldUsageAsync(Ct);
         var total = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, SundayEvening, Ct);
 
-        Assert.Equal(new UsageBatchResult(2, 0), first);
-        Assert.Equal(new UsageBatchResult(0, 2), replay);
+        Assert.Equal((2, 0), (first.Recorded, first.Duplicates));
+        Assert.Equal((0, 2), (replay.Recorded, replay.Duplicates));
         Assert.Equal((1L, 0.0125m, 7L), (total.Requests, total.CostUsd, total.Rejections["rpm"]));
     }
 
@@ -279,20 +280,67 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     }
 
     [Fact]
-    public async Task Spend_of_a_key_from_before_its_budget_reaches_the_shared_budget_pool_with_the_next_fold()
+    public async Task A_key_given_a_budget_while_it_spends_starts_its_pool_from_the_spend_no_fold_took_yet()
     {
-        var keyId = NewKeyId();
+        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
+        await Registry.UpsertAsync(
+            withoutBudget with { Generation = 2, Config = withoutBudget.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) } },
+            Ct);
 
-        var beforeFold = await RecordedSpendAsync(keyId, day);
-        var read = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        // A 10 USD daily cap with 4 USD spent before the budget, still in stamped events.
+        var unfolded = await UnfoldedEventsAsync(keyId);
+        var first = await GrantBudgetAsync(keyId, day, want: 100m);
         await FoldAllOfAsync(keyId);
-        var afterFold = await RecordedSpendAsync(keyId, day);
-        var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", keyId, day.UtcDateTime);
+        var afterFold = await GrantBudgetAsync(keyId, day, want: 100m);
 
-        Assert.Equal((0m, 4m, 4m), (beforeFold, read.CostUsd, afterFold));
-        Assert.Equal(6m, given);
+        Assert.Equal(1L, unfolded);
+        Assert.Equal((6m, 0m), first);
+        Assert.Equal((0m, 0m), afterFold);
+        Assert.Equal(4m, await RecordedSpendAsync(keyId, day));
+    }
+
+    [Fact]
+    public async Task A_budget_taken_away_and_given_back_within_its_period_counts_the_spend_in_between()
+    {
+        var upsert = TestRegistry.NewKey();
+        var daily = upsert.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) };
+        var keyId = (await Registry.UpsertAsync(upsert with { Config = daily }, Ct)).KeyId;
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        var before = await GrantBudgetAsync(keyId, day, want: 1m);
+        await Registry.UpsertAsync(upsert with { Generation = 2, Config = daily with { Budget = null } }, Ct);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 5m, forBudget: false)], Ct);
+        await Registry.UpsertAsync(upsert with { Generation = 3, Config = daily }, Ct);
+
+        var after = await GrantBudgetAsync(keyId, day, want: 100m);
+
+        // 1 USD granted before, 5 spent without a budget (not folded yet): 5 of the 10 are left.
+        Assert.Equal((1m, 9m), before);
+        Assert.Equal((5m, 0m), after);
+    }
+
+    [Fact]
+    public async Task A_key_remembers_the_transaction_that_gave_it_its_budget_until_it_loses_it()
+    {
+        var upsert = TestRegistry.NewKey();
+        var keyId = (await Registry.UpsertAsync(upsert, Ct)).KeyId;
+        var bornWithBudget = await BudgetSinceAsync(keyId);
+        var withoutBudget = upsert with { Generation = 2, Config = upsert.Config with { Budget = null } };
+        await Registry.UpsertAsync(withoutBudget, Ct);
+        var lost = await BudgetSinceAsync(keyId);
+        await Registry.UpsertAsync(withoutBudget with { Generation = 3, Config = upsert.Config }, Ct);
+        var gained = await BudgetSinceAsync(keyId);
+        var newCap = upsert.Config.Budget! with { MaxCostUsd = 99m, Period = BudgetPeriodKind.Daily };
+        await Registry.UpsertAsync(withoutBudget with { Generation = 4, Config = upsert.Config with { Budget = newCap } }, Ct);
+        var changed = await BudgetSinceAsync(keyId);
+
+        // A key written first with its budget never spent without one: its first grants read no events.
+        Assert.Null(bornWithBudget);
+        Assert.Null(lost);
+        Assert.NotNull(gained);
+        Assert.Equal(gained, changed);
     }
 
     private async Task<Dictionary<BudgetPeriodKind, (long Requests, long InputTokens, long OutputTokens, decimal CostUsd, string Rejections, DateTimeOffset? LastRequestAt)>>
@@ -337,6 +385,16 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     private async Task<long> UnfoldedEventsAsync(string keyId) =>
         await fixture.ScalarAsync<long>(
             "SELECT count(*) FROM vk.usage_events WHERE key_id = $1 AND fold_xid >= (SELECT events_folded_below FROM vk.usage_fold_state)", keyId);
+
+    private async Task<(decimal Given, decimal Remaining)> GrantBudgetAsync(string keyId, DateTimeOffset start, decimal want)
+    {
+        var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, $3, 0)", keyId, start.UtcDateTime, want);
+        var granted = await fixture.ScalarAsync<decimal>("SELECT granted FROM vk.quota_budgets WHERE key_id = $1 AND period = 'daily' AND period_start = $2", keyId, start.UtcDateTime);
+        return (given, 10m - granted);
+    }
+
+    private async Task<long?> BudgetSinceAsync(string keyId) =>
+        await fixture.ScalarAsync<object>("SELECT budget_since FROM vk.virtual_keys WHERE key_id = $1", keyId) is long since ? since : null;
 
     private async Task<decimal> RecordedSpendAsync(string keyId, DateTimeOffset start) =>
         await fixture.ScalarAsync<decimal>("SELECT vk.recorded_spend($1, 'daily', $2)", keyId, start.UtcDateTime);

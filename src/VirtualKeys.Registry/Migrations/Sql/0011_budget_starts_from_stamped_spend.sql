@@ -1,0 +1,116 @@
+-- Two corrections to migration 0010.
+--
+-- 1. A key given a budget while it was already spending could overshoot it. Its spend until then
+--    was written as stamped events (0010), and the shared budget pool reads a key's spend by key
+--    only (vk.recorded_spend: totals and pending rows), so until the next fold the pool granted up
+--    to the cap on top of that spend: up to ten minutes on a quiet registry, longer while a long
+--    transaction held the folds back. A key now remembers when it gained its budget
+--    (vk.virtual_keys.budget_since, kept by a trigger), and until a fold has passed that moment
+--    its grants read all of its usage (vk.usage_rows, stamped events included). The stamped events
+--    are found by stamp, not by key, so such a grant goes through everything written since the last
+--    fold; only a key that gained its budget since then pays for it, and a budget removed and given
+--    back within a period counts the spend in between too.
+--
+-- 2. Reads of the stamped events compared the stamp with a subquery, whose value the planner does
+--    not know, so it guessed a third of the indexed events. It now calls a STABLE function, which
+--    the planner evaluates when it estimates, and the events table gets statistics now: until
+--    0010's new column had them, every guess was a default one.
+--
+-- The start of a UTC day or month is one function, vk.utc_start, used by the reads below. (The fold
+-- still spells the same expression out; it keeps 0010's text until a migration has to restate it.)
+
+-- Statistics for 0010's fold_xid: a table that was large when the column was added has none until
+-- autovacuum's next analyze, which waits for a tenth of the table to change. First, because it reads
+-- a sample of the table (seconds on a large one) and everything locked before it stays locked until
+-- the migration commits; it blocks neither reads nor writes of the events.
+ANALYZE vk.usage_events;
+
+CREATE FUNCTION vk.utc_start(p_unit text, p_at timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT date_trunc(p_unit, p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+$$;
+
+-- The stamp from which events are not in the totals yet (see vk.usage_fold).
+CREATE FUNCTION vk.usage_events_folded_below() RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT events_folded_below FROM vk.usage_fold_state;
+$$;
+
+-- As in 0010, reading the stamp through the function above.
+CREATE OR REPLACE FUNCTION vk.usage_rows(p_keys text[], p_period text, p_start timestamptz)
+RETURNS SETOF vk.usage_totals LANGUAGE sql STABLE AS $$
+    SELECT * FROM vk.usage_rows_by_key(p_keys, p_period, p_start)
+    UNION ALL
+    SELECT e.key_id, s.period, s.period_start,
+           coalesce(sum(e.request_count) FILTER (WHERE e.rejection IS NULL), 0)::bigint,
+           sum(e.input_tokens)::bigint, sum(e.output_tokens)::bigint, sum(e.cost_usd),
+           CASE WHEN e.rejection IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(e.rejection, sum(e.request_count)) END,
+           max(e.occurred_at), max(e.recorded_at)
+    FROM vk.usage_events e
+    CROSS JOIN LATERAL (VALUES ('daily', vk.utc_start('day', e.occurred_at)),
+                               ('monthly', vk.utc_start('month', e.occurred_at))) AS s(period, period_start)
+    WHERE e.fold_xid >= vk.usage_events_folded_below()
+      AND e.key_id = ANY(p_keys)
+      AND vk.usage_row_in_period(s.period, s.period_start, p_period, p_start)
+    GROUP BY e.key_id, s.period, s.period_start, e.rejection;
+$$;
+
+-- The id of the transaction that gave the key its budget, while it has one; NULL for a key that has
+-- had its budget since it was written first (it cannot have spent without it). A budget that only
+-- changes its cap or period keeps the stamp.
+ALTER TABLE vk.virtual_keys ADD COLUMN budget_since bigint;
+
+-- Keys that have a budget now may have gained it since the last fold.
+UPDATE vk.virtual_keys SET budget_since = pg_current_xact_id()::text::bigint
+WHERE config ? 'budget' AND state <> 'tombstoned';
+
+CREATE FUNCTION vk.virtual_keys_note_budget_since() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT (NEW.config ? 'budget') THEN
+        NEW.budget_since := NULL;
+    ELSIF TG_OP = 'UPDATE' AND NOT (OLD.config ? 'budget') THEN
+        NEW.budget_since := pg_current_xact_id()::text::bigint;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER virtual_keys_budget_since BEFORE INSERT OR UPDATE OF config ON vk.virtual_keys
+    FOR EACH ROW EXECUTE FUNCTION vk.virtual_keys_note_budget_since();
+
+-- The spend the shared budget pool counts for a key at a grant. Events stamped before the key had
+-- its budget are below budget_since: once a fold has passed that, they are all in the totals and
+-- read by key. Until then the grant reads every row of the key's usage, stamped events included.
+CREATE FUNCTION vk.budget_pool_spend(p_key text, p_period text, p_start timestamptz) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT FROM vk.virtual_keys
+                             WHERE key_id = p_key AND budget_since >= vk.usage_events_folded_below())
+                THEN (SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_rows(ARRAY[p_key], p_period, p_start))
+                ELSE vk.recorded_spend(p_key, p_period, p_start)
+           END;
+$$;
+
+-- As in 0008, with the spend read through vk.budget_pool_spend.
+CREATE OR REPLACE FUNCTION vk.quota_grant_budget(p_key text, p_period text, p_start timestamptz, p_cap numeric, p_want numeric, p_charge numeric,
+    OUT given numeric, OUT remaining numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_recorded numeric;
+    v_granted numeric;
+BEGIN
+    v_recorded := vk.budget_pool_spend(p_key, p_period, p_start);
+
+    INSERT INTO vk.quota_budgets (key_id, period, period_start, granted)
+    VALUES (p_key, p_period, p_start, v_recorded)
+    ON CONFLICT DO NOTHING;
+
+    SELECT granted INTO v_granted FROM vk.quota_budgets
+    WHERE key_id = p_key AND period = p_period AND period_start = p_start
+    FOR UPDATE;
+
+    v_granted := GREATEST(v_granted + GREATEST(p_charge, 0), v_recorded);
+    given := GREATEST(0, LEAST(p_want, p_cap - v_granted));
+    remaining := GREATEST(0, p_cap - v_granted - given);
+    UPDATE vk.quota_budgets SET granted = v_granted + given
+    WHERE key_id = p_key AND period = p_period AND period_start = p_start;
+END;
+$$;

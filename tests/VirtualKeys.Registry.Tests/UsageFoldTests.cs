@@ -343,6 +343,74 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         Assert.Equal(gained, changed);
     }
 
+    [Fact]
+    public async Task Spend_committed_before_a_budget_but_stamped_after_it_still_counts_at_the_first_grant()
+    {
+        // Transaction ids are handed out in one order and committed in another: a usage batch can
+        // take its id after the transaction that gives the key its budget and commit before it.
+        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await using var giving = new NpgsqlConnection(fixture.ConnectionString);
+        await using var between = new NpgsqlConnection(fixture.ConnectionString);
+        await giving.OpenAsync(Ct);
+        await between.OpenAsync(Ct);
+        await using var budget = await giving.BeginTransactionAsync(Ct);
+        await using (var give = new NpgsqlCommand(
+            """UPDATE vk.virtual_keys SET config = config || '{"budget": {"maxCostUsd": 10, "period": "Daily"}}' WHERE key_id = $1""", giving, budget))
+        {
+            give.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+            await give.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Another transaction takes an id in between and stays open, so a fold can pass the budget's
+        // id and not the batch's.
+        await using var open = await between.BeginTransactionAsync(Ct);
+        await using (var takeId = new NpgsqlCommand("SELECT pg_current_xact_id()", between, open))
+        {
+            await takeId.ExecuteScalarAsync(Ct);
+        }
+
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
+        await budget.CommitAsync(Ct);
+        var since = (await BudgetSinceAsync(keyId))!.Value;
+        await FoldPastAsync(since);
+
+        var first = await GrantBudgetAsync(keyId, day, want: 100m);
+        await open.CommitAsync(Ct);
+
+        Assert.Equal((6m, 0m), first);
+    }
+
+    [Fact]
+    public async Task Once_the_folds_pass_its_first_grant_a_keys_grants_read_its_spend_by_key_again()
+    {
+        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 2m, forBudget: false)], Ct);
+        await Registry.UpsertAsync(
+            withoutBudget with { Generation = 2, Config = withoutBudget.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) } },
+            Ct);
+        var first = await GrantBudgetAsync(keyId, day, want: 1m);
+        var readsAllUntil = await fixture.ScalarAsync<long>("SELECT budget_full_reads_until FROM vk.virtual_keys WHERE key_id = $1", keyId);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 3m, forBudget: false)], Ct);
+        var whileReadingAll = await PoolSpendAsync(keyId, day);
+        await FoldAllOfAsync(keyId);
+        var passed = await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state") > readsAllUntil;
+
+        // Written by a replica that learnt of the budget that late, after the folds passed.
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.5m, forBudget: false)], Ct);
+        var byKey = await PoolSpendAsync(keyId, day);
+        await FoldAllOfAsync(keyId);
+        var folded = await PoolSpendAsync(keyId, day);
+
+        Assert.Equal((1m, 7m), first);
+        Assert.Equal(5m, whileReadingAll);
+        Assert.True(passed, "the 3 USD batch began after the first grant, so folding it passes the id that grant noted");
+        Assert.Equal((5m, 5.5m), (byKey, folded));
+    }
+
     private async Task<Dictionary<BudgetPeriodKind, (long Requests, long InputTokens, long OutputTokens, decimal CostUsd, string Rejections, DateTimeOffset? LastRequestAt)>>
         ReadAllPeriodsAsync(string keyId, DateTimeOffset at)
     {
@@ -391,6 +459,26 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, $3, 0)", keyId, start.UtcDateTime, want);
         var granted = await fixture.ScalarAsync<decimal>("SELECT granted FROM vk.quota_budgets WHERE key_id = $1 AND period = 'daily' AND period_start = $2", keyId, start.UtcDateTime);
         return (given, 10m - granted);
+    }
+
+    private async Task<decimal> PoolSpendAsync(string keyId, DateTimeOffset start) =>
+        await fixture.ScalarAsync<decimal>("SELECT vk.budget_pool_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
+
+    /// <summary>Folds until the folds have passed <paramref name="xid"/>: every transaction with a lower id ended and was folded.</summary>
+    private async Task FoldPastAsync(long xid)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            await Registry.FoldUsageAsync(Ct);
+            if (await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state") > xid)
+            {
+                return;
+            }
+
+            await Task.Delay(25, Ct);
+        }
+
+        throw new Xunit.Sdk.XunitException($"The folds did not pass transaction {xid} in 200 attempts.");
     }
 
     private async Task<long?> BudgetSinceAsync(string keyId) =>

@@ -4,12 +4,15 @@
 --    was written as stamped events (0010), and the shared budget pool reads a key's spend by key
 --    only (vk.recorded_spend: totals and pending rows), so until the next fold the pool granted up
 --    to the cap on top of that spend: up to ten minutes on a quiet registry, longer while a long
---    transaction held the folds back. A key now remembers when it gained its budget
---    (vk.virtual_keys.budget_since, kept by a trigger), and until a fold has passed that moment
---    its grants read all of its usage (vk.usage_rows, stamped events included). The stamped events
---    are found by stamp, not by key, so such a grant goes through everything written since the last
---    fold; only a key that gained its budget since then pays for it, and a budget removed and given
---    back within a period counts the spend in between too.
+--    transaction held the folds back. A key now remembers that it gained its budget
+--    (vk.virtual_keys.budget_since, kept by a trigger). Its first grant after that notes the next
+--    transaction id to be handed out (budget_full_reads_until): every usage batch that took its id
+--    before the budget was committed, and so may have counted the key as having none, has an id
+--    below it. Until the folds pass that id, the key's grants read all of its usage (vk.usage_rows,
+--    stamped events included); after that, by key as before. The stamped events are found by stamp,
+--    not by key, so such a grant goes through everything written since the last fold: only a key
+--    that gained its budget that recently pays for it. A budget taken away and given back within a
+--    period counts the spend in between the same way.
 --
 -- 2. Reads of the stamped events compared the stamp with a subquery, whose value the planner does
 --    not know, so it guessed a third of the indexed events. It now calls a STABLE function, which
@@ -21,9 +24,11 @@
 
 -- Statistics for 0010's fold_xid: a table that was large when the column was added has none until
 -- autovacuum's next analyze, which waits for a tenth of the table to change. First, because it reads
--- a sample of the table (seconds on a large one) and everything locked before it stays locked until
--- the migration commits; it blocks neither reads nor writes of the events.
-ANALYZE vk.usage_events;
+-- a sample of the table (seconds on a large one) and every lock taken before it is held until the
+-- migration commits. It blocks neither reads nor writes of the events; it would wait for a VACUUM
+-- of the table, which on a large append-only table can run for long, so it skips the table then
+-- (with a warning) and autovacuum's analyze comes later.
+ANALYZE (SKIP_LOCKED) vk.usage_events;
 
 CREATE FUNCTION vk.utc_start(p_unit text, p_at timestamptz) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE AS $$
@@ -55,21 +60,24 @@ RETURNS SETOF vk.usage_totals LANGUAGE sql STABLE AS $$
     GROUP BY e.key_id, s.period, s.period_start, e.rejection;
 $$;
 
--- The id of the transaction that gave the key its budget, while it has one; NULL for a key that has
--- had its budget since it was written first (it cannot have spent without it). A budget that only
--- changes its cap or period keeps the stamp.
-ALTER TABLE vk.virtual_keys ADD COLUMN budget_since bigint;
+-- budget_since: the id of the transaction that gave the key its budget, while it has one; NULL for a
+-- key that has had its budget since it was first written (it cannot have spent without it).
+-- budget_full_reads_until: set by the key's first grant after that (see vk.quota_grant_budget).
+-- A budget that only changes its cap or period keeps both.
+ALTER TABLE vk.virtual_keys ADD COLUMN budget_since bigint, ADD COLUMN budget_full_reads_until bigint;
 
--- Keys that have a budget now may have gained it since the last fold.
+-- Keys whose budget may be that recent: those with a budget changed within the last day.
 UPDATE vk.virtual_keys SET budget_since = pg_current_xact_id()::text::bigint
-WHERE config ? 'budget' AND state <> 'tombstoned';
+WHERE config ? 'budget' AND state <> 'tombstoned' AND updated_at > now() - interval '1 day';
 
 CREATE FUNCTION vk.virtual_keys_note_budget_since() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT (NEW.config ? 'budget') THEN
         NEW.budget_since := NULL;
+        NEW.budget_full_reads_until := NULL;
     ELSIF TG_OP = 'UPDATE' AND NOT (OLD.config ? 'budget') THEN
         NEW.budget_since := pg_current_xact_id()::text::bigint;
+        NEW.budget_full_reads_until := NULL;
     END IF;
     RETURN NEW;
 END;
@@ -77,19 +85,27 @@ $$;
 CREATE TRIGGER virtual_keys_budget_since BEFORE INSERT OR UPDATE OF config ON vk.virtual_keys
     FOR EACH ROW EXECUTE FUNCTION vk.virtual_keys_note_budget_since();
 
--- The spend the shared budget pool counts for a key at a grant. Events stamped before the key had
--- its budget are below budget_since: once a fold has passed that, they are all in the totals and
--- read by key. Until then the grant reads every row of the key's usage, stamped events included.
+-- The spend the shared budget pool counts for a key at a grant: all of the key's usage while it may
+-- have stamped events from before its budget that no fold took yet, otherwise what is found by key.
+-- PL/pgSQL, so that the by-key case is planned once per session rather than with the full read at
+-- every call; being STABLE, it reads in the snapshot of the statement that calls it.
 CREATE FUNCTION vk.budget_pool_spend(p_key text, p_period text, p_start timestamptz) RETURNS numeric
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN EXISTS (SELECT FROM vk.virtual_keys
-                             WHERE key_id = p_key AND budget_since >= vk.usage_events_folded_below())
-                THEN (SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_rows(ARRAY[p_key], p_period, p_start))
-                ELSE vk.recorded_spend(p_key, p_period, p_start)
-           END;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF EXISTS (SELECT FROM vk.virtual_keys
+               WHERE key_id = p_key AND budget_since IS NOT NULL
+                 AND (budget_full_reads_until IS NULL OR budget_full_reads_until >= vk.usage_events_folded_below())) THEN
+        RETURN (SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_rows(ARRAY[p_key], p_period, p_start));
+    END IF;
+    RETURN vk.recorded_spend(p_key, p_period, p_start);
+END;
 $$;
 
--- As in 0008, with the spend read through vk.budget_pool_spend.
+-- As in 0008, with the spend read through vk.budget_pool_spend. A key's first grant after it gained
+-- its budget runs after that budget was committed (it read it), so the next transaction id to be
+-- handed out then is above every id handed out before the commit. Usage written later by a replica
+-- that had not learnt of the budget yet is read as long as the folds have not passed that id; after
+-- that it reaches the pool with the fold that takes it.
 CREATE OR REPLACE FUNCTION vk.quota_grant_budget(p_key text, p_period text, p_start timestamptz, p_cap numeric, p_want numeric, p_charge numeric,
     OUT given numeric, OUT remaining numeric)
 LANGUAGE plpgsql AS $$
@@ -97,6 +113,11 @@ DECLARE
     v_recorded numeric;
     v_granted numeric;
 BEGIN
+    IF EXISTS (SELECT FROM vk.virtual_keys WHERE key_id = p_key AND budget_since IS NOT NULL AND budget_full_reads_until IS NULL) THEN
+        UPDATE vk.virtual_keys SET budget_full_reads_until = pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+        WHERE key_id = p_key AND budget_since IS NOT NULL AND budget_full_reads_until IS NULL;
+    END IF;
+
     v_recorded := vk.budget_pool_spend(p_key, p_period, p_start);
 
     INSERT INTO vk.quota_budgets (key_id, period, period_start, granted)

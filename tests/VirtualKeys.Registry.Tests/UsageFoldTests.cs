@@ -3,6 +3,7 @@ using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Registry.Tokens;
 using VirtualKeys.Registry.Usage;
+using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Registry.Tests;
 
@@ -383,6 +384,95 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     }
 
     [Fact]
+    public async Task Spend_of_a_batch_still_open_at_the_first_grant_counts_once_it_commits()
+    {
+        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await using var giving = new NpgsqlConnection(fixture.ConnectionString);
+        await using var between = new NpgsqlConnection(fixture.ConnectionString);
+        await using var writing = new NpgsqlConnection(fixture.ConnectionString);
+        await giving.OpenAsync(Ct);
+        await between.OpenAsync(Ct);
+        await writing.OpenAsync(Ct);
+        await using var budget = await giving.BeginTransactionAsync(Ct);
+        await using (var give = new NpgsqlCommand(
+            """UPDATE vk.virtual_keys SET config = config || '{"budget": {"maxCostUsd": 10, "period": "Daily"}}' WHERE key_id = $1""", giving, budget))
+        {
+            give.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+            await give.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Ids in this order: the budget, an unrelated transaction, a usage batch of 4 USD; the batch
+        // is still open when the budget commits and the key's first grant runs.
+        await using var open = await between.BeginTransactionAsync(Ct);
+        await using (var takeId = new NpgsqlCommand("SELECT pg_current_xact_id()", between, open))
+        {
+            await takeId.ExecuteScalarAsync(Ct);
+        }
+
+        await using var batch = await writing.BeginTransactionAsync(Ct);
+        await using (var insert = new NpgsqlCommand(
+            """
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, input_tokens, output_tokens, cost_usd, recorded_at, fold_xid)
+            VALUES ($1, $2, $3, 1, 1, 4, now(), vk.usage_fold_stamp())
+            """,
+            writing,
+            batch))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Guid.NewGuid().ToString() });
+            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
+            insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = SundayEvening.UtcDateTime });
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        await budget.CommitAsync(Ct);
+        var first = await GrantBudgetAsync(keyId, day, want: 1m);
+        await open.CommitAsync(Ct);
+        await Registry.FoldUsageAsync(Ct);
+        await batch.CommitAsync(Ct);
+        var next = await GrantBudgetAsync(keyId, day, want: 100m);
+
+        // 1 USD granted, then 4 spent appear: the pool counts 4 consumed and gives the other 6.
+        Assert.Equal((1m, 9m), first);
+        Assert.Equal((6m, 0m), next);
+    }
+
+    [Fact]
+    public async Task A_sidecar_role_that_reads_keys_and_writes_usage_and_quotas_can_grant_a_budget_its_key_just_gained()
+    {
+        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
+        var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
+        await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
+        await Registry.UpsertAsync(
+            withoutBudget with { Generation = 2, Config = withoutBudget.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) } },
+            Ct);
+        var role = "sidecar_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync(
+            fixture.ConnectionString,
+            $"""
+            CREATE ROLE {role} LOGIN;
+            GRANT USAGE ON SCHEMA vk TO {role};
+            GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {role};
+            GRANT INSERT ON vk.usage_events, vk.usage_pending TO {role};
+            GRANT INSERT, UPDATE, DELETE ON vk.quota_windows, vk.quota_budgets, vk.quota_replicas, vk.quota_slots TO {role};
+            """);
+        try
+        {
+            var asSidecar = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = role, Pooling = false }.ConnectionString;
+            var given = await PostgresScalar.ReadAsync<decimal>(
+                asSidecar, "SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", Ct, keyId, day.UtcDateTime);
+
+            Assert.Equal(6m, given);
+        }
+        finally
+        {
+            await ExecuteAsync(fixture.ConnectionString, $"DROP OWNED BY {role}; DROP ROLE {role};");
+        }
+    }
+
+    [Fact]
     public async Task Once_the_folds_pass_its_first_grant_a_keys_grants_read_its_spend_by_key_again()
     {
         var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
@@ -393,7 +483,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
             withoutBudget with { Generation = 2, Config = withoutBudget.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) } },
             Ct);
         var first = await GrantBudgetAsync(keyId, day, want: 1m);
-        var readsAllUntil = await fixture.ScalarAsync<long>("SELECT budget_full_reads_until FROM vk.virtual_keys WHERE key_id = $1", keyId);
+        var readsAllUntil = await fixture.ScalarAsync<long>("SELECT until_folded_past FROM vk.budget_full_reads WHERE key_id = $1", keyId);
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 3m, forBudget: false)], Ct);
         var whileReadingAll = await PoolSpendAsync(keyId, day);
         await FoldAllOfAsync(keyId);
@@ -461,8 +551,20 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         return (given, 10m - granted);
     }
 
-    private async Task<decimal> PoolSpendAsync(string keyId, DateTimeOffset start) =>
-        await fixture.ScalarAsync<decimal>("SELECT vk.budget_pool_spend($1, 'daily', $2)", keyId, start.UtcDateTime);
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    /// <summary>What the pool counts as consumed after a grant that asks for nothing: the larger of what it granted and the spend it read.</summary>
+    private async Task<decimal> PoolSpendAsync(string keyId, DateTimeOffset start)
+    {
+        await GrantBudgetAsync(keyId, start, want: 0m);
+        return await fixture.ScalarAsync<decimal>("SELECT granted FROM vk.quota_budgets WHERE key_id = $1 AND period = 'daily' AND period_start = $2", keyId, start.UtcDateTime);
+    }
 
     /// <summary>Folds until the folds have passed <paramref name="xid"/>: every transaction with a lower id ended and was folded.</summary>
     private async Task FoldPastAsync(long xid)

@@ -5,14 +5,14 @@
 --    only (vk.recorded_spend: totals and pending rows), so until the next fold the pool granted up
 --    to the cap on top of that spend: up to ten minutes on a quiet registry, longer while a long
 --    transaction held the folds back. A key now remembers that it gained its budget
---    (vk.virtual_keys.budget_since, kept by a trigger). Its first grant after that notes the next
---    transaction id to be handed out (budget_full_reads_until): every usage batch that took its id
---    before the budget was committed, and so may have counted the key as having none, has an id
---    below it. Until the folds pass that id, the key's grants read all of its usage (vk.usage_rows,
---    stamped events included); after that, by key as before. The stamped events are found by stamp,
---    not by key, so such a grant goes through everything written since the last fold: only a key
---    that gained its budget that recently pays for it. A budget taken away and given back within a
---    period counts the spend in between the same way.
+--    (vk.virtual_keys.budget_since, kept by a trigger). Its first grant after that notes its own
+--    transaction id (vk.budget_full_reads): the grant began after the budget was committed, so
+--    every usage batch that took its id before that commit, and so may have counted the key as
+--    having no budget, has a lower id. Until the folds pass the noted id, the key's grants read all
+--    of its usage (vk.usage_rows, stamped events included); after that, by key as before. The
+--    stamped events are found by stamp, not by key, so such a grant goes through everything
+--    written since the last fold: only a key that gained its budget that recently pays for it. A
+--    budget taken away and given back within a period counts the spend in between the same way.
 --
 -- 2. Reads of the stamped events compared the stamp with a subquery, whose value the planner does
 --    not know, so it guessed a third of the indexed events. It now calls a STABLE function, which
@@ -60,11 +60,10 @@ RETURNS SETOF vk.usage_totals LANGUAGE sql STABLE AS $$
     GROUP BY e.key_id, s.period, s.period_start, e.rejection;
 $$;
 
--- budget_since: the id of the transaction that gave the key its budget, while it has one; NULL for a
--- key that has had its budget since it was first written (it cannot have spent without it).
--- budget_full_reads_until: set by the key's first grant after that (see vk.quota_grant_budget).
--- A budget that only changes its cap or period keeps both.
-ALTER TABLE vk.virtual_keys ADD COLUMN budget_since bigint, ADD COLUMN budget_full_reads_until bigint;
+-- The id of the transaction that gave the key its budget, while it has one; NULL for a key that has
+-- had its budget since it was first written (it cannot have spent without it). A budget that only
+-- changes its cap or period keeps it.
+ALTER TABLE vk.virtual_keys ADD COLUMN budget_since bigint;
 
 -- Keys whose budget may be that recent: those with a budget changed within the last day.
 UPDATE vk.virtual_keys SET budget_since = pg_current_xact_id()::text::bigint
@@ -74,10 +73,8 @@ CREATE FUNCTION vk.virtual_keys_note_budget_since() RETURNS trigger LANGUAGE plp
 BEGIN
     IF NOT (NEW.config ? 'budget') THEN
         NEW.budget_since := NULL;
-        NEW.budget_full_reads_until := NULL;
     ELSIF TG_OP = 'UPDATE' AND NOT (OLD.config ? 'budget') THEN
         NEW.budget_since := pg_current_xact_id()::text::bigint;
-        NEW.budget_full_reads_until := NULL;
     END IF;
     RETURN NEW;
 END;
@@ -85,27 +82,49 @@ $$;
 CREATE TRIGGER virtual_keys_budget_since BEFORE INSERT OR UPDATE OF config ON vk.virtual_keys
     FOR EACH ROW EXECUTE FUNCTION vk.virtual_keys_note_budget_since();
 
--- The spend the shared budget pool counts for a key at a grant: all of the key's usage while it may
--- have stamped events from before its budget that no fold took yet, otherwise what is found by key.
--- PL/pgSQL, so that the by-key case is planned once per session rather than with the full read at
--- every call; being STABLE, it reads in the snapshot of the statement that calls it.
-CREATE FUNCTION vk.budget_pool_spend(p_key text, p_period text, p_start timestamptz) RETURNS numeric
-LANGUAGE plpgsql STABLE AS $$
+-- Per key that gained a budget: the id its first grant after that noted. A row is the current
+-- gain's when its id is above budget_since; an older one is replaced at the next grant. A table of
+-- its own rather than a column of vk.virtual_keys, so grants never lock a key's row (an upsert of
+-- the key would wait for them while holding the registry's change counter).
+CREATE TABLE vk.budget_full_reads (
+    key_id text PRIMARY KEY,
+    until_folded_past bigint NOT NULL
+);
+
+-- Whether a grant must read all of the key's usage: it may have stamped events from before its
+-- budget that no fold took yet. Notes the id at the key's first grant after it gained its budget.
+-- SECURITY DEFINER, so that a sidecar's role needs no write access beyond usage and quotas; every
+-- name in it is schema-qualified. The noted id is at least where the folds stand, so that after a
+-- restore into a cluster with lower transaction ids the events left unfolded by the old one count.
+CREATE FUNCTION vk.budget_reads_all_usage(p_key text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_since bigint;
+    v_folded bigint;
+    v_until bigint;
 BEGIN
-    IF EXISTS (SELECT FROM vk.virtual_keys
-               WHERE key_id = p_key AND budget_since IS NOT NULL
-                 AND (budget_full_reads_until IS NULL OR budget_full_reads_until >= vk.usage_events_folded_below())) THEN
-        RETURN (SELECT coalesce(sum(cost_usd), 0) FROM vk.usage_rows(ARRAY[p_key], p_period, p_start));
+    SELECT budget_since INTO v_since FROM vk.virtual_keys WHERE key_id = p_key;
+    IF v_since IS NULL THEN
+        RETURN false;
     END IF;
-    RETURN vk.recorded_spend(p_key, p_period, p_start);
+
+    SELECT events_folded_below INTO v_folded FROM vk.usage_fold_state;
+    SELECT until_folded_past INTO v_until FROM vk.budget_full_reads WHERE key_id = p_key;
+    IF v_until IS NULL OR v_until <= v_since THEN
+        INSERT INTO vk.budget_full_reads AS r (key_id, until_folded_past)
+        VALUES (p_key, GREATEST(pg_current_xact_id()::text::bigint, v_folded))
+        ON CONFLICT (key_id) DO UPDATE SET until_folded_past = excluded.until_folded_past
+        WHERE r.until_folded_past <= v_since;
+        RETURN true;
+    END IF;
+
+    RETURN v_until >= v_folded;
 END;
 $$;
 
--- As in 0008, with the spend read through vk.budget_pool_spend. A key's first grant after it gained
--- its budget runs after that budget was committed (it read it), so the next transaction id to be
--- handed out then is above every id handed out before the commit. Usage written later by a replica
--- that had not learnt of the budget yet is read as long as the folds have not passed that id; after
--- that it reaches the pool with the fold that takes it.
+-- As in 0008, with the spend read in full while vk.budget_reads_all_usage says so. Usage written by
+-- a replica that had not learnt of the budget yet is read as long as the folds have not passed the
+-- noted id; after that it reaches the pool with the fold that takes it.
 CREATE OR REPLACE FUNCTION vk.quota_grant_budget(p_key text, p_period text, p_start timestamptz, p_cap numeric, p_want numeric, p_charge numeric,
     OUT given numeric, OUT remaining numeric)
 LANGUAGE plpgsql AS $$
@@ -113,12 +132,11 @@ DECLARE
     v_recorded numeric;
     v_granted numeric;
 BEGIN
-    IF EXISTS (SELECT FROM vk.virtual_keys WHERE key_id = p_key AND budget_since IS NOT NULL AND budget_full_reads_until IS NULL) THEN
-        UPDATE vk.virtual_keys SET budget_full_reads_until = pg_snapshot_xmax(pg_current_snapshot())::text::bigint
-        WHERE key_id = p_key AND budget_since IS NOT NULL AND budget_full_reads_until IS NULL;
+    IF vk.budget_reads_all_usage(p_key) THEN
+        SELECT coalesce(sum(cost_usd), 0) INTO v_recorded FROM vk.usage_rows(ARRAY[p_key], p_period, p_start);
+    ELSE
+        v_recorded := vk.recorded_spend(p_key, p_period, p_start);
     END IF;
-
-    v_recorded := vk.budget_pool_spend(p_key, p_period, p_start);
 
     INSERT INTO vk.quota_budgets (key_id, period, period_start, granted)
     VALUES (p_key, p_period, p_start, v_recorded)

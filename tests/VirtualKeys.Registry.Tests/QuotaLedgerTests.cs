@@ -264,6 +264,70 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         await command.ExecuteNonQueryAsync(Ct);
     }
 
+    [Fact]
+    public async Task A_grant_held_up_on_a_keys_budget_holds_none_of_its_window_rows()
+    {
+        // A key that just gained its budget reads all of its usage at a grant (migration 0011), which
+        // can take a while: other replicas' request and token grants for the key must not queue
+        // behind that. Here a session holding the budget row stands in for the long read.
+        var key = NewKeyId();
+        await _ledger.GrantAsync(new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m) }, Ttl, Ct);
+        await using var holder = new NpgsqlConnection(database.ConnectionString);
+        await holder.OpenAsync(Ct);
+        var transaction = await holder.BeginTransactionAsync(Ct);
+        Task<QuotaGrant>? heldUp = null;
+        try
+        {
+            await using (var hold = new NpgsqlCommand("SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE", holder, transaction))
+            {
+                hold.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+                await hold.ExecuteScalarAsync(Ct);
+            }
+
+            heldUp = _ledger.GrantAsync(
+                new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
+                Ttl,
+                Ct);
+            await WaitForLockWaitersAsync(1);
+            var other = await _ledger.GrantAsync(new QuotaGrantRequest(key, "b", Monday) { Requests = new QuotaWindowAsk(100, 10) }, Ttl, Ct)
+                .WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            var stillHeld = !heldUp.IsCompleted;
+            await transaction.RollbackAsync(Ct);
+            var held = await heldUp;
+
+            Assert.True(stillHeld);
+            Assert.Equal(10, other.Requests);
+            Assert.Equal((10L, 1m), (held.Requests, held.BudgetUsd));
+        }
+        finally
+        {
+            await transaction.DisposeAsync();
+            if (heldUp is not null)
+            {
+                await Task.WhenAny(heldUp);
+            }
+        }
+    }
+
+    private async Task WaitForLockWaitersAsync(int count)
+    {
+        for (var attempt = 0; attempt < 400; attempt++)
+        {
+            var waiting = await PostgresScalar.ReadAsync<long>(
+                database.ConnectionString,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                Ct);
+            if (waiting >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(25, Ct);
+        }
+
+        throw new Xunit.Sdk.XunitException($"Fewer than {count} sessions came to wait for a lock.");
+    }
+
     private static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
 
     private Task<QuotaGrant> GrantRequestsAsync(string key, DateTimeOffset now, long want) =>

@@ -86,16 +86,10 @@ public sealed class QuotaLedger
             {
                 // Built for each attempt: a parameter belongs to one command.
                 var statements = new List<GrantStatement>(4);
-                if (request.Requests is { } requests)
-                {
-                    statements.Add(GrantWindow(request.KeyId, "requests", window, requests));
-                }
-
-                if (request.Tokens is { } tokens)
-                {
-                    statements.Add(GrantWindow(request.KeyId, "tokens", window, tokens));
-                }
-
+                // The budget first, as in every batch that takes a key's quota rows (ReturnAsync too),
+                // so two batches never wait for each other's rows in opposite orders. Its spend read
+                // can be long (a key that just gained its budget reads all of its usage, migration
+                // 0011), and going first it holds none of the key's window rows while it reads.
                 if (request.Budget is { } budget)
                 {
                     statements.Add(new GrantStatement(
@@ -110,6 +104,16 @@ public sealed class QuotaLedger
                             Numeric(Math.Max(0m, budget.Want)),
                             Numeric(Math.Max(0m, budget.Charge)),
                         ]));
+                }
+
+                if (request.Requests is { } requests)
+                {
+                    statements.Add(GrantWindow(request.KeyId, "requests", window, requests));
+                }
+
+                if (request.Tokens is { } tokens)
+                {
+                    statements.Add(GrantWindow(request.KeyId, "tokens", window, tokens));
                 }
 
                 if (request.Slots is { } slots)
@@ -156,6 +160,13 @@ public sealed class QuotaLedger
                 decimal grantedUsd = 0m;
                 decimal? remainingUsd = null;
                 var grantedSlots = 0;
+                if (request.Budget is not null)
+                {
+                    await NextAsync();
+                    grantedUsd = reader.GetDecimal(0);
+                    remainingUsd = reader.GetDecimal(1);
+                }
+
                 if (request.Requests is not null)
                 {
                     await NextAsync();
@@ -168,13 +179,6 @@ public sealed class QuotaLedger
                     await NextAsync();
                     grantedTokens = reader.GetInt64(0);
                     tokensLeft = reader.GetInt64(1);
-                }
-
-                if (request.Budget is not null)
-                {
-                    await NextAsync();
-                    grantedUsd = reader.GetDecimal(0);
-                    remainingUsd = reader.GetDecimal(1);
                 }
 
                 if (request.Slots is not null)
@@ -209,16 +213,6 @@ public sealed class QuotaLedger
             async (connection, ct) =>
             {
                 await using var batch = new NpgsqlBatch(connection);
-                if (leftover.Requests > 0)
-                {
-                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "requests", window, leftover.Requests));
-                }
-
-                if (leftover.Tokens > 0)
-                {
-                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "tokens", window, leftover.Tokens));
-                }
-
                 if (leftover.BudgetPeriodStart is { } start && leftover.BudgetUsd > 0)
                 {
                     var command = new NpgsqlBatchCommand("SELECT vk.quota_return_budget($1, $2, $3, $4)");
@@ -227,6 +221,16 @@ public sealed class QuotaLedger
                     command.Parameters.Add(Time(start));
                     command.Parameters.Add(Numeric(leftover.BudgetUsd));
                     batch.BatchCommands.Add(command);
+                }
+
+                if (leftover.Requests > 0)
+                {
+                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "requests", window, leftover.Requests));
+                }
+
+                if (leftover.Tokens > 0)
+                {
+                    batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "tokens", window, leftover.Tokens));
                 }
 
                 if (leftover.Slots > 0)

@@ -22,7 +22,10 @@ public sealed class SidecarOptions
     /// <summary>Largest body of the resolve and usage APIs.</summary>
     public int MaxApiBodyBytes { get; set; } = 16 * 1024;
 
-    /// <summary>How long an unreported resolve decision holds its slot before it is settled at its estimate.</summary>
+    /// <summary>The longest <see cref="DecisionTtl"/> accepted: past it an open decision's slot and reservations outlive any request.</summary>
+    public static readonly TimeSpan MaxDecisionTtl = TimeSpan.FromDays(1);
+
+    /// <summary>How long an unreported resolve decision holds its slot before it is settled at its estimate (at most <see cref="MaxDecisionTtl"/>).</summary>
     public TimeSpan DecisionTtl { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Label request, token and cost metrics with namespace/name of the key (off for very many keys).</summary>
@@ -96,6 +99,13 @@ public sealed class SidecarOptions
         Positive(UsageBufferCapacity, nameof(UsageBufferCapacity));
         Positive(UsageBatchSize, nameof(UsageBatchSize));
         Positive(DecisionTtl.Ticks, nameof(DecisionTtl));
+        if (DecisionTtl > MaxDecisionTtl)
+        {
+            // An unreported decision holds its parallel slot and its token and budget reservations
+            // until it expires, and its expiry is computed at every resolve.
+            problems.Add($"DecisionTtl must be at most {MaxDecisionTtl:c}");
+        }
+
         Positive(UpstreamTimeout.Ticks, nameof(UpstreamTimeout));
         Positive(UpstreamConnectTimeout.Ticks, nameof(UpstreamConnectTimeout));
         Positive(UsageShutdownFlushTimeout.Ticks, nameof(UsageShutdownFlushTimeout));

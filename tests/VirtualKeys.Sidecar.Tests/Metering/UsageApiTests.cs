@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using VirtualKeys.Sidecar.Hosting;
@@ -105,6 +106,29 @@ public sealed class UsageApiTests
         Assert.Equal(id, expired.RecordId);
         Assert.True(expired.Estimated);
         Assert.Equal((300L, 200L), (expired.InputTokens, expired.OutputTokens));
+    }
+
+    [Theory]
+    [InlineData("1.00:00:01")]
+    [InlineData("10675199.02:48:05")]
+    public void A_decision_ttl_over_a_day_is_refused_at_start_up(string ttl)
+    {
+        var options = new SidecarOptions { DecisionTtl = TimeSpan.Parse(ttl, CultureInfo.InvariantCulture) };
+
+        var error = Assert.Throws<InvalidOperationException>(options.Validate);
+
+        Assert.Contains("DecisionTtl must be at most 1.00:00:00", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_decision_ttl_of_a_day_is_accepted_and_resolves_answer()
+    {
+        await using var sidecar = await TestSidecar.StartAsync(o => o.DecisionTtl = SidecarOptions.MaxDecisionTtl);
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var resolved = await sidecar.ResolveAsync(token, "gpt-4o");
+
+        Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
     }
 
     [Fact]

@@ -309,6 +309,67 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         }
     }
 
+    [Fact]
+    public async Task A_grant_rolled_back_to_break_a_deadlock_is_sent_again()
+    {
+        // A sidecar of the release before migration 0011 takes a key's window rows before its budget
+        // row, the other way round from this one; a session doing the same stands in for it.
+        var key = NewKeyId();
+        var window = QuotaLedger.WindowOf(Monday);
+        await _ledger.GrantAsync(
+            new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
+            Ttl,
+            Ct);
+        var roundTrips = _ledger.RoundTrips;
+        await using var older = new NpgsqlConnection(database.ConnectionString);
+        await older.OpenAsync(Ct);
+        var transaction = await older.BeginTransactionAsync(Ct);
+        Task<QuotaGrant>? granting = null;
+        try
+        {
+            // This session waits long before it looks for a deadlock, so the grant is the one rolled back.
+            await using (var patient = new NpgsqlCommand("SET LOCAL deadlock_timeout = '20s'", older, transaction))
+            {
+                await patient.ExecuteNonQueryAsync(Ct);
+            }
+
+            await using (var windowFirst = new NpgsqlCommand(
+                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE",
+                older,
+                transaction))
+            {
+                windowFirst.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+                windowFirst.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = window.UtcDateTime });
+                await windowFirst.ExecuteScalarAsync(Ct);
+            }
+
+            granting = _ledger.GrantAsync(
+                new QuotaGrantRequest(key, "b", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
+                Ttl,
+                Ct);
+            await WaitForLockWaitersAsync(1);
+            await using (var budgetSecond = new NpgsqlCommand("SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE", older, transaction))
+            {
+                budgetSecond.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+                await budgetSecond.ExecuteScalarAsync(Ct);
+            }
+
+            await transaction.CommitAsync(Ct);
+            var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+            Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
+            Assert.Equal(roundTrips + 2, _ledger.RoundTrips);
+        }
+        finally
+        {
+            await transaction.DisposeAsync();
+            if (granting is not null)
+            {
+                await Task.WhenAny(granting);
+            }
+        }
+    }
+
     private async Task WaitForLockWaitersAsync(int count)
     {
         for (var attempt = 0; attempt < 400; attempt++)

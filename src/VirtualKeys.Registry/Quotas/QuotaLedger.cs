@@ -12,8 +12,8 @@ namespace VirtualKeys.Registry.Quotas;
 /// </summary>
 /// <remarks>
 /// Every method is one round trip: a grant or a return sends all its dimensions as one batch, in a
-/// fixed order (requests, tokens, budget, slots), so two grants of one key never wait on each other
-/// in opposite orders. The PostgreSQL functions take each counter's row lock, which is what keeps
+/// fixed order (budget, requests, tokens, slots), so two grants of one key never wait on each other
+/// in opposite orders (a deadlock with an older sidecar's batch is retried). The PostgreSQL functions take each counter's row lock, which is what keeps
 /// the sum of grants within the cap under any concurrency.
 /// </remarks>
 public sealed class QuotaLedger
@@ -28,6 +28,9 @@ public sealed class QuotaLedger
     public static readonly TimeSpan WindowRetention = TimeSpan.FromMinutes(10);
 
     private readonly RegistryDatabase _database;
+    /// <summary>Attempts of one grant or return when PostgreSQL breaks deadlocks (see <see cref="RetriedAfterDeadlockAsync"/>).</summary>
+    private const int MaxDeadlockTries = 3;
+
     private long _roundTrips;
     private long _heartbeats;
 
@@ -80,8 +83,7 @@ public sealed class QuotaLedger
             return Task.FromResult(new QuotaGrant(window, 0, 0, periodStart, 0m, null, 0));
         }
 
-        Interlocked.Increment(ref _roundTrips);
-        return _database.RunAsync(
+        return RetriedAfterDeadlockAsync(() => _database.RunAsync(
             async (connection, ct) =>
             {
                 // Built for each attempt: a parameter belongs to one command.
@@ -195,7 +197,7 @@ public sealed class QuotaLedger
                     LiveReplicas = liveReplicas,
                 };
             },
-            cancellationToken);
+            cancellationToken));
     }
 
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
@@ -208,8 +210,7 @@ public sealed class QuotaLedger
         }
 
         var window = WindowOf(leftover.WindowStart);
-        Interlocked.Increment(ref _roundTrips);
-        return _database.RunAsync(
+        return RetriedAfterDeadlockAsync(() => _database.RunAsync(
             async (connection, ct) =>
             {
                 await using var batch = new NpgsqlBatch(connection);
@@ -257,7 +258,28 @@ public sealed class QuotaLedger
                 await batch.ExecuteNonQueryAsync(ct);
                 return true;
             },
-            cancellationToken);
+            cancellationToken));
+    }
+
+    /// <summary>
+    /// Sends a grant or a return again when PostgreSQL broke a deadlock by rolling it back: each is
+    /// one implicit transaction, so nothing of it stayed. Batches of this release take a key's rows in
+    /// one order, but sidecars of the release before migration 0011 took the budget row last, and
+    /// during a rolling upgrade both run. Every attempt counts as a round trip.
+    /// </summary>
+    private async Task<T> RetriedAfterDeadlockAsync<T>(Func<Task<T>> attempt)
+    {
+        for (var tries = 1; ; tries++)
+        {
+            Interlocked.Increment(ref _roundTrips);
+            try
+            {
+                return await attempt();
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && tries < MaxDeadlockTries)
+            {
+            }
+        }
     }
 
     /// <summary>

@@ -449,26 +449,37 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
             withoutBudget with { Generation = 2, Config = withoutBudget.Config with { Budget = new KeyBudget(10m, BudgetPeriodKind.Daily) } },
             Ct);
         var role = "sidecar_" + Guid.NewGuid().ToString("N")[..12];
-        await ExecuteAsync(
-            fixture.ConnectionString,
-            $"""
-            CREATE ROLE {role} LOGIN;
-            GRANT USAGE ON SCHEMA vk TO {role};
-            GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {role};
-            GRANT INSERT ON vk.usage_events, vk.usage_pending TO {role};
-            GRANT INSERT, UPDATE, DELETE ON vk.quota_windows, vk.quota_budgets, vk.quota_replicas, vk.quota_slots TO {role};
-            """);
+        var reader = "reader_" + Guid.NewGuid().ToString("N")[..12];
         try
         {
+            await ExecuteAsync(
+                fixture.ConnectionString,
+                $"""
+                CREATE ROLE {role} LOGIN;
+                GRANT USAGE ON SCHEMA vk TO {role};
+                GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {role};
+                GRANT INSERT ON vk.usage_events, vk.usage_pending TO {role};
+                GRANT INSERT, UPDATE, DELETE ON vk.quota_windows, vk.quota_budgets, vk.quota_replicas, vk.quota_slots TO {role};
+                CREATE ROLE {reader} LOGIN;
+                GRANT USAGE ON SCHEMA vk TO {reader};
+                GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {reader};
+                """);
             var asSidecar = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = role, Pooling = false }.ConnectionString;
+            var asReader = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = reader, Pooling = false }.ConnectionString;
             var given = await PostgresScalar.ReadAsync<decimal>(
                 asSidecar, "SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, 100, 0)", Ct, keyId, day.UtcDateTime);
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => PostgresScalar.ReadAsync<bool>(
+                asReader, "SELECT vk.budget_reads_all_usage($1)", Ct, keyId));
 
+            // A role that only reads the registry learns nothing of which keys just gained a budget.
             Assert.Equal(6m, given);
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
         }
         finally
         {
-            await ExecuteAsync(fixture.ConnectionString, $"DROP OWNED BY {role}; DROP ROLE {role};");
+            await ExecuteAsync(
+                fixture.ConnectionString,
+                $"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}; DROP OWNED BY {reader}; DROP ROLE IF EXISTS {reader};");
         }
     }
 
@@ -523,13 +534,21 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     /// A fold leaves the events of transactions younger than the oldest one open anywhere on the server
     /// (vk.usage_fold), and other test classes write to the same server at the same time.
     /// </summary>
-    private async Task<int> FoldAllOfAsync(string keyId)
+    private async Task<int> FoldAllOfAsync(string keyId) =>
+        await FoldUntilAsync(async () => await PendingRowsAsync(keyId) == 0 && await UnfoldedEventsAsync(keyId) == 0, $"key {keyId}'s usage is all in the totals");
+
+    /// <summary>
+    /// Folds until <paramref name="done"/>, for up to 30 s; returns the totals rows written. On time
+    /// out it names the sessions whose open transactions held the folds back.
+    /// </summary>
+    private async Task<int> FoldUntilAsync(Func<Task<bool>> done, string what)
     {
         var written = 0;
-        for (var attempt = 0; attempt < 200; attempt++)
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < until)
         {
             written += await Registry.FoldUsageAsync(Ct);
-            if (await PendingRowsAsync(keyId) == 0 && await UnfoldedEventsAsync(keyId) == 0)
+            if (await done())
             {
                 return written;
             }
@@ -537,7 +556,12 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
             await Task.Delay(25, Ct);
         }
 
-        throw new Xunit.Sdk.XunitException($"Key {keyId}: usage still outside the totals after 200 folds.");
+        var holders = await fixture.ScalarAsync<string>(
+            """
+            SELECT coalesce(string_agg(format('pid %s in %s (%s): %s', pid, datname, state, left(query, 80)), '; '), 'none')
+            FROM pg_stat_activity WHERE backend_xid IS NOT NULL OR backend_xmin IS NOT NULL
+            """);
+        throw new Xunit.Sdk.XunitException($"Folding for 30 s did not get there ({what}); sessions holding transaction ids: {holders}");
     }
 
     private async Task<long> UnfoldedEventsAsync(string keyId) =>
@@ -567,21 +591,8 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     }
 
     /// <summary>Folds until the folds have passed <paramref name="xid"/>: every transaction with a lower id ended and was folded.</summary>
-    private async Task FoldPastAsync(long xid)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            await Registry.FoldUsageAsync(Ct);
-            if (await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state") > xid)
-            {
-                return;
-            }
-
-            await Task.Delay(25, Ct);
-        }
-
-        throw new Xunit.Sdk.XunitException($"The folds did not pass transaction {xid} in 200 attempts.");
-    }
+    private Task<int> FoldPastAsync(long xid) =>
+        FoldUntilAsync(async () => await fixture.ScalarAsync<long>("SELECT events_folded_below FROM vk.usage_fold_state") > xid, $"the folds passed transaction {xid}");
 
     private async Task<long?> BudgetSinceAsync(string keyId) =>
         await fixture.ScalarAsync<object>("SELECT budget_since FROM vk.virtual_keys WHERE key_id = $1", keyId) is long since ? since : null;

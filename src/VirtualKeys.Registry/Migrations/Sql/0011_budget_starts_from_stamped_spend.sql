@@ -8,7 +8,8 @@
 --    (vk.virtual_keys.budget_since, kept by a trigger). Its first grant after that notes its own
 --    transaction id (vk.budget_full_reads): the grant began after the budget was committed, so
 --    every usage batch that took its id before that commit, and so may have counted the key as
---    having no budget, has a lower id. Until the folds pass the noted id, the key's grants read all
+--    having no budget, has a lower id. (Replicas that learn of the budget late write such
+--    batches after the commit too: see vk.quota_grant_budget.) Until the folds pass the noted id, the key's grants read all
 --    of its usage (vk.usage_rows, stamped events included); after that, by key as before. The
 --    stamped events are found by stamp, not by key, so such a grant goes through everything
 --    written since the last fold: only a key that gained its budget that recently pays for it. A
@@ -94,7 +95,8 @@ CREATE TABLE vk.budget_full_reads (
 -- Whether a grant must read all of the key's usage: it may have stamped events from before its
 -- budget that no fold took yet. Notes the id at the key's first grant after it gained its budget.
 -- SECURITY DEFINER, so that a sidecar's role needs no write access beyond usage and quotas; every
--- name in it is schema-qualified. The noted id is at least where the folds stand, so that after a
+-- name in it is schema-qualified. A caller that may not write the budget pool itself is refused: it
+-- would learn which keys just gained a budget, and could hold their grants up. The noted id is at least where the folds stand, so that after a
 -- restore into a cluster with lower transaction ids the events left unfolded by the old one count.
 CREATE FUNCTION vk.budget_reads_all_usage(p_key text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -103,6 +105,10 @@ DECLARE
     v_folded bigint;
     v_until bigint;
 BEGIN
+    IF NOT pg_catalog.has_table_privilege(session_user, 'vk.quota_budgets', 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied: % may not write vk.quota_budgets', session_user USING ERRCODE = '42501';
+    END IF;
+
     SELECT budget_since INTO v_since FROM vk.virtual_keys WHERE key_id = p_key;
     IF v_since IS NULL THEN
         RETURN false;

@@ -283,7 +283,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     [Fact]
     public async Task A_key_given_a_budget_while_it_spends_starts_its_pool_from_the_spend_no_fold_took_yet()
     {
-        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
@@ -349,7 +349,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     {
         // Transaction ids are handed out in one order and committed in another: a usage batch can
         // take its id after the transaction that gives the key its budget and commit before it.
-        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await using var giving = new NpgsqlConnection(fixture.ConnectionString);
@@ -386,7 +386,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     [Fact]
     public async Task Spend_of_a_batch_still_open_at_the_first_grant_counts_once_it_commits()
     {
-        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await using var giving = new NpgsqlConnection(fixture.ConnectionString);
@@ -441,7 +441,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     [Fact]
     public async Task A_sidecar_role_that_reads_keys_and_writes_usage_and_quotas_can_grant_a_budget_its_key_just_gained()
     {
-        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
@@ -486,7 +486,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     [Fact]
     public async Task Once_the_folds_pass_its_first_grant_a_keys_grants_read_its_spend_by_key_again()
     {
-        var withoutBudget = TestRegistry.NewKey() with { Config = TestRegistry.NewKey().Config with { Budget = null } };
+        var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 2m, forBudget: false)], Ct);
@@ -615,6 +615,12 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         }
 
         return rows;
+    }
+
+    private static VirtualKeyUpsert NewKeyWithoutBudget()
+    {
+        var upsert = TestRegistry.NewKey();
+        return upsert with { Config = upsert.Config with { Budget = null } };
     }
 
     private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());

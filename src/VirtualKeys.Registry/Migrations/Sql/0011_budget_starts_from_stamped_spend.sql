@@ -83,12 +83,13 @@ $$;
 CREATE TRIGGER virtual_keys_budget_since BEFORE INSERT OR UPDATE OF config ON vk.virtual_keys
     FOR EACH ROW EXECUTE FUNCTION vk.virtual_keys_note_budget_since();
 
--- Per key that gained a budget: the id its first grant after that noted. A row is the current
--- gain's when its id is above budget_since; an older one is replaced at the next grant. A table of
--- its own rather than a column of vk.virtual_keys, so grants never lock a key's row (an upsert of
--- the key would wait for them while holding the registry's change counter).
+-- Per key that gained a budget: the id its first grant after that noted, and the budget_since it
+-- was noted for (a row noted for an earlier gain is replaced at the next grant). A table of its own
+-- rather than a column of vk.virtual_keys, so grants never lock a key's row (an upsert of the key
+-- would wait for them while holding the registry's change counter).
 CREATE TABLE vk.budget_full_reads (
     key_id text PRIMARY KEY,
+    noted_for_budget_since bigint NOT NULL,
     until_folded_past bigint NOT NULL
 );
 
@@ -103,6 +104,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_since bigint;
     v_folded bigint;
+    v_noted_for bigint;
     v_until bigint;
 BEGIN
     IF NOT pg_catalog.has_table_privilege(session_user, 'vk.quota_budgets', 'UPDATE') THEN
@@ -115,12 +117,14 @@ BEGIN
     END IF;
 
     SELECT events_folded_below INTO v_folded FROM vk.usage_fold_state;
-    SELECT until_folded_past INTO v_until FROM vk.budget_full_reads WHERE key_id = p_key;
-    IF v_until IS NULL OR v_until <= v_since THEN
-        INSERT INTO vk.budget_full_reads AS r (key_id, until_folded_past)
-        VALUES (p_key, GREATEST(pg_current_xact_id()::text::bigint, v_folded))
-        ON CONFLICT (key_id) DO UPDATE SET until_folded_past = excluded.until_folded_past
-        WHERE r.until_folded_past <= v_since;
+    SELECT noted_for_budget_since, until_folded_past INTO v_noted_for, v_until FROM vk.budget_full_reads WHERE key_id = p_key;
+    IF v_noted_for IS DISTINCT FROM v_since THEN
+        -- The snapshot's xmax as well: above every id already handed out, whichever statement of
+        -- this transaction took its id first.
+        INSERT INTO vk.budget_full_reads AS r (key_id, noted_for_budget_since, until_folded_past)
+        VALUES (p_key, v_since, GREATEST(pg_current_xact_id()::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint, v_folded))
+        ON CONFLICT (key_id) DO UPDATE SET noted_for_budget_since = excluded.noted_for_budget_since, until_folded_past = excluded.until_folded_past
+        WHERE r.noted_for_budget_since IS DISTINCT FROM excluded.noted_for_budget_since;
         RETURN true;
     END IF;
 

@@ -87,13 +87,7 @@ public sealed class PostgresOutageTests : IAsyncLifetime
         }
     }
 
-    private async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_cluster.GetConnectionString() + ";Pooling=false");
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Ct);
-    }
+    private Task ExecuteAsync(string sql) => PostgresScalar.ExecuteAsync(_cluster.GetConnectionString() + ";Pooling=false", sql, Ct);
 
     private async Task<int> ScalarAsync(string sql)
     {

@@ -452,7 +452,7 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var reader = "reader_" + Guid.NewGuid().ToString("N")[..12];
         try
         {
-            await ExecuteAsync(
+            await PostgresScalar.ExecuteAsync(
                 fixture.ConnectionString,
                 $"""
                 CREATE ROLE {role} LOGIN;
@@ -463,7 +463,8 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
                 CREATE ROLE {reader} LOGIN;
                 GRANT USAGE ON SCHEMA vk TO {reader};
                 GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {reader};
-                """);
+                """,
+                Ct);
             var asSidecar = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = role, Pooling = false }.ConnectionString;
             var asReader = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = reader, Pooling = false }.ConnectionString;
             var given = await PostgresScalar.ReadAsync<decimal>(
@@ -477,9 +478,10 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         }
         finally
         {
-            await ExecuteAsync(
+            await PostgresScalar.ExecuteAsync(
                 fixture.ConnectionString,
-                $"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}; DROP OWNED BY {reader}; DROP ROLE IF EXISTS {reader};");
+                $"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}; DROP OWNED BY {reader}; DROP ROLE IF EXISTS {reader};",
+                Ct);
         }
     }
 
@@ -573,14 +575,6 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var given = await fixture.ScalarAsync<decimal>("SELECT given FROM vk.quota_grant_budget($1, 'daily', $2, 10, $3, 0)", keyId, start.UtcDateTime, want);
         var granted = await fixture.ScalarAsync<decimal>("SELECT granted FROM vk.quota_budgets WHERE key_id = $1 AND period = 'daily' AND period_start = $2", keyId, start.UtcDateTime);
         return (given, 10m - granted);
-    }
-
-    private static async Task ExecuteAsync(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Ct);
     }
 
     /// <summary>What the pool counts as consumed after a grant that asks for nothing: the larger of what it granted and the spend it read.</summary>

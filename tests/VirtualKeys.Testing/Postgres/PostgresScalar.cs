@@ -2,7 +2,10 @@ using Npgsql;
 
 namespace VirtualKeys.Testing.Postgres;
 
-/// <summary>One value read straight from a test database, for assertions on what the registry stored.</summary>
+/// <summary>
+/// Statements run straight on a test database: one value read for assertions on what the registry
+/// stored, or a statement that sets the stage (roles, locks, rows) beside the registry.
+/// </summary>
 public static class PostgresScalar
 {
     /// <param name="values">The positional parameters $1, $2, ...</param>
@@ -17,5 +20,14 @@ public static class PostgresScalar
         }
 
         return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Runs <paramref name="sql"/> (one or more statements without parameters) on a connection of its own.</summary>
+    public static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

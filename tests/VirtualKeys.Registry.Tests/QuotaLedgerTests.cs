@@ -13,6 +13,9 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
 {
     private static readonly DateTimeOffset Monday = new(2026, 3, 2, 10, 15, 20, TimeSpan.Zero);
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(20);
+
+    /// <summary>Takes key $1's budget rows in an open transaction, as a grant or return of that key does.</summary>
+    private const string LockBudgetRow = "SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE";
     private RegistryDatabase _database = null!;
     private QuotaLedger _ledger = null!;
 
@@ -272,18 +275,11 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         // behind that. Here a session holding the budget row stands in for the long read.
         var key = NewKeyId();
         await _ledger.GrantAsync(new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m) }, Ttl, Ct);
-        await using var holder = new NpgsqlConnection(database.ConnectionString);
-        await holder.OpenAsync(Ct);
-        var transaction = await holder.BeginTransactionAsync(Ct);
+        var holder = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
         Task<QuotaGrant>? heldUp = null;
         try
         {
-            await using (var hold = new NpgsqlCommand("SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE", holder, transaction))
-            {
-                hold.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
-                await hold.ExecuteScalarAsync(Ct);
-            }
-
+            await holder.ExecuteAsync(LockBudgetRow, Ct, key);
             heldUp = _ledger.GrantAsync(
                 new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
                 Ttl,
@@ -292,7 +288,7 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
             var other = await _ledger.GrantAsync(new QuotaGrantRequest(key, "b", Monday) { Requests = new QuotaWindowAsk(100, 10) }, Ttl, Ct)
                 .WaitAsync(TimeSpan.FromSeconds(30), Ct);
             var stillHeld = !heldUp.IsCompleted;
-            await transaction.RollbackAsync(Ct);
+            await holder.RollbackAsync(Ct);
             var held = await heldUp;
 
             Assert.True(stillHeld);
@@ -301,7 +297,7 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         }
         finally
         {
-            await transaction.DisposeAsync();
+            await holder.DisposeAsync();
             if (heldUp is not null)
             {
                 await Task.WhenAny(heldUp);
@@ -321,40 +317,22 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
             Ttl,
             Ct);
         var roundTrips = _ledger.RoundTrips;
-        await using var older = new NpgsqlConnection(database.ConnectionString);
-        await older.OpenAsync(Ct);
-        var transaction = await older.BeginTransactionAsync(Ct);
+        var older = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
         Task<QuotaGrant>? granting = null;
         try
         {
             // This session waits long before it looks for a deadlock, so the grant is the one rolled back.
-            await using (var patient = new NpgsqlCommand("SET LOCAL deadlock_timeout = '20s'", older, transaction))
-            {
-                await patient.ExecuteNonQueryAsync(Ct);
-            }
-
-            await using (var windowFirst = new NpgsqlCommand(
-                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE",
-                older,
-                transaction))
-            {
-                windowFirst.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
-                windowFirst.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = window.UtcDateTime });
-                await windowFirst.ExecuteScalarAsync(Ct);
-            }
+            await older.ExecuteAsync("SET LOCAL deadlock_timeout = '20s'", Ct);
+            await older.ExecuteAsync(
+                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Ct, key, window.UtcDateTime);
 
             granting = _ledger.GrantAsync(
                 new QuotaGrantRequest(key, "b", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
                 Ttl,
                 Ct);
             await WaitForLockWaitersAsync(1);
-            await using (var budgetSecond = new NpgsqlCommand("SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE", older, transaction))
-            {
-                budgetSecond.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
-                await budgetSecond.ExecuteScalarAsync(Ct);
-            }
-
-            await transaction.CommitAsync(Ct);
+            await older.ExecuteAsync(LockBudgetRow, Ct, key);
+            await older.CommitAsync(Ct);
             var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
             Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
@@ -362,7 +340,7 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         }
         finally
         {
-            await transaction.DisposeAsync();
+            await older.DisposeAsync();
             if (granting is not null)
             {
                 await Task.WhenAny(granting);

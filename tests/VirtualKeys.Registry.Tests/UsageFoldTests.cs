@@ -19,6 +19,12 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     /// <summary>vk.usage_fold's advisory lock (migration 0009).</summary>
     private const long FoldLock = 7349001;
 
+    /// <summary>Gives key $1 a 10 USD daily budget the way an upsert's UPDATE does (the trigger of migration 0011 fires).</summary>
+    private const string GiveDailyBudgetOf10 = """UPDATE vk.virtual_keys SET config = config || '{"budget": {"maxCostUsd": 10, "period": "Daily"}}' WHERE key_id = $1""";
+
+    /// <summary>Makes an open transaction take its id now, before the ones that follow.</summary>
+    private const string TakeTransactionId = "SELECT pg_current_xact_id()";
+
     private static readonly DateTimeOffset SundayEvening = new(2025, 6, 8, 23, 30, 0, TimeSpan.Zero);
     private TestRegistry _registry = null!;
 
@@ -218,22 +224,8 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
     public async Task A_fold_leaves_the_events_of_a_transaction_still_open_to_the_next_fold()
     {
         var keyId = NewKeyId();
-        await using var open = new NpgsqlConnection(fixture.ConnectionString);
-        await open.OpenAsync(Ct);
-        await using var transaction = await open.BeginTransactionAsync(Ct);
-        await using (var insert = new NpgsqlCommand(
-            """
-            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, input_tokens, output_tokens, cost_usd, recorded_at, fold_xid)
-            VALUES ($1, $2, $3, 1, 1, 2.5, now(), vk.usage_fold_stamp())
-            """,
-            open,
-            transaction))
-        {
-            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Guid.NewGuid().ToString() });
-            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
-            insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = SundayEvening.UtcDateTime });
-            await insert.ExecuteNonQueryAsync(Ct);
-        }
+        await using var transaction = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await InsertStampedEventAsync(transaction, keyId, 2.5m);
 
         // Written after the open transaction took its id, committed before the fold.
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 0.5m, forBudget: false)], Ct);
@@ -352,25 +344,13 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
-        await using var giving = new NpgsqlConnection(fixture.ConnectionString);
-        await using var between = new NpgsqlConnection(fixture.ConnectionString);
-        await giving.OpenAsync(Ct);
-        await between.OpenAsync(Ct);
-        await using var budget = await giving.BeginTransactionAsync(Ct);
-        await using (var give = new NpgsqlCommand(
-            """UPDATE vk.virtual_keys SET config = config || '{"budget": {"maxCostUsd": 10, "period": "Daily"}}' WHERE key_id = $1""", giving, budget))
-        {
-            give.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
-            await give.ExecuteNonQueryAsync(Ct);
-        }
+        await using var budget = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await budget.ExecuteAsync(GiveDailyBudgetOf10, Ct, keyId);
 
         // Another transaction takes an id in between and stays open, so a fold can pass the budget's
         // id and not the batch's.
-        await using var open = await between.BeginTransactionAsync(Ct);
-        await using (var takeId = new NpgsqlCommand("SELECT pg_current_xact_id()", between, open))
-        {
-            await takeId.ExecuteScalarAsync(Ct);
-        }
+        await using var open = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await open.ExecuteAsync(TakeTransactionId, Ct);
 
         await Registry.RecordUsageAsync([Served(keyId, SundayEvening, 1, 1, 4m, forBudget: false)], Ct);
         await budget.CommitAsync(Ct);
@@ -389,42 +369,15 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
         var withoutBudget = NewKeyWithoutBudget();
         var keyId = (await Registry.UpsertAsync(withoutBudget, Ct)).KeyId;
         var day = BudgetPeriod.StartOf(BudgetPeriodKind.Daily, SundayEvening);
-        await using var giving = new NpgsqlConnection(fixture.ConnectionString);
-        await using var between = new NpgsqlConnection(fixture.ConnectionString);
-        await using var writing = new NpgsqlConnection(fixture.ConnectionString);
-        await giving.OpenAsync(Ct);
-        await between.OpenAsync(Ct);
-        await writing.OpenAsync(Ct);
-        await using var budget = await giving.BeginTransactionAsync(Ct);
-        await using (var give = new NpgsqlCommand(
-            """UPDATE vk.virtual_keys SET config = config || '{"budget": {"maxCostUsd": 10, "period": "Daily"}}' WHERE key_id = $1""", giving, budget))
-        {
-            give.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
-            await give.ExecuteNonQueryAsync(Ct);
-        }
+        await using var budget = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await budget.ExecuteAsync(GiveDailyBudgetOf10, Ct, keyId);
 
         // Ids in this order: the budget, an unrelated transaction, a usage batch of 4 USD; the batch
         // is still open when the budget commits and the key's first grant runs.
-        await using var open = await between.BeginTransactionAsync(Ct);
-        await using (var takeId = new NpgsqlCommand("SELECT pg_current_xact_id()", between, open))
-        {
-            await takeId.ExecuteScalarAsync(Ct);
-        }
-
-        await using var batch = await writing.BeginTransactionAsync(Ct);
-        await using (var insert = new NpgsqlCommand(
-            """
-            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, input_tokens, output_tokens, cost_usd, recorded_at, fold_xid)
-            VALUES ($1, $2, $3, 1, 1, 4, now(), vk.usage_fold_stamp())
-            """,
-            writing,
-            batch))
-        {
-            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Guid.NewGuid().ToString() });
-            insert.Parameters.Add(new NpgsqlParameter<string> { TypedValue = keyId });
-            insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = SundayEvening.UtcDateTime });
-            await insert.ExecuteNonQueryAsync(Ct);
-        }
+        await using var open = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await open.ExecuteAsync(TakeTransactionId, Ct);
+        await using var batch = await OpenTransaction.BeginAsync(fixture.ConnectionString, Ct);
+        await InsertStampedEventAsync(batch, keyId, 4m);
 
         await budget.CommitAsync(Ct);
         var first = await GrantBudgetAsync(keyId, day, want: 1m);
@@ -610,6 +563,19 @@ public sealed class UsageFoldTests(RegistryFixture fixture) : IClassFixture<Regi
 
         return rows;
     }
+
+    /// <summary>One served event of the key, stamped as a batch of a key without a budget is (migration 0010), in an open transaction.</summary>
+    private static Task InsertStampedEventAsync(OpenTransaction transaction, string keyId, decimal cost) =>
+        transaction.ExecuteAsync(
+            """
+            INSERT INTO vk.usage_events (request_id, key_id, occurred_at, input_tokens, output_tokens, cost_usd, recorded_at, fold_xid)
+            VALUES ($1, $2, $3, 1, 1, $4, now(), vk.usage_fold_stamp())
+            """,
+            Ct,
+            Guid.NewGuid().ToString(),
+            keyId,
+            SundayEvening.UtcDateTime,
+            cost);
 
     private static VirtualKeyUpsert NewKeyWithoutBudget()
     {

@@ -13,8 +13,9 @@ namespace VirtualKeys.Registry.Quotas;
 /// <remarks>
 /// Every method is one round trip: a grant or a return sends all its dimensions as one batch, in a
 /// fixed order (budget, requests, tokens, slots), so two grants of one key never wait on each other
-/// in opposite orders (a deadlock with an older sidecar's batch is retried). The PostgreSQL functions take each counter's row lock, which is what keeps
-/// the sum of grants within the cap under any concurrency.
+/// in opposite orders (a deadlock with an older sidecar's batch is retried). The PostgreSQL
+/// functions take each counter's row lock, which is what keeps the sum of grants within the cap
+/// under any concurrency.
 /// </remarks>
 public sealed class QuotaLedger
 {
@@ -27,10 +28,10 @@ public sealed class QuotaLedger
     /// <summary>Windows older than this are deleted by heartbeats.</summary>
     public static readonly TimeSpan WindowRetention = TimeSpan.FromMinutes(10);
 
-    private readonly RegistryDatabase _database;
     /// <summary>Attempts of one grant or return when PostgreSQL breaks deadlocks (see <see cref="RetriedAfterDeadlockAsync"/>).</summary>
     private const int MaxDeadlockTries = 3;
 
+    private readonly RegistryDatabase _database;
     private long _roundTrips;
     private long _heartbeats;
 

@@ -68,6 +68,28 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
+    public async Task A_replayed_batch_with_new_events_and_a_replicas_presence_adds_the_new_ones_and_keeps_the_replica_alive()
+    {
+        var keyId = NewKeyId();
+        var replica = "replica-" + keyId;
+        var ttl = TimeSpan.FromSeconds(20);
+        await _registry.Registry.Quotas.HeartbeatAsync(replica, SundayEvening, ttl, Ct);
+        var recorded = Served(keyId, SundayEvening, 10, 5, 0.001m);
+        await _registry.Registry.RecordUsageAsync([recorded], Ct);
+
+        var replay = await _registry.Registry.RecordUsageAsync(
+            [recorded, Served(keyId, SundayEvening.AddSeconds(1), 20, 10, 0.002m)], new ReplicaPresence(replica, SundayEvening.AddSeconds(15), ttl), Ct);
+        var later = await _registry.Registry.Quotas.HeartbeatAsync(replica, SundayEvening.AddSeconds(30), ttl, Ct);
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.Equal((1, 1), (replay.Recorded, replay.Duplicates));
+        Assert.True(replay.Present);
+        Assert.Equal(await _registry.Registry.GetChangeVersionAsync(Ct), replay.ChangeVersion);
+        Assert.False(later.Rejoined, "the replayed batch at 15 s kept the replica alive at 30 s (Ttl 20 s)");
+        Assert.Equal((2L, 30L, 15L, 0.003m), (totals.Requests, totals.InputTokens, totals.OutputTokens, totals.CostUsd));
+    }
+
+    [Fact]
     public async Task Request_id_repeated_inside_one_batch_counts_once()
     {
         var keyId = NewKeyId();
@@ -181,7 +203,7 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
-    public async Task A_batch_is_one_statement_without_a_transaction_and_its_replay_changes_nothing()
+    public async Task A_batch_is_one_statement_without_a_transaction_and_its_replay_two_that_change_nothing()
     {
         var keyId = NewKeyId();
         using var log = new NpgsqlCommandLog();
@@ -206,10 +228,15 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         var monday = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening.AddHours(1), Ct);
 
         Assert.Equal(new UsageBatchResult(3, 0), first);
-        Assert.Single(firstCommands);
+        Assert.DoesNotContain("ON CONFLICT", Assert.Single(firstCommands), StringComparison.Ordinal);
         Assert.Empty(firstTransactions);
         Assert.Equal(new UsageBatchResult(0, 3), replay);
-        Assert.Single(replayCommands);
+        // A replay costs a second statement: the plain insert is refused at the first event already
+        // there, and the one that tolerates repeats adds nothing.
+        Assert.Collection(
+            replayCommands,
+            refused => Assert.DoesNotContain("ON CONFLICT", refused, StringComparison.Ordinal),
+            tolerant => Assert.Contains("ON CONFLICT", tolerant, StringComparison.Ordinal));
         Assert.Equal((2L, 110L, 55L, 0.0135m), (total.Requests, total.InputTokens, total.OutputTokens, total.CostUsd));
         Assert.Equal(7, total.Rejections["rpm"]);
         Assert.Equal((1L, 7L), (monday.Requests, monday.Rejections["rpm"]));

@@ -24,6 +24,12 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     // upserting a day and a month row per key was most of PostgreSQL's cost per event when a batch
     // spreads over thousands of keys (migration 0009 has the figures). Events not counted for a budget
     // get their transaction's stamp and no pending row, which halves what they cost (migration 0010).
+    //
+    // The events go in with a plain INSERT first. ON CONFLICT DO NOTHING, which makes a replayed batch
+    // a no-op, checks the primary key for every event before inserting it: about a fifth of what
+    // PostgreSQL spends per event (pgbench, 500-event batches: 4.0 against 3.2 ms a batch). A batch
+    // is replayed only when its outcome was lost (the connection broke around the commit), so the
+    // statement that tolerates repeats is sent only after the plain one hit an event already there.
     private const string RecordCtes =
         """
         WITH batch AS (
@@ -37,7 +43,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             SELECT request_id, key_id, occurred_at, model, provider, input_tokens, output_tokens, cost_usd, rejection, request_count, @now,
                    CASE WHEN for_budget THEN NULL ELSE (SELECT vk.usage_fold_stamp()) END
             FROM batch
-            ON CONFLICT (request_id) DO NOTHING
+            /* repeats */
             RETURNING request_id, fold_xid
         ),
         pending AS (
@@ -52,14 +58,23 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
 
     // Both forms also read the registry's change version, so a sidecar that flushes usage needs no
     // statement of its own to check that it missed no change notification.
-    private const string RecordSql =
-        RecordCtes + "\nSELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh";
+    private const string RecordTail = "\nSELECT count(*)::integer, (SELECT change_version FROM vk.registry_state) FROM fresh";
 
     // The same statement carrying a replica's presence (migration 0005's vk.quota_touch): a replica
     // that flushes usage regularly is known alive to the quota counters without heartbeats.
-    private const string RecordWithPresenceSql =
-        RecordCtes + "\nSELECT (SELECT count(*)::integer FROM fresh), (SELECT change_version FROM vk.registry_state), t.present, t.live"
+    private const string RecordWithPresenceTail =
+        "\nSELECT (SELECT count(*)::integer FROM fresh), (SELECT change_version FROM vk.registry_state), t.present, t.live"
         + " FROM vk.quota_touch(@replica, @presenceAt, @liveAfter) AS t";
+
+    private const string PrimaryKey = "usage_events_pkey";
+
+    private const string RecordNewSql = RecordCtes + RecordTail;
+
+    private const string RecordNewWithPresenceSql = RecordCtes + RecordWithPresenceTail;
+
+    private static readonly string RecordAnySql = TolerateRepeats(RecordNewSql);
+
+    private static readonly string RecordAnyWithPresenceSql = TolerateRepeats(RecordNewWithPresenceSql);
 
     public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {
@@ -82,25 +97,56 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         return database.RunAsync(
             async (connection, ct) =>
             {
-                await using var command = new NpgsqlCommand(presence is null ? RecordSql : RecordWithPresenceSql, connection);
-                AddParameters(command, distinct, now);
-                if (presence is { } carried)
+                try
                 {
-                    command.Parameters.Add(new NpgsqlParameter<string>("replica", NpgsqlDbType.Text) { TypedValue = carried.ReplicaId });
-                    command.Parameters.Add(new NpgsqlParameter<DateTime>("presenceAt", NpgsqlDbType.TimestampTz) { TypedValue = carried.Now.UtcDateTime });
-                    command.Parameters.Add(new NpgsqlParameter<DateTime>("liveAfter", NpgsqlDbType.TimestampTz) { TypedValue = (carried.Now - carried.ReplicaTtl).UtcDateTime });
+                    return await RecordOnAsync(connection, repeatsPossible: false, distinct, events.Count, presence, now, ct);
                 }
-
-                // Not prepared, though a prepared statement would save PostgreSQL the planning of each
-                // batch: Npgsql then resets every pooled connection of the registry with five statements
-                // instead of DISCARD ALL, which costs more than it saves once quota grants share the pool.
-                await using var reader = await command.ExecuteReaderAsync(ct);
-                await reader.ReadAsync(ct);
-                var recorded = reader.GetInt32(0);
-                var result = new UsageBatchResult(recorded, events.Count - recorded) { ChangeVersion = reader.GetInt64(1) };
-                return presence is null ? result : result with { Present = reader.GetBoolean(2), LiveReplicas = reader.GetInt32(3) };
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.ConstraintName == PrimaryKey)
+                {
+                    // Some of these events are already recorded: this batch, or part of it, is a replay.
+                    // The failed statement wrote nothing; the tolerant one adds what is new.
+                    return await RecordOnAsync(connection, repeatsPossible: true, distinct, events.Count, presence, now, ct);
+                }
             },
             cancellationToken);
+    }
+
+    private static string TolerateRepeats(string sql) =>
+        sql.Replace("/* repeats */", "ON CONFLICT (request_id) DO NOTHING", StringComparison.Ordinal);
+
+    private static async Task<UsageBatchResult> RecordOnAsync(
+        NpgsqlConnection connection,
+        bool repeatsPossible,
+        UsageEvent[] distinct,
+        int sent,
+        ReplicaPresence? presence,
+        DateTime now,
+        CancellationToken cancellationToken)
+    {
+        var sql = (repeatsPossible, presence is null) switch
+        {
+            (false, true) => RecordNewSql,
+            (false, false) => RecordNewWithPresenceSql,
+            (true, true) => RecordAnySql,
+            (true, false) => RecordAnyWithPresenceSql,
+        };
+        await using var command = new NpgsqlCommand(sql, connection);
+        AddParameters(command, distinct, now);
+        if (presence is { } carried)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string>("replica", NpgsqlDbType.Text) { TypedValue = carried.ReplicaId });
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("presenceAt", NpgsqlDbType.TimestampTz) { TypedValue = carried.Now.UtcDateTime });
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("liveAfter", NpgsqlDbType.TimestampTz) { TypedValue = (carried.Now - carried.ReplicaTtl).UtcDateTime });
+        }
+
+        // Not prepared, though a prepared statement would save PostgreSQL the planning of each
+        // batch: Npgsql then resets every pooled connection of the registry with five statements
+        // instead of DISCARD ALL, which costs more than it saves once quota grants share the pool.
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var recorded = reader.GetInt32(0);
+        var result = new UsageBatchResult(recorded, sent - recorded) { ChangeVersion = reader.GetInt64(1) };
+        return presence is null ? result : result with { Present = reader.GetBoolean(2), LiveReplicas = reader.GetInt32(3) };
     }
 
     /// <summary>

@@ -336,7 +336,12 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
             var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
             Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
-            Assert.Equal(roundTrips + 2, _ledger.RoundTrips);
+
+            // Sent again after the rollback, usually once. Woken by the rollback, this session still
+            // has to come back for the budget row; if the next attempt takes it first, the two
+            // deadlock once more and a third attempt goes through (the ledger pauses before each
+            // attempt so that this is rare, not impossible).
+            Assert.InRange(_ledger.RoundTrips - roundTrips, 2, 3);
         }
         finally
         {

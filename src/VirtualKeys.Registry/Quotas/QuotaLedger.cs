@@ -31,6 +31,11 @@ public sealed class QuotaLedger
     /// <summary>Attempts of one grant or return when PostgreSQL breaks deadlocks (see <see cref="RetriedAfterDeadlockAsync"/>).</summary>
     private const int MaxDeadlockTries = 3;
 
+    /// <summary>The pause before an attempt sent again after a deadlock, drawn from this range (ms).</summary>
+    private const int DeadlockPauseMinMs = 50;
+
+    private const int DeadlockPauseMaxMs = 150;
+
     private readonly RegistryDatabase _database;
     private long _roundTrips;
     private long _heartbeats;
@@ -198,7 +203,8 @@ public sealed class QuotaLedger
                     LiveReplicas = liveReplicas,
                 };
             },
-            cancellationToken));
+            cancellationToken),
+            cancellationToken);
     }
 
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
@@ -259,7 +265,8 @@ public sealed class QuotaLedger
                 await batch.ExecuteNonQueryAsync(ct);
                 return true;
             },
-            cancellationToken));
+            cancellationToken),
+            cancellationToken);
     }
 
     /// <summary>
@@ -268,7 +275,14 @@ public sealed class QuotaLedger
     /// one order, but sidecars of the release before migration 0011 took the budget row last, and
     /// during a rolling upgrade both run. Every attempt counts as a round trip.
     /// </summary>
-    private async Task<T> RetriedAfterDeadlockAsync<T>(Func<Task<T>> attempt)
+    /// <remarks>
+    /// The attempt waits a little first. The transaction that won the deadlock was waiting for a row
+    /// this one held; woken by the rollback, it still has to come back for that row, and an attempt
+    /// sent at once can take the row first and deadlock with it again (seen in a test: three
+    /// attempts). PostgreSQL took at least its deadlock_timeout (1 s by default) to find the
+    /// deadlock, so the pause costs little beside it.
+    /// </remarks>
+    private async Task<T> RetriedAfterDeadlockAsync<T>(Func<Task<T>> attempt, CancellationToken cancellationToken)
     {
         for (var tries = 1; ; tries++)
         {
@@ -279,6 +293,7 @@ public sealed class QuotaLedger
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && tries < MaxDeadlockTries)
             {
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(DeadlockPauseMinMs, DeadlockPauseMaxMs)), cancellationToken);
             }
         }
     }

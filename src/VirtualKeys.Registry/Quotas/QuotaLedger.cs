@@ -31,7 +31,7 @@ public sealed class QuotaLedger
     /// <summary>Attempts of one grant or return when PostgreSQL breaks deadlocks (see <see cref="RetriedAfterDeadlockAsync"/>).</summary>
     private const int MaxDeadlockTries = 3;
 
-    /// <summary>The pause before an attempt sent again after a deadlock, drawn from this range (ms).</summary>
+    /// <summary>The pause before an attempt sent again after a deadlock, drawn from this range (ms, both ends included).</summary>
     private const int DeadlockPauseMinMs = 50;
 
     private const int DeadlockPauseMaxMs = 150;
@@ -293,7 +293,7 @@ public sealed class QuotaLedger
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && tries < MaxDeadlockTries)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(DeadlockPauseMinMs, DeadlockPauseMaxMs)), cancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(DeadlockPauseMinMs, DeadlockPauseMaxMs + 1)), cancellationToken);
             }
         }
     }

@@ -101,7 +101,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
                 {
                     return await RecordOnAsync(connection, repeatsPossible: false, distinct, events.Count, presence, now, ct);
                 }
-                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.ConstraintName == PrimaryKey)
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.TableName == "usage_events" && ex.ConstraintName == PrimaryKey)
                 {
                     // Some of these events are already recorded: this batch, or part of it, is a replay.
                     // The failed statement wrote nothing; the tolerant one adds what is new.

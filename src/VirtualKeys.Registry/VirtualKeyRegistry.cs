@@ -29,6 +29,16 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         created_at AS CreatedAt, updated_at AS UpdatedAt, tombstoned_at AS TombstonedAt
         """;
 
+    /// <summary>
+    /// How long after its grace period a rotated-out token's hash still comes with the lists a
+    /// sidecar serves from (<see cref="ListLiveKeysAsync"/>, <see cref="ListChangedSinceAsync"/>): a
+    /// client still sending it is told the token was rotated rather than that it is unknown. After
+    /// that it answers as unknown (401 either way), and a sidecar does not hold a hash per rotation
+    /// for ever. The registry keeps every hash: a stale copy of an old token (a restored Secret) finds
+    /// its row and is never registered again as new. Reads of one key return them all.
+    /// </summary>
+    public static readonly TimeSpan RetiredTokensListedFor = TimeSpan.FromDays(7);
+
     private readonly RegistryDatabase _database;
     private readonly CredentialProtector _protector;
     private readonly TimeProvider _timeProvider;
@@ -584,7 +594,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             {
                 var sql = new Sql(connection, null, ct);
                 var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
-                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: false);
+                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: false, retiredSince: null);
                 return records.Count == 0 ? null : records[0];
             },
             cancellationToken);
@@ -598,7 +608,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 var sql = new Sql(connection, transaction, ct);
                 var version = await sql.ExecuteScalarAsync<long>("SELECT change_version FROM vk.registry_state", null);
                 var rows = (await sql.QueryAsync<KeyRow>($"SELECT {KeyColumns} FROM vk.virtual_keys WHERE {where}", parameters)).ToList();
-                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: true);
+                var records = await ToRecordsAsync(sql, rows, includeCredentials, skipUnreadable: true, _timeProvider.GetUtcNow() - RetiredTokensListedFor);
                 await transaction.CommitAsync(ct);
                 return new RegistryKeySet(version, records);
             },
@@ -609,7 +619,8 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// by a key this process does not hold) is left out of its record and logged, so one bad row
     /// cannot stop every key from loading. A read of one key throws instead.
     /// </param>
-    private async Task<List<VirtualKeyRecord>> ToRecordsAsync(Sql sql, List<KeyRow> rows, bool includeCredentials, bool skipUnreadable)
+    /// <param name="retiredSince">Leaves out token hashes whose grace period ended before this; null for all of them.</param>
+    private async Task<List<VirtualKeyRecord>> ToRecordsAsync(Sql sql, List<KeyRow> rows, bool includeCredentials, bool skipUnreadable, DateTimeOffset? retiredSince)
     {
         if (rows.Count == 0)
         {
@@ -617,7 +628,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         }
 
         var ids = rows.Select(r => r.Id).ToArray();
-        var tokens = (await LoadTokensAsync(sql, ids)).ToLookup(t => t.KeyRowId, t => t.Token);
+        var tokens = (await LoadTokensAsync(sql, ids, retiredSince)).ToLookup(t => t.KeyRowId, t => t.Token);
         var credentials = includeCredentials
             ? (await sql.QueryAsync<CredentialRow>(
                 "SELECT virtual_key AS KeyRowId, provider_name AS ProviderName, ciphertext AS Ciphertext FROM vk.provider_credentials WHERE virtual_key = ANY(@ids)",
@@ -665,10 +676,14 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         return result;
     }
 
-    private static async Task<List<TokenRow>> LoadTokensAsync(Sql sql, long[] ids) =>
+    private static async Task<List<TokenRow>> LoadTokensAsync(Sql sql, long[] ids, DateTimeOffset? retiredSince = null) =>
         [.. (await sql.QueryAsync<TokenHashRow>(
-            "SELECT virtual_key AS KeyRowId, hash AS Hash, created_at AS CreatedAt, not_after AS NotAfter FROM vk.token_hashes WHERE virtual_key = ANY(@ids) ORDER BY created_at",
-            new { ids }))
+            """
+            SELECT virtual_key AS KeyRowId, hash AS Hash, created_at AS CreatedAt, not_after AS NotAfter FROM vk.token_hashes
+            WHERE virtual_key = ANY(@ids) AND (@retiredSince::timestamptz IS NULL OR not_after IS NULL OR not_after > @retiredSince)
+            ORDER BY created_at
+            """,
+            new { ids, retiredSince = retiredSince?.ToUniversalTime() }))
         .Select(r => new TokenRow(r.KeyRowId, new StoredTokenHash(r.Hash, ToUtc(r.CreatedAt), ToUtc(r.NotAfter))))];
 
     /// <summary>Dapper calls bound to one connection, transaction and token.</summary>

@@ -97,6 +97,37 @@ public sealed class TokenVerificationTests(RegistryFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task Lists_for_sidecars_leave_out_tokens_retired_longer_than_a_week_and_the_registry_keeps_them()
+    {
+        var (upsert, first) = NewKeyWithToken();
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([first]) }, Ct);
+        var second = VirtualKeyToken.Generate(first.KeyId);
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([second], _registry.Time.GetUtcNow().AddMinutes(5)) }, Ct);
+        _registry.Time.Advance(VirtualKeyRegistry.RetiredTokensListedFor + TimeSpan.FromMinutes(10));
+        var third = VirtualKeyToken.Generate(first.KeyId);
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([third], _registry.Time.GetUtcNow().AddMinutes(5)) }, Ct);
+        _registry.Time.Advance(TimeSpan.FromMinutes(10));
+
+        var listed = Assert.Single((await _registry.Registry.ListLiveKeysAsync(includeCredentials: false, Ct)).Keys, k => k.KeyId == first.KeyId);
+        var changed = Assert.Single((await _registry.Registry.ListChangedSinceAsync(0, includeCredentials: false, Ct)).Keys, k => k.KeyId == first.KeyId);
+        var read = await _registry.Registry.GetByKeyIdAsync(first.KeyId, includeCredentials: false, Ct);
+        var now = _registry.Time.GetUtcNow();
+
+        Assert.Equal(2, listed.Tokens.Count);
+        Assert.Equal(2, changed.Tokens.Count);
+        Assert.Equal(TokenCheck.Unknown, TokenVerifier.Verify(first, listed.Tokens, now));
+        Assert.Equal(TokenCheck.Retired, TokenVerifier.Verify(second, listed.Tokens, now));
+        Assert.Equal(TokenCheck.Accepted, TokenVerifier.Verify(third, listed.Tokens, now));
+        Assert.Equal(3, read!.Tokens.Count);
+        Assert.Equal(TokenVerificationStatus.Retired, (await _registry.Registry.VerifyTokenAsync(first.Reveal(), Ct)).Status);
+
+        // The oldest token presented again (a restored Secret) is still the retired one, not a new token.
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([first], now.AddMinutes(-1)) }, Ct);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await _registry.Registry.VerifyTokenAsync(third.Reveal(), Ct)).Status);
+        Assert.Equal(TokenVerificationStatus.Retired, (await _registry.Registry.VerifyTokenAsync(first.Reveal(), Ct)).Status);
+    }
+
+    [Fact]
     public async Task Malformed_and_unknown_tokens_are_told_apart()
     {
         var malformed = await _registry.Registry.VerifyTokenAsync("sk-not-a-virtual-key", Ct);

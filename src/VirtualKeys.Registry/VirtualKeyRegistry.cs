@@ -33,8 +33,8 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// How long after its grace period a rotated-out token's hash still comes with the lists a
     /// sidecar serves from (<see cref="ListLiveKeysAsync"/>, <see cref="ListChangedSinceAsync"/>): a
     /// client still sending it is told the token was rotated rather than that it is unknown. After
-    /// that it answers as unknown (401 either way), and a sidecar does not hold a hash per rotation
-    /// for ever. The registry keeps every hash: a stale copy of an old token (a restored Secret) finds
+    /// that, once a sidecar re-reads the key, it answers as unknown (401 either way, no longer
+    /// counted against the key), and a sidecar does not hold a hash per rotation for ever. The registry keeps every hash: a stale copy of an old token (a restored Secret) finds
     /// its row and is never registered again as new. Reads of one key return them all.
     /// </summary>
     public static readonly TimeSpan RetiredTokensListedFor = TimeSpan.FromDays(7);

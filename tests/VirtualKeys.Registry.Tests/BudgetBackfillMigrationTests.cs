@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Npgsql;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
@@ -18,7 +15,6 @@ namespace VirtualKeys.Registry.Tests;
 public sealed class BudgetBackfillMigrationTests(PostgresFixture server)
 {
     private const int VersionBefore = 10;
-    private const string ResourcePrefix = "VirtualKeys.Registry.Migrations.";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -27,7 +23,9 @@ public sealed class BudgetBackfillMigrationTests(PostgresFixture server)
     {
         var connectionString = await server.CreateDatabaseAsync("budget_backfill", Ct);
         var now = DateTimeOffset.UtcNow;
-        await ApplyMigrationsUpToAsync(connectionString, VersionBefore);
+        await using var database = RegistryDatabase.Create(connectionString);
+        var migrator = new RegistryMigrator(database);
+        var before = await migrator.MigrateAsync(VersionBefore, Ct);
         await using (var connection = new NpgsqlConnection(connectionString))
         {
             await connection.OpenAsync(Ct);
@@ -50,63 +48,18 @@ public sealed class BudgetBackfillMigrationTests(PostgresFixture server)
             }.ExecuteNonQueryAsync(Ct);
         }
 
-        await using var database = RegistryDatabase.Create(connectionString);
-        var upgrade = await new RegistryMigrator(database).MigrateAsync(Ct);
-        var marked = await MarkedKeysAsync(connectionString);
+        var upgrade = await migrator.MigrateAsync(Ct);
+        var marked = await PostgresScalar.ReadAsync<string[]>(
+            connectionString, "SELECT coalesce(array_agg(key_id ORDER BY key_id), '{}') FROM vk.virtual_keys WHERE budget_since IS NOT NULL", Ct);
         var grant = await new QuotaLedger(database).GrantAsync(
             new QuotaGrantRequest("recent", "replica-a", now) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, Cap: 1m, Want: 0.5m) },
             TimeSpan.FromSeconds(20),
             Ct);
 
+        Assert.Equal(Enumerable.Range(1, VersionBefore), before.Applied);
         Assert.Equal(Enumerable.Range(VersionBefore + 1, RegistryMigrator.LatestVersion - VersionBefore), upgrade.Applied);
         Assert.Equal(["recent"], marked);
         Assert.Equal(0.1m, grant.BudgetUsd);
-    }
-
-    /// <summary>The schema as the release with <paramref name="version"/> migrations left it, recorded as its migrator records it.</summary>
-    private static async Task ApplyMigrationsUpToAsync(string connectionString, int version)
-    {
-        var assembly = typeof(RegistryMigrator).Assembly;
-        var migrations = assembly.GetManifestResourceNames()
-            .Where(name => name.StartsWith(ResourcePrefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
-            .Select(name =>
-            {
-                var file = name[ResourcePrefix.Length..^".sql".Length];
-                using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!, Encoding.UTF8);
-                return (Version: int.Parse(file[..file.IndexOf('_', StringComparison.Ordinal)], CultureInfo.InvariantCulture),
-                    Name: file[(file.IndexOf('_', StringComparison.Ordinal) + 1)..],
-                    Sql: reader.ReadToEnd().ReplaceLineEndings("\n"));
-            })
-            .Where(m => m.Version <= version)
-            .OrderBy(m => m.Version)
-            .ToList();
-        Assert.Equal(Enumerable.Range(1, version), migrations.Select(m => m.Version));
-
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        await using var transaction = await connection.BeginTransactionAsync(Ct);
-        await new NpgsqlCommand(
-            """
-            CREATE SCHEMA IF NOT EXISTS vk;
-            CREATE TABLE IF NOT EXISTS vk.schema_version (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL);
-            """,
-            connection,
-            transaction).ExecuteNonQueryAsync(Ct);
-        foreach (var (number, name, sql) in migrations)
-        {
-            await new NpgsqlCommand(sql, connection, transaction).ExecuteNonQueryAsync(Ct);
-            await new NpgsqlCommand("INSERT INTO vk.schema_version VALUES ($1, $2, $3, now())", connection, transaction)
-            {
-                Parameters =
-                {
-                    new NpgsqlParameter<int> { TypedValue = number },
-                    new NpgsqlParameter<string> { TypedValue = name },
-                    new NpgsqlParameter<string> { TypedValue = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql))) },
-                },
-            }.ExecuteNonQueryAsync(Ct);
-        }
-
-        await transaction.CommitAsync(Ct);
     }
 
     private static Task InsertKeyAsync(NpgsqlConnection connection, string keyId, string state, bool budget, DateTimeOffset updatedAt) =>
@@ -125,18 +78,4 @@ public sealed class BudgetBackfillMigrationTests(PostgresFixture server)
                 new NpgsqlParameter<DateTime> { TypedValue = updatedAt.UtcDateTime },
             },
         }.ExecuteNonQueryAsync(Ct);
-
-    private static async Task<List<string>> MarkedKeysAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        await using var reader = await new NpgsqlCommand("SELECT key_id FROM vk.virtual_keys WHERE budget_since IS NOT NULL ORDER BY key_id", connection).ExecuteReaderAsync(Ct);
-        var keys = new List<string>();
-        while (await reader.ReadAsync(Ct))
-        {
-            keys.Add(reader.GetString(0));
-        }
-
-        return keys;
-    }
 }

@@ -38,9 +38,13 @@ public sealed partial class RegistryMigrator
     /// <exception cref="RegistrySchemaException">The database is newer than this binary, or was migrated by a different script.</exception>
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
     public Task<MigrationResult> MigrateAsync(CancellationToken cancellationToken) =>
-        _database.RunAsync(MigrateAsync, cancellationToken);
+        MigrateAsync(LatestVersion, cancellationToken);
 
-    private async Task<MigrationResult> MigrateAsync(Npgsql.NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>Applies the migrations up to <paramref name="targetVersion"/> only, as the release that ended there did (for tests of upgrades).</summary>
+    internal Task<MigrationResult> MigrateAsync(int targetVersion, CancellationToken cancellationToken) =>
+        _database.RunAsync((connection, ct) => MigrateAsync(connection, targetVersion, ct), cancellationToken);
+
+    private async Task<MigrationResult> MigrateAsync(Npgsql.NpgsqlConnection connection, int targetVersion, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var locked = await connection.ExecuteScalarAsync<bool>(
@@ -95,7 +99,7 @@ public sealed partial class RegistryMigrator
         }
 
         var newlyApplied = new List<int>();
-        foreach (var migration in known.Where(m => m.Version > startVersion))
+        foreach (var migration in known.Where(m => m.Version > startVersion && m.Version <= targetVersion))
         {
             // No command timeout: a migration that rewrites or indexes a large table (0009 builds an
             // index over every usage event) must not be cut off halfway and retried forever.
@@ -111,7 +115,7 @@ public sealed partial class RegistryMigrator
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new MigrationResult(startVersion, Math.Max(startVersion, LatestVersion), newlyApplied);
+        return new MigrationResult(startVersion, Math.Max(startVersion, Math.Min(targetVersion, LatestVersion)), newlyApplied);
     }
 
     private sealed record AppliedRow(int Version, string Name, string Checksum);

@@ -34,8 +34,9 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// sidecar serves from (<see cref="ListLiveKeysAsync"/>, <see cref="ListChangedSinceAsync"/>): a
     /// client still sending it is told the token was rotated rather than that it is unknown. After
     /// that, once a sidecar re-reads the key, it answers as unknown (401 either way, no longer
-    /// counted against the key), and a sidecar does not hold a hash per rotation for ever. The registry keeps every hash: a stale copy of an old token (a restored Secret) finds
-    /// its row and is never registered again as new. Reads of one key return them all.
+    /// counted against the key), and a sidecar does not hold a hash per rotation for ever. The
+    /// registry keeps every hash: a stale copy of an old token (a restored Secret) finds its row and
+    /// is never registered again as new. Reads of one key return them all.
     /// </summary>
     public static readonly TimeSpan RetiredTokensListedFor = TimeSpan.FromDays(7);
 

@@ -68,13 +68,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
 
     private const string PrimaryKey = "usage_events_pkey";
 
-    private const string RecordNewSql = RecordCtes + RecordTail;
+    private const string RecordSql = RecordCtes + RecordTail;
 
-    private const string RecordNewWithPresenceSql = RecordCtes + RecordWithPresenceTail;
-
-    private static readonly string RecordAnySql = TolerateRepeats(RecordNewSql);
-
-    private static readonly string RecordAnyWithPresenceSql = TolerateRepeats(RecordNewWithPresenceSql);
+    private const string RecordWithPresenceSql = RecordCtes + RecordWithPresenceTail;
 
     public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {
@@ -111,9 +107,6 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             cancellationToken);
     }
 
-    private static string TolerateRepeats(string sql) =>
-        sql.Replace("/* repeats */", "ON CONFLICT (request_id) DO NOTHING", StringComparison.Ordinal);
-
     private static async Task<UsageBatchResult> RecordOnAsync(
         NpgsqlConnection connection,
         bool repeatsPossible,
@@ -123,13 +116,12 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         DateTime now,
         CancellationToken cancellationToken)
     {
-        var sql = (repeatsPossible, presence is null) switch
+        var sql = presence is null ? RecordSql : RecordWithPresenceSql;
+        if (repeatsPossible)
         {
-            (false, true) => RecordNewSql,
-            (false, false) => RecordNewWithPresenceSql,
-            (true, true) => RecordAnySql,
-            (true, false) => RecordAnyWithPresenceSql,
-        };
+            sql = sql.Replace("/* repeats */", "ON CONFLICT (request_id) DO NOTHING", StringComparison.Ordinal);
+        }
+
         await using var command = new NpgsqlCommand(sql, connection);
         AddParameters(command, distinct, now);
         if (presence is { } carried)

@@ -244,6 +244,55 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     [Fact]
+    public async Task Usage_batches_run_prepared_from_the_second_one_on_still_one_statement_each()
+    {
+        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString);
+
+        Assert.Equal([1, 1, 1], commandsPerBatch);
+        Assert.Equal(1, prepared);
+        Assert.Equal(3, requests);
+    }
+
+    [Fact]
+    public async Task Max_Auto_Prepare_0_in_the_connection_string_keeps_usage_batches_unprepared_for_PgBouncer()
+    {
+        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString + ";Max Auto Prepare=0");
+
+        Assert.Equal([1, 1, 1], commandsPerBatch);
+        Assert.Equal(0, prepared);
+        Assert.Equal(3, requests);
+    }
+
+    /// <summary>Three one-event batches through a registry of its own: commands each took, usage statements prepared in their session, requests recorded.</summary>
+    private async Task<(List<int> CommandsPerBatch, int Prepared, long Requests)> RecordThreeBatchesAsync(string connectionString)
+    {
+        var keyId = NewKeyId();
+        using var log = new NpgsqlCommandLog();
+        using var loggerFactory = log.CreateFactory();
+        await using var database = RegistryDatabase.Create(connectionString, loggerFactory);
+        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        var commandsPerBatch = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            log.Clear();
+            Assert.Equal(new UsageBatchResult(1, 0), await registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(i), 10, 5, 0.001m)], Ct));
+            commandsPerBatch.Add(log.Commands.Count);
+        }
+
+        // The batches' session: the pool's only connection, handed out again.
+        var prepared = await database.RunPreparedAsync(
+            async (connection, ct) =>
+            {
+                await using var command = new NpgsqlCommand(
+                    "SELECT count(*)::integer FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO vk.usage_events%'", connection);
+                return (int)(await command.ExecuteScalarAsync(ct))!;
+            },
+            Ct);
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+        return (commandsPerBatch, prepared, totals.Requests);
+    }
+
+    [Fact]
     public async Task An_aggregated_refusal_is_one_event_row_that_counts_all_its_requests()
     {
         var keyId = NewKeyId();

@@ -13,13 +13,14 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
 {
     private readonly string _connectionString;
 
-    private RegistryDatabase(string connectionString, string host, int port, string? database, NpgsqlDataSource dataSource)
+    private RegistryDatabase(string connectionString, string host, int port, string? database, NpgsqlDataSource dataSource, NpgsqlDataSource preparedDataSource)
     {
         _connectionString = connectionString;
         Host = host;
         Port = port;
         Database = database;
         DataSource = dataSource;
+        PreparedDataSource = preparedDataSource;
     }
 
     public string Host { get; }
@@ -32,6 +33,16 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
     public string Endpoint => string.Create(CultureInfo.InvariantCulture, $"{Host}:{Port}/{Database}");
 
     public NpgsqlDataSource DataSource { get; }
+
+    /// <summary>
+    /// A second, small pool for statements run over and over (<see cref="RunPreparedAsync"/>). Npgsql
+    /// prepares a statement there at its second use, in the same round trip, and PostgreSQL then no
+    /// longer parses and plans it each time. Its connections are not reset when they go back to the
+    /// pool: a reset would drop the prepared statements (DISCARD ALL) or, as Npgsql resets a
+    /// connection that holds some, take five statements instead of one. So the work run on it must
+    /// leave no session state behind: no SET, LISTEN, advisory lock, temporary table or open transaction.
+    /// </summary>
+    internal NpgsqlDataSource PreparedDataSource { get; }
 
     /// <summary>Checks the connection string and builds the pool; does not connect yet.</summary>
     /// <exception cref="RegistryUnavailableException">The connection string is malformed.</exception>
@@ -66,8 +77,34 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
             dataSourceBuilder.UseLoggerFactory(loggerFactory);
         }
 
-        return new RegistryDatabase(builder.ConnectionString, firstHost, builder.Port, builder.Database, dataSourceBuilder.Build());
+        var preparedBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        preparedBuilder.ConnectionStringBuilder.NoResetOnClose = true;
+        preparedBuilder.ConnectionStringBuilder.MaxPoolSize = PreparedPoolSize;
+        preparedBuilder.ConnectionStringBuilder.MinPoolSize = 0;
+        // A connection string that sets Max Auto Prepare keeps its value: 0 turns preparing off,
+        // for a PgBouncer in transaction mode that cannot keep prepared statements (before 1.21).
+        if (!SetsMaxAutoPrepare(connectionString))
+        {
+            preparedBuilder.ConnectionStringBuilder.MaxAutoPrepare = 8;
+            preparedBuilder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        }
+        if (loggerFactory is not null)
+        {
+            preparedBuilder.UseLoggerFactory(loggerFactory);
+        }
+
+        return new RegistryDatabase(builder.ConnectionString, firstHost, builder.Port, builder.Database, dataSourceBuilder.Build(), preparedBuilder.Build());
     }
+
+    // NpgsqlConnectionStringBuilder knows every keyword, set or not; the plain parser sees only those given.
+    private static bool SetsMaxAutoPrepare(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare");
+    }
+
+    /// <summary>Connections of <see cref="PreparedDataSource"/> at most: a sidecar writes its usage from one flusher at a time.</summary>
+    internal const int PreparedPoolSize = 8;
 
     /// <exception cref="RegistryUnavailableException">The server cannot be reached.</exception>
     public async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken)
@@ -137,6 +174,36 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="RunAsync{T}"/> on a connection of <see cref="PreparedDataSource"/>, where a statement
+    /// sent twice stays prepared for the connection's life. The work must leave no session state behind.
+    /// </summary>
+    internal async Task<T> RunPreparedAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await PreparedDataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+        {
+            throw Unavailable(ex);
+        }
+
+        await using (connection)
+        {
+            try
+            {
+                return await work(connection, cancellationToken);
+            }
+            catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+            {
+                throw Unavailable(ex);
+            }
+        }
+    }
+
     public T Run<T>(Func<NpgsqlConnection, T> work)
     {
         ArgumentNullException.ThrowIfNull(work);
@@ -156,6 +223,7 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         // Idle pooled connections to a server that went away are dead too: drop them, so the first
         // call after the server is back does not fail on one of them.
         DataSource.Clear();
+        PreparedDataSource.Clear();
         var reason = cause switch
         {
             PostgresException pg => $"the server refused the session ({pg.SqlState}: {pg.MessageText})",
@@ -199,9 +267,17 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         };
     }
 
-    public async ValueTask DisposeAsync() => await DataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        await PreparedDataSource.DisposeAsync();
+    }
 
-    public void Dispose() => DataSource.Dispose();
+    public void Dispose()
+    {
+        DataSource.Dispose();
+        PreparedDataSource.Dispose();
+    }
 
     private static T? FindInner<T>(Exception exception)
         where T : Exception

@@ -227,7 +227,7 @@ async Task<WrkResult> MeasureAsync(
     return result;
 }
 
-// The sidecar writes its usage after the requests (a batch per 500 records, the rest within its 10 s
+// The sidecar writes its usage after the requests (a batch per 200 records, the rest within its 10 s
 // flush interval, and now and then a fold of the registry's pending usage): work of the sidecar's run
 // that would otherwise land in the next target's. Before a reference is measured, wait out the flush
 // interval and then until PostgreSQL is idle (under 5% of a core for a whole second), at most 30 s.

@@ -81,6 +81,10 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         preparedBuilder.ConnectionStringBuilder.NoResetOnClose = true;
         preparedBuilder.ConnectionStringBuilder.MaxPoolSize = PreparedPoolSize;
         preparedBuilder.ConnectionStringBuilder.MinPoolSize = 0;
+
+        // Its statements use PostgreSQL's built-in types only. Without this, the pool's first
+        // connection would load the server's types again (three more statements per process).
+        preparedBuilder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
         // A connection string that sets Max Auto Prepare keeps its value: 0 turns preparing off,
         // for a PgBouncer in transaction mode that cannot keep prepared statements (before 1.21).
         if (!SetsMaxAutoPrepare(connectionString))

@@ -263,6 +263,38 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Equal(3, requests);
     }
 
+    [Fact]
+    public async Task A_server_that_lost_the_prepared_statement_gets_the_batch_again_unprepared_and_every_later_one()
+    {
+        // What a PgBouncer in transaction mode does to prepared statements, done by hand: the
+        // statement Npgsql prepared in the session is gone on the server.
+        var keyId = NewKeyId();
+        await using var database = RegistryDatabase.Create(fixture.ConnectionString);
+        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        var results = new List<UsageBatchResult>();
+        for (var i = 0; i < 2; i++)
+        {
+            results.Add(await registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(i), 10, 5, 0.001m)], Ct));
+        }
+
+        await database.RunPreparedAsync(
+            async (connection, ct) =>
+            {
+                await using var command = new NpgsqlCommand("DEALLOCATE ALL", connection);
+                return await command.ExecuteNonQueryAsync(ct);
+            },
+            Ct);
+        for (var i = 2; i < 4; i++)
+        {
+            results.Add(await registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(i), 10, 5, 0.001m)], Ct));
+        }
+
+        var totals = await _registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, SundayEvening, Ct);
+
+        Assert.All(results, r => Assert.Equal(new UsageBatchResult(1, 0), r));
+        Assert.Equal(4, totals.Requests);
+    }
+
     /// <summary>Three one-event batches through a registry of its own: commands each took, usage statements prepared in their session, requests recorded.</summary>
     private async Task<(List<int> CommandsPerBatch, int Prepared, long Requests)> RecordThreeBatchesAsync(string connectionString)
     {

@@ -72,7 +72,11 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
 
     private const string RecordWithPresenceSql = RecordCtes + RecordWithPresenceTail;
 
-    public Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
+    // Set once the server refused a prepared statement (a PgBouncer in transaction mode hands each
+    // transaction another server connection): the batches go over the main pool, unprepared, from then on.
+    private volatile bool _withoutPreparing;
+
+    public async Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
         foreach (var usage in events)
@@ -82,7 +86,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
 
         if (events.Count == 0)
         {
-            return Task.FromResult(new UsageBatchResult(0, 0));
+            return new UsageBatchResult(0, 0);
         }
 
         // An id repeated within the batch counts once, as its first occurrence: the statement joins
@@ -90,24 +94,37 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
         var seen = new HashSet<string>(events.Count, StringComparer.Ordinal);
         var distinct = events.Where(e => seen.Add(e.RequestId)).ToArray();
         var now = timeProvider.GetUtcNow().UtcDateTime;
-        return database.RunPreparedAsync(
-            async (connection, ct) =>
+        async Task<UsageBatchResult> RecordOnAsync(NpgsqlConnection connection, CancellationToken ct)
+        {
+            try
             {
-                try
-                {
-                    return await RecordOnAsync(connection, repeatsPossible: false, distinct, events.Count, presence, now, ct);
-                }
-                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.TableName == "usage_events" && ex.ConstraintName == PrimaryKey)
-                {
-                    // Some of these events are already recorded: this batch, or part of it, is a replay.
-                    // The failed statement wrote nothing; the tolerant one adds what is new.
-                    return await RecordOnAsync(connection, repeatsPossible: true, distinct, events.Count, presence, now, ct);
-                }
-            },
-            cancellationToken);
+                return await RecordWithAsync(connection, repeatsPossible: false, distinct, events.Count, presence, now, ct);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && ex.TableName == "usage_events" && ex.ConstraintName == PrimaryKey)
+            {
+                // Some of these events are already recorded: this batch, or part of it, is a replay.
+                // The failed statement wrote nothing; the tolerant one adds what is new.
+                return await RecordWithAsync(connection, repeatsPossible: true, distinct, events.Count, presence, now, ct);
+            }
+        }
+
+        if (!_withoutPreparing)
+        {
+            try
+            {
+                return await database.RunPreparedAsync(RecordOnAsync, cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidSqlStatementName or PostgresErrorCodes.DuplicatePreparedStatement)
+            {
+                // The statement failed as a whole and wrote nothing: send it again, unprepared.
+                _withoutPreparing = true;
+            }
+        }
+
+        return await database.RunAsync(RecordOnAsync, cancellationToken);
     }
 
-    private static async Task<UsageBatchResult> RecordOnAsync(
+    private static async Task<UsageBatchResult> RecordWithAsync(
         NpgsqlConnection connection,
         bool repeatsPossible,
         UsageEvent[] distinct,

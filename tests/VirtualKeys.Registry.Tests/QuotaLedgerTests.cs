@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using NpgsqlTypes;
 using VirtualKeys.Registry.Connections;
@@ -348,6 +349,62 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
             await older.DisposeAsync();
             if (granting is not null)
             {
+                await Task.WhenAny(granting);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task After_a_deadlock_the_ledger_waits_50_to_150_ms_before_it_sends_the_grant_again()
+    {
+        // The deadlock of the test above, with the pause on a clock the test moves: the other
+        // session has committed before the pause ends, so exactly one attempt follows it.
+        var clock = new FakeTimeProvider(Monday);
+        var ledger = new QuotaLedger(_database, clock);
+        var key = NewKeyId();
+        var window = QuotaLedger.WindowOf(Monday);
+        await ledger.GrantAsync(
+            new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
+            Ttl,
+            Ct);
+        var roundTrips = ledger.RoundTrips;
+        var older = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
+        Task<QuotaGrant>? granting = null;
+        try
+        {
+            await older.ExecuteAsync("SET LOCAL deadlock_timeout = '20s'", Ct);
+            await older.ExecuteAsync(
+                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Ct, key, window.UtcDateTime);
+            granting = ledger.GrantAsync(
+                new QuotaGrantRequest(key, "b", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
+                Ttl,
+                Ct);
+            await WaitForLockWaitersAsync(1);
+            await older.ExecuteAsync(LockBudgetRow, Ct, key);
+            await older.CommitAsync(Ct);
+
+            // Rolled back and pausing: nothing but the clock can end the pause.
+            await Task.Delay(300, Ct);
+            var pausedAttempts = ledger.RoundTrips - roundTrips;
+            var pausedDone = granting.IsCompleted;
+            clock.Advance(TimeSpan.FromMilliseconds(49));
+            await Task.Delay(300, Ct);
+            var doneBefore50Ms = granting.IsCompleted;
+            clock.Advance(TimeSpan.FromMilliseconds(101));
+            var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+            Assert.Equal(1, pausedAttempts);
+            Assert.False(pausedDone);
+            Assert.False(doneBefore50Ms);
+            Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
+            Assert.Equal(2, ledger.RoundTrips - roundTrips);
+        }
+        finally
+        {
+            await older.DisposeAsync();
+            if (granting is not null)
+            {
+                clock.Advance(TimeSpan.FromSeconds(1));
                 await Task.WhenAny(granting);
             }
         }

@@ -37,13 +37,16 @@ public sealed class QuotaLedger
     private const int DeadlockPauseMaxMs = 150;
 
     private readonly RegistryDatabase _database;
+    private readonly TimeProvider _pauseClock;
     private long _roundTrips;
     private long _heartbeats;
 
-    public QuotaLedger(RegistryDatabase database)
+    /// <param name="pauseClock">Times the pause before an attempt sent again after a deadlock; the system clock when null (tests pass a fake one).</param>
+    public QuotaLedger(RegistryDatabase database, TimeProvider? pauseClock = null)
     {
         ArgumentNullException.ThrowIfNull(database);
         _database = database;
+        _pauseClock = pauseClock ?? TimeProvider.System;
     }
 
     /// <summary>Round trips this ledger made (successful or not), for the sidecar's metrics.</summary>
@@ -293,7 +296,7 @@ public sealed class QuotaLedger
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && tries < MaxDeadlockTries)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(DeadlockPauseMinMs, DeadlockPauseMaxMs + 1)), cancellationToken);
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(DeadlockPauseMinMs, DeadlockPauseMaxMs + 1)), _pauseClock, cancellationToken);
             }
         }
     }

@@ -387,6 +387,9 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     /// </summary>
     public Task<int> FoldUsageAsync(CancellationToken cancellationToken) => _usage.FoldAsync(cancellationToken);
 
+    /// <summary>Whether usage batches still go over the prepared pool (false after the server refused a prepared statement).</summary>
+    internal bool PreparesUsageBatches => _usage.PreparesBatches;
+
     /// <summary>A key's usage in the period of <paramref name="period"/> that holds <paramref name="at"/>; zeros when there was none.</summary>
     public async Task<UsageTotals> GetUsageAsync(string keyId, BudgetPeriodKind period, DateTimeOffset at, CancellationToken cancellationToken)
     {

@@ -2,6 +2,8 @@ using Npgsql;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Notifications;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Registry.Usage;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Registry.Tests;
@@ -80,6 +82,37 @@ public sealed class PostgresOutageTests : IAsyncLifetime
             Assert.Contains($"127.0.0.1:{_cluster.Port}", unavailable.Message, StringComparison.Ordinal);
             Assert.IsType<RegistryUnavailableException>(listenerError);
             Assert.True(afterRestart.Changed);
+        }
+        finally
+        {
+            File.Delete(kekPath);
+        }
+    }
+
+    [Fact]
+    public async Task Usage_batches_on_the_prepared_pool_report_the_outage_and_are_prepared_again_after_restart()
+    {
+        var kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(kekPath);
+        try
+        {
+            await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), kekPath);
+            var keyId = "k" + Guid.NewGuid().ToString("N")[..12];
+            var at = registry.Time.GetUtcNow();
+            UsageEvent Served(int minute) => new(Guid.NewGuid().ToString(), keyId, at.AddMinutes(minute), "gpt-4o-mini", "openai", 10, 5, 0.001m);
+            var before = new[] { await registry.Registry.RecordUsageAsync([Served(0)], Ct), await registry.Registry.RecordUsageAsync([Served(1)], Ct) };
+
+            await _cluster.KillAsync(Ct);
+            var whileDown = await Record.ExceptionAsync(() => registry.Registry.RecordUsageAsync([Served(2)], Ct));
+            await _cluster.StartAsync(Ct);
+            var after = new[] { await registry.Registry.RecordUsageAsync([Served(3)], Ct), await registry.Registry.RecordUsageAsync([Served(4)], Ct) };
+            var totals = await registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, at, Ct);
+
+            Assert.All(before.Concat(after), r => Assert.Equal(new UsageBatchResult(1, 0), r));
+            var unavailable = Assert.IsType<RegistryUnavailableException>(whileDown);
+            Assert.Equal(_cluster.Port, unavailable.Port);
+            Assert.Equal(4, totals.Requests);
+            Assert.True(registry.Registry.PreparesUsageBatches, "an outage is not a refused prepared statement");
         }
         finally
         {

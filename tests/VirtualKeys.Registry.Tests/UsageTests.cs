@@ -263,11 +263,13 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Equal(3, requests);
     }
 
-    [Fact]
-    public async Task A_server_that_lost_the_prepared_statement_gets_the_batch_again_unprepared_and_every_later_one()
+    [Theory]
+    [InlineData("DEALLOCATE ALL")] // the statement is not on this server connection: 26000
+    [InlineData("DEALLOCATE ALL; PREPARE _auto0 (text) AS SELECT $1")] // its name is another client's statement: 08P01
+    public async Task A_server_that_refuses_the_prepared_statement_gets_the_batch_again_unprepared_and_every_later_one(string serverSide)
     {
-        // What a PgBouncer in transaction mode does to prepared statements, done by hand: the
-        // statement Npgsql prepared in the session is gone on the server.
+        // What a PgBouncer in transaction mode does to prepared statements, done by hand in the
+        // session where Npgsql prepared the usage statement.
         var keyId = NewKeyId();
         await using var database = RegistryDatabase.Create(fixture.ConnectionString);
         var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
@@ -277,10 +279,11 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
             results.Add(await registry.RecordUsageAsync([Served(keyId, SundayEvening.AddMinutes(i), 10, 5, 0.001m)], Ct));
         }
 
+        var preparedBefore = registry.PreparesUsageBatches;
         await database.RunPreparedAsync(
             async (connection, ct) =>
             {
-                await using var command = new NpgsqlCommand("DEALLOCATE ALL", connection);
+                await using var command = new NpgsqlCommand(serverSide, connection);
                 return await command.ExecuteNonQueryAsync(ct);
             },
             Ct);
@@ -293,6 +296,8 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
 
         Assert.All(results, r => Assert.Equal(new UsageBatchResult(1, 0), r));
         Assert.Equal(4, totals.Requests);
+        Assert.True(preparedBefore);
+        Assert.False(registry.PreparesUsageBatches);
     }
 
     /// <summary>Three one-event batches through a registry of its own: commands each took, usage statements prepared in their session, requests recorded.</summary>

@@ -201,12 +201,23 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
             {
                 return await work(connection, cancellationToken);
             }
-            catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
+            catch (Exception ex) when (!IsPreparedStatementRefusal(ex) && IsUnavailable(ex, cancellationToken))
             {
                 throw Unavailable(ex);
             }
         }
     }
+
+    /// <summary>
+    /// The server refused one of Npgsql's prepared statements, as it does behind a PgBouncer in
+    /// transaction mode, where a transaction may run on another server connection: the statement
+    /// does not exist there (26000), its name is taken (42P05), or the name stands for another
+    /// client's statement with other parameters (08P01 as an error, not a fatal one). Nothing ran.
+    /// </summary>
+    internal static bool IsPreparedStatementRefusal(Exception exception) =>
+        exception is PostgresException pg
+        && (pg.SqlState is PostgresErrorCodes.InvalidSqlStatementName or PostgresErrorCodes.DuplicatePreparedStatement
+            || (pg.SqlState == PostgresErrorCodes.ProtocolViolation && pg.InvariantSeverity == "ERROR"));
 
     public T Run<T>(Func<NpgsqlConnection, T> work)
     {

@@ -76,6 +76,9 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
     // transaction another server connection): the batches go over the main pool, unprepared, from then on.
     private volatile bool _withoutPreparing;
 
+    /// <summary>False once the server refused a prepared statement: batches go over the main pool from then on.</summary>
+    public bool PreparesBatches => !_withoutPreparing;
+
     public async Task<UsageBatchResult> RecordAsync(IReadOnlyCollection<UsageEvent> events, ReplicaPresence? presence, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
@@ -114,7 +117,7 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             {
                 return await database.RunPreparedAsync(RecordOnAsync, cancellationToken);
             }
-            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidSqlStatementName or PostgresErrorCodes.DuplicatePreparedStatement)
+            catch (PostgresException ex) when (RegistryDatabase.IsPreparedStatementRefusal(ex))
             {
                 // The statement failed as a whole and wrote nothing: send it again, unprepared.
                 _withoutPreparing = true;

@@ -71,13 +71,19 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
                 "The registry connection string names no host.", host: null, builder.Port, innerException: null);
         }
 
-        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
-        if (loggerFactory is not null)
+        NpgsqlDataSourceBuilder NewBuilder()
         {
-            dataSourceBuilder.UseLoggerFactory(loggerFactory);
+            var sourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+            if (loggerFactory is not null)
+            {
+                sourceBuilder.UseLoggerFactory(loggerFactory);
+            }
+
+            return sourceBuilder;
         }
 
-        var preparedBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        var dataSourceBuilder = NewBuilder();
+        var preparedBuilder = NewBuilder();
         preparedBuilder.ConnectionStringBuilder.NoResetOnClose = true;
         preparedBuilder.ConnectionStringBuilder.MaxPoolSize = PreparedPoolSize;
         preparedBuilder.ConnectionStringBuilder.MinPoolSize = 0;
@@ -85,16 +91,13 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         // Its statements use PostgreSQL's built-in types only. Without this, the pool's first
         // connection would load the server's types again (three more statements per process).
         preparedBuilder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
+
         // A connection string that sets Max Auto Prepare keeps its value: 0 turns preparing off,
         // for a PgBouncer in transaction mode that cannot keep prepared statements (before 1.21).
         if (!SetsMaxAutoPrepare(connectionString))
         {
             preparedBuilder.ConnectionStringBuilder.MaxAutoPrepare = 8;
             preparedBuilder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
-        }
-        if (loggerFactory is not null)
-        {
-            preparedBuilder.UseLoggerFactory(loggerFactory);
         }
 
         return new RegistryDatabase(builder.ConnectionString, firstHost, builder.Port, builder.Database, dataSourceBuilder.Build(), preparedBuilder.Build());
@@ -111,11 +114,13 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
     internal const int PreparedPoolSize = 8;
 
     /// <exception cref="RegistryUnavailableException">The server cannot be reached.</exception>
-    public async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    public ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken) => OpenAsync(DataSource, cancellationToken);
+
+    private async ValueTask<NpgsqlConnection> OpenAsync(NpgsqlDataSource source, CancellationToken cancellationToken)
     {
         try
         {
-            return await DataSource.OpenConnectionAsync(cancellationToken);
+            return await source.OpenConnectionAsync(cancellationToken);
         }
         catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
         {
@@ -164,10 +169,20 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
     /// Runs a unit of work on a pooled connection; connection-level failures in the middle of it
     /// (the server went away) surface as <see cref="RegistryUnavailableException"/> too.
     /// </summary>
-    public async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    public Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunOnAsync(DataSource, work, cancellationToken);
+
+    /// <summary>
+    /// <see cref="RunAsync{T}"/> on a connection of <see cref="PreparedDataSource"/>, where a statement
+    /// sent twice stays prepared for the connection's life. The work must leave no session state behind.
+    /// </summary>
+    internal Task<T> RunPreparedAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunOnAsync(PreparedDataSource, work, cancellationToken);
+
+    private async Task<T> RunOnAsync<T>(NpgsqlDataSource source, Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var connection = await OpenAsync(source, cancellationToken);
         try
         {
             return await work(connection, cancellationToken);
@@ -175,36 +190,6 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
         {
             throw Unavailable(ex);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="RunAsync{T}"/> on a connection of <see cref="PreparedDataSource"/>, where a statement
-    /// sent twice stays prepared for the connection's life. The work must leave no session state behind.
-    /// </summary>
-    internal async Task<T> RunPreparedAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(work);
-        NpgsqlConnection connection;
-        try
-        {
-            connection = await PreparedDataSource.OpenConnectionAsync(cancellationToken);
-        }
-        catch (Exception ex) when (IsUnavailable(ex, cancellationToken))
-        {
-            throw Unavailable(ex);
-        }
-
-        await using (connection)
-        {
-            try
-            {
-                return await work(connection, cancellationToken);
-            }
-            catch (Exception ex) when (!IsPreparedStatementRefusal(ex) && IsUnavailable(ex, cancellationToken))
-            {
-                throw Unavailable(ex);
-            }
         }
     }
 
@@ -269,7 +254,9 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         return exception switch
         {
             // 08: connection exceptions, 57P01-03: the server is shutting down or starting up, 53300: too many connections.
-            PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+            // An 08P01 that is only an error, not fatal, left the session alive: Npgsql's prepared
+            // statement was refused (IsPreparedStatementRefusal), the server is there.
+            PostgresException pg => (pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !IsPreparedStatementRefusal(pg))
                 || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300",
             NpgsqlException npgsql => npgsql.IsTransient
                 || FindInner<SocketException>(npgsql) is not null

@@ -151,8 +151,8 @@ internal sealed class UsageStore(RegistryDatabase database, TimeProvider timePro
             command.Parameters.Add(new NpgsqlParameter<DateTime>("liveAfter", NpgsqlDbType.TimestampTz) { TypedValue = (carried.Now - carried.ReplicaTtl).UtcDateTime });
         }
 
-        // Sent on the registry's prepared pool: from its second batch on a connection, PostgreSQL
-        // runs the statement without parsing and planning it again (RunPreparedAsync).
+        // On the registry's prepared pool (RunPreparedAsync), from its second batch on a connection,
+        // PostgreSQL runs the statement without parsing and planning it again.
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var recorded = reader.GetInt32(0);

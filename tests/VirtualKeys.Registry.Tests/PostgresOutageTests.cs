@@ -12,6 +12,7 @@ namespace VirtualKeys.Registry.Tests;
 public sealed class PostgresOutageTests : IAsyncLifetime
 {
     private PostgresCluster _cluster = null!;
+    private string _kekPath = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -23,6 +24,8 @@ public sealed class PostgresOutageTests : IAsyncLifetime
         }
 
         _cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
+        _kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(_kekPath);
     }
 
     public async ValueTask DisposeAsync()
@@ -30,6 +33,11 @@ public sealed class PostgresOutageTests : IAsyncLifetime
         if (_cluster is not null)
         {
             await _cluster.DisposeAsync();
+        }
+
+        if (_kekPath is not null)
+        {
+            File.Delete(_kekPath);
         }
     }
 
@@ -62,62 +70,44 @@ public sealed class PostgresOutageTests : IAsyncLifetime
     [Fact]
     public async Task Registry_reports_the_outage_clearly_and_works_again_after_restart()
     {
-        var kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
-        KeyEncryptionKey.WriteNewFile(kekPath);
-        try
-        {
-            await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), kekPath);
-            var listener = await RegistryChangeListener.StartAsync(registry.Database, Ct);
-            var changes = listener.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
+        await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), _kekPath);
+        var listener = await RegistryChangeListener.StartAsync(registry.Database, Ct);
+        var changes = listener.ReadAllAsync(Ct).GetAsyncEnumerator(Ct);
 
-            await _cluster.KillAsync(Ct);
-            var listenerError = await Record.ExceptionAsync(async () => await changes.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60), Ct));
-            var upsertError = await Record.ExceptionAsync(() => registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct));
-            await _cluster.StartAsync(Ct);
-            var afterRestart = await registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct);
-            await listener.DisposeAsync();
+        await _cluster.KillAsync(Ct);
+        var listenerError = await Record.ExceptionAsync(async () => await changes.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60), Ct));
+        var upsertError = await Record.ExceptionAsync(() => registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct));
+        await _cluster.StartAsync(Ct);
+        var afterRestart = await registry.Registry.UpsertAsync(TestRegistry.NewKey(), Ct);
+        await listener.DisposeAsync();
 
-            var unavailable = Assert.IsType<RegistryUnavailableException>(upsertError);
-            Assert.Equal(_cluster.Port, unavailable.Port);
-            Assert.Contains($"127.0.0.1:{_cluster.Port}", unavailable.Message, StringComparison.Ordinal);
-            Assert.IsType<RegistryUnavailableException>(listenerError);
-            Assert.True(afterRestart.Changed);
-        }
-        finally
-        {
-            File.Delete(kekPath);
-        }
+        var unavailable = Assert.IsType<RegistryUnavailableException>(upsertError);
+        Assert.Equal(_cluster.Port, unavailable.Port);
+        Assert.Contains($"127.0.0.1:{_cluster.Port}", unavailable.Message, StringComparison.Ordinal);
+        Assert.IsType<RegistryUnavailableException>(listenerError);
+        Assert.True(afterRestart.Changed);
     }
 
     [Fact]
     public async Task Usage_batches_on_the_prepared_pool_report_the_outage_and_are_prepared_again_after_restart()
     {
-        var kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
-        KeyEncryptionKey.WriteNewFile(kekPath);
-        try
-        {
-            await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), kekPath);
-            var keyId = "k" + Guid.NewGuid().ToString("N")[..12];
-            var at = registry.Time.GetUtcNow();
-            UsageEvent Served(int minute) => new(Guid.NewGuid().ToString(), keyId, at.AddMinutes(minute), "gpt-4o-mini", "openai", 10, 5, 0.001m);
-            var before = new[] { await registry.Registry.RecordUsageAsync([Served(0)], Ct), await registry.Registry.RecordUsageAsync([Served(1)], Ct) };
+        await using var registry = await TestRegistry.CreateAsync(_cluster.GetConnectionString(), _kekPath);
+        var keyId = "k" + Guid.NewGuid().ToString("N")[..12];
+        var at = registry.Time.GetUtcNow();
+        UsageEvent Served(int minute) => new(Guid.NewGuid().ToString(), keyId, at.AddMinutes(minute), "gpt-4o-mini", "openai", 10, 5, 0.001m);
+        var before = new[] { await registry.Registry.RecordUsageAsync([Served(0)], Ct), await registry.Registry.RecordUsageAsync([Served(1)], Ct) };
 
-            await _cluster.KillAsync(Ct);
-            var whileDown = await Record.ExceptionAsync(() => registry.Registry.RecordUsageAsync([Served(2)], Ct));
-            await _cluster.StartAsync(Ct);
-            var after = new[] { await registry.Registry.RecordUsageAsync([Served(3)], Ct), await registry.Registry.RecordUsageAsync([Served(4)], Ct) };
-            var totals = await registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, at, Ct);
+        await _cluster.KillAsync(Ct);
+        var whileDown = await Record.ExceptionAsync(() => registry.Registry.RecordUsageAsync([Served(2)], Ct));
+        await _cluster.StartAsync(Ct);
+        var after = new[] { await registry.Registry.RecordUsageAsync([Served(3)], Ct), await registry.Registry.RecordUsageAsync([Served(4)], Ct) };
+        var totals = await registry.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Daily, at, Ct);
 
-            Assert.All(before.Concat(after), r => Assert.Equal(new UsageBatchResult(1, 0), r));
-            var unavailable = Assert.IsType<RegistryUnavailableException>(whileDown);
-            Assert.Equal(_cluster.Port, unavailable.Port);
-            Assert.Equal(4, totals.Requests);
-            Assert.True(registry.Registry.PreparesUsageBatches, "an outage is not a refused prepared statement");
-        }
-        finally
-        {
-            File.Delete(kekPath);
-        }
+        Assert.All(before.Concat(after), r => Assert.Equal(new UsageBatchResult(1, 0), r));
+        var unavailable = Assert.IsType<RegistryUnavailableException>(whileDown);
+        Assert.Equal(_cluster.Port, unavailable.Port);
+        Assert.Equal(4, totals.Requests);
+        Assert.True(registry.Registry.PreparesUsageBatches, "an outage is not a refused prepared statement");
     }
 
     private Task ExecuteAsync(string sql) => PostgresScalar.ExecuteAsync(_cluster.GetConnectionString() + ";Pooling=false", sql, Ct);

@@ -309,80 +309,28 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     [Fact]
     public async Task A_grant_rolled_back_to_break_a_deadlock_is_sent_again()
     {
-        // A sidecar of the release before migration 0011 takes a key's window rows before its budget
-        // row, the other way round from this one; a session doing the same stands in for it.
-        var key = NewKeyId();
-        var window = QuotaLedger.WindowOf(Monday);
-        await _ledger.GrantAsync(
-            new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
-            Ttl,
-            Ct);
-        var roundTrips = _ledger.RoundTrips;
-        var older = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
-        Task<QuotaGrant>? granting = null;
-        try
-        {
-            // This session waits long before it looks for a deadlock, so the grant is the one rolled back.
-            await older.ExecuteAsync("SET LOCAL deadlock_timeout = '20s'", Ct);
-            await older.ExecuteAsync(
-                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Ct, key, window.UtcDateTime);
+        var (granting, roundTrips) = await DeadlockAGrantAsync(_ledger);
+        var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
-            granting = _ledger.GrantAsync(
-                new QuotaGrantRequest(key, "b", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
-                Ttl,
-                Ct);
-            await WaitForLockWaitersAsync(1);
-            await older.ExecuteAsync(LockBudgetRow, Ct, key);
-            await older.CommitAsync(Ct);
-            var granted = await granting.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
 
-            Assert.Equal((10L, 1m), (granted.Requests, granted.BudgetUsd));
-
-            // Sent again after the rollback, usually once. Woken by the rollback, this session still
-            // has to come back for the budget row; if the next attempt takes it first, the two
-            // deadlock once more and a third attempt goes through (the ledger pauses before each
-            // attempt so that this is rare, not impossible).
-            Assert.InRange(_ledger.RoundTrips - roundTrips, 2, 3);
-        }
-        finally
-        {
-            await older.DisposeAsync();
-            if (granting is not null)
-            {
-                await Task.WhenAny(granting);
-            }
-        }
+        // Sent again after the rollback, usually once. Woken by the rollback, the other session still
+        // has to come back for the budget row; if the next attempt takes it first, the two
+        // deadlock once more and a third attempt goes through (the ledger pauses before each
+        // attempt so that this is rare, not impossible).
+        Assert.InRange(_ledger.RoundTrips - roundTrips, 2, 3);
     }
 
     [Fact]
     public async Task After_a_deadlock_the_ledger_waits_50_to_150_ms_before_it_sends_the_grant_again()
     {
-        // The deadlock of the test above, with the pause on a clock the test moves: the other
-        // session has committed before the pause ends, so exactly one attempt follows it.
+        // The same deadlock, with the pause on a clock the test moves: the other session has
+        // committed before the pause ends, so exactly one attempt follows it.
         var clock = new FakeTimeProvider(Monday);
         var ledger = new QuotaLedger(_database, clock);
-        var key = NewKeyId();
-        var window = QuotaLedger.WindowOf(Monday);
-        await ledger.GrantAsync(
-            new QuotaGrantRequest(key, "a", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
-            Ttl,
-            Ct);
-        var roundTrips = ledger.RoundTrips;
-        var older = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
-        Task<QuotaGrant>? granting = null;
+        var (granting, roundTrips) = await DeadlockAGrantAsync(ledger);
         try
         {
-            await older.ExecuteAsync("SET LOCAL deadlock_timeout = '20s'", Ct);
-            await older.ExecuteAsync(
-                "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Ct, key, window.UtcDateTime);
-            granting = ledger.GrantAsync(
-                new QuotaGrantRequest(key, "b", Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) },
-                Ttl,
-                Ct);
-            await WaitForLockWaitersAsync(1);
-            await older.ExecuteAsync(LockBudgetRow, Ct, key);
-            await older.CommitAsync(Ct);
-
             // Rolled back and pausing: nothing but the clock can end the pause.
             await Task.Delay(300, Ct);
             var pausedAttempts = ledger.RoundTrips - roundTrips;
@@ -401,13 +349,36 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         }
         finally
         {
-            await older.DisposeAsync();
-            if (granting is not null)
-            {
-                clock.Advance(TimeSpan.FromSeconds(1));
-                await Task.WhenAny(granting);
-            }
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(granting);
         }
+    }
+
+    /// <summary>
+    /// Deadlocks a grant of a new key with a session that takes the key's window row before its budget
+    /// row, the other way round from the ledger, as a sidecar of the release before migration 0011
+    /// did; that session wins and commits. Returns the grant (rolled back, sent again by the ledger)
+    /// and the ledger's round trips before it.
+    /// </summary>
+    private async Task<(Task<QuotaGrant> Granting, long RoundTripsBefore)> DeadlockAGrantAsync(QuotaLedger ledger)
+    {
+        var key = NewKeyId();
+        var window = QuotaLedger.WindowOf(Monday);
+        QuotaGrantRequest Ask(string replica) =>
+            new(key, replica, Monday) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 5m, 1m), Requests = new QuotaWindowAsk(100, 10) };
+        await ledger.GrantAsync(Ask("a"), Ttl, Ct);
+        var roundTrips = ledger.RoundTrips;
+        await using var older = await OpenTransaction.BeginAsync(database.ConnectionString, Ct);
+
+        // This session waits long before it looks for a deadlock, so the grant is the one rolled back.
+        await older.ExecuteAsync("SET LOCAL deadlock_timeout = '20s'", Ct);
+        await older.ExecuteAsync(
+            "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Ct, key, window.UtcDateTime);
+        var granting = ledger.GrantAsync(Ask("b"), Ttl, Ct);
+        await WaitForLockWaitersAsync(1);
+        await older.ExecuteAsync(LockBudgetRow, Ct, key);
+        await older.CommitAsync(Ct);
+        return (granting, roundTrips);
     }
 
     private async Task WaitForLockWaitersAsync(int count)

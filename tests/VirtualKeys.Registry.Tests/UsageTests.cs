@@ -209,7 +209,7 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         using var log = new NpgsqlCommandLog();
         using var loggerFactory = log.CreateFactory();
         await using var database = RegistryDatabase.Create(fixture.ConnectionString, loggerFactory);
-        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        var registry = RegistryOn(database);
         UsageEvent[] batch =
         [
             Served(keyId, SundayEvening, 100, 50, 0.0125m),
@@ -272,7 +272,7 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         // session where Npgsql prepared the usage statement.
         var keyId = NewKeyId();
         await using var database = RegistryDatabase.Create(fixture.ConnectionString);
-        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        var registry = RegistryOn(database);
         var results = new List<UsageBatchResult>();
         for (var i = 0; i < 2; i++)
         {
@@ -307,7 +307,7 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         using var log = new NpgsqlCommandLog();
         using var loggerFactory = log.CreateFactory();
         await using var database = RegistryDatabase.Create(connectionString, loggerFactory);
-        var registry = new VirtualKeyRegistry(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
+        var registry = RegistryOn(database);
         var commandsPerBatch = new List<int>();
         for (var i = 0; i < 3; i++)
         {
@@ -387,6 +387,9 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
     }
 
     private static string NewKeyId() => VirtualKeyId.FromUid(Guid.NewGuid().ToString());
+
+    /// <summary>A registry over a database of the test's own (its own pools and logging), on the fixture's KEK and clock.</summary>
+    private VirtualKeyRegistry RegistryOn(RegistryDatabase database) => new(database, CredentialProtector.Create(database, fixture.KekPath), _registry.Time);
 
     private static UsageEvent Served(string keyId, DateTimeOffset at, long input, long output, decimal cost) =>
         new(Guid.NewGuid().ToString(), keyId, at, "gpt-4o-mini", "openai", input, output, cost);

@@ -53,6 +53,11 @@ internal sealed class SidecarMetrics
         _perKey = options.PerKeyMetricLabels;
         _keyLimit = options.PerKeyMetricKeyLimit;
         Registry = Metrics.NewCustomRegistry();
+
+        // The process's own figures, as every Prometheus exporter has them (process_cpu_seconds_total,
+        // process_working_set_bytes, dotnet_collection_count_total, ...): read at each scrape, nothing
+        // per request. Sizing a sidecar's CPU and memory starts from these.
+        DotNetStats.Register(Registry);
         var factory = Metrics.WithCustomRegistry(Registry);
 
         _requests = factory.CreateCounter("vk_sidecar_requests_total", "Admitted requests by outcome (refusals are in vk_sidecar_rejections_total).", Labels("model", "outcome"));

@@ -263,6 +263,16 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Equal(3, requests);
     }
 
+    [Fact]
+    public async Task Auto_Prepare_Min_Usages_in_the_connection_string_is_kept_for_usage_batches()
+    {
+        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString + ";Auto Prepare Min Usages=4");
+
+        Assert.Equal([1, 1, 1], commandsPerBatch);
+        Assert.Equal(0, prepared);
+        Assert.Equal(3, requests);
+    }
+
     [Theory]
     [InlineData("DEALLOCATE ALL")] // the statement is not on this server connection: 26000
     [InlineData("DEALLOCATE ALL; PREPARE _auto0 (text) AS SELECT $1")] // its name is another client's statement: 08P01

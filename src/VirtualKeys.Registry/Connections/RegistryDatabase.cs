@@ -92,11 +92,16 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         // connection would load the server's types again (three more statements per process).
         preparedBuilder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
 
-        // A connection string that sets Max Auto Prepare keeps its value: 0 turns preparing off,
-        // for a PgBouncer in transaction mode that cannot keep prepared statements (before 1.21).
-        if (!SetsMaxAutoPrepare(connectionString))
+        // A connection string that sets either keyword keeps its value: Max Auto Prepare=0 turns
+        // preparing off, for a PgBouncer in transaction mode that cannot keep prepared statements
+        // (before 1.21).
+        if (!Sets(connectionString, "Max Auto Prepare", "MaxAutoPrepare"))
         {
             preparedBuilder.ConnectionStringBuilder.MaxAutoPrepare = 8;
+        }
+
+        if (!Sets(connectionString, "Auto Prepare Min Usages", "AutoPrepareMinUsages"))
+        {
             preparedBuilder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
         }
 
@@ -104,10 +109,10 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
     }
 
     // NpgsqlConnectionStringBuilder knows every keyword, set or not; the plain parser sees only those given.
-    private static bool SetsMaxAutoPrepare(string connectionString)
+    private static bool Sets(string connectionString, params string[] spellings)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        return given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare");
+        return spellings.Any(given.ContainsKey);
     }
 
     /// <summary>Connections of <see cref="PreparedDataSource"/> at most: a sidecar writes its usage from one flusher at a time.</summary>

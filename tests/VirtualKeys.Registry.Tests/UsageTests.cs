@@ -253,20 +253,12 @@ public sealed class UsageTests(RegistryFixture fixture) : IClassFixture<Registry
         Assert.Equal(3, requests);
     }
 
-    [Fact]
-    public async Task Max_Auto_Prepare_0_in_the_connection_string_keeps_usage_batches_unprepared_for_PgBouncer()
+    [Theory]
+    [InlineData("Max Auto Prepare=0")] // preparing off, for a PgBouncer in transaction mode
+    [InlineData("Auto Prepare Min Usages=4")] // prepared at the fourth use, after these three
+    public async Task Auto_preparing_set_in_the_connection_string_keeps_its_value_and_three_batches_stay_unprepared(string setting)
     {
-        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString + ";Max Auto Prepare=0");
-
-        Assert.Equal([1, 1, 1], commandsPerBatch);
-        Assert.Equal(0, prepared);
-        Assert.Equal(3, requests);
-    }
-
-    [Fact]
-    public async Task Auto_Prepare_Min_Usages_in_the_connection_string_is_kept_for_usage_batches()
-    {
-        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString + ";Auto Prepare Min Usages=4");
+        var (commandsPerBatch, prepared, requests) = await RecordThreeBatchesAsync(fixture.ConnectionString + ";" + setting);
 
         Assert.Equal([1, 1, 1], commandsPerBatch);
         Assert.Equal(0, prepared);

@@ -22,10 +22,32 @@ var connectionString = configuration["Registry:ConnectionString"];
 var kekFile = configuration["Registry:KekFile"];
 var previousKekFiles = KeyEncryptionKeys.SplitPathList(configuration["Registry:PreviousKekFiles"]);
 
-// In-memory mode (no keys, usage kept in memory) only when asked for and nothing names a registry.
-if (string.IsNullOrWhiteSpace(connectionString) && string.IsNullOrWhiteSpace(kekFile) && configuration.GetValue<bool>("Sidecar:InMemory"))
+// Every setting is read and checked before anything starts: a bad one stops the process with one line
+// naming it and exit code 2, not with a stack trace after the registry was opened. (The binder names
+// the setting of a value it cannot convert: "Failed to convert configuration value at 'Sidecar:Port'".)
+SidecarOptions sidecarOptions;
+QuotaOptions quotaOptions;
+TimeSpan? fullSyncInterval;
+bool inMemoryAsked;
+try
 {
-    var inMemory = SidecarApp.Create(options: null, new InMemoryKeySnapshotSource(), new InMemoryUsageSink(), args: args);
+    sidecarOptions = configuration.GetSection(SidecarOptions.SectionName).Get<SidecarOptions>() ?? new SidecarOptions();
+    sidecarOptions.Validate();
+    quotaOptions = configuration.GetSection(QuotaOptions.SectionName).Get<QuotaOptions>() ?? new QuotaOptions();
+    quotaOptions.Validate();
+    fullSyncInterval = configuration.GetValue<TimeSpan?>("Registry:FullSyncInterval");
+    inMemoryAsked = configuration.GetValue<bool>("Sidecar:InMemory");
+}
+catch (InvalidOperationException ex)
+{
+    await Console.Error.WriteLineAsync($"vk-sidecar: {ex.Message}");
+    return 2;
+}
+
+// In-memory mode (no keys, usage kept in memory) only when asked for and nothing names a registry.
+if (string.IsNullOrWhiteSpace(connectionString) && string.IsNullOrWhiteSpace(kekFile) && inMemoryAsked)
+{
+    var inMemory = SidecarApp.Create(sidecarOptions, new InMemoryKeySnapshotSource(), new InMemoryUsageSink(), args: args);
     await inMemory.RunAsync();
     return 0;
 }
@@ -39,19 +61,6 @@ if (string.IsNullOrWhiteSpace(connectionString))
 if (string.IsNullOrWhiteSpace(kekFile))
 {
     await Console.Error.WriteLineAsync("vk-sidecar: the setting Registry:KekFile (environment Registry__KekFile) is required.");
-    return 2;
-}
-
-var fullSyncInterval = configuration.GetValue<TimeSpan?>("Registry:FullSyncInterval");
-QuotaOptions quotaOptions;
-try
-{
-    quotaOptions = configuration.GetSection(QuotaOptions.SectionName).Get<QuotaOptions>() ?? new QuotaOptions();
-    quotaOptions.Validate();
-}
-catch (InvalidOperationException ex)
-{
-    await Console.Error.WriteLineAsync($"vk-sidecar: {ex.Message}");
     return 2;
 }
 
@@ -76,7 +85,7 @@ await using (registry)
 {
     // Quota:Mode Shared (default) leases limits from the registry so they hold across replicas; Local keeps them in this process.
     var wiring = RegistrySidecarWiring.Create(registry, quotaOptions, TimeProvider.System, loggerFactory, fullSyncInterval);
-    var app = wiring.CreateApp(options: null, TimeProvider.System, args: args);
+    var app = wiring.CreateApp(sidecarOptions, TimeProvider.System, args: args);
     await app.RunAsync();
 }
 

@@ -137,7 +137,7 @@ public sealed class SidecarOptions
 
         if (problems.Count > 0)
         {
-            throw new InvalidOperationException("Invalid sidecar options: " + string.Join("; ", problems) + ".");
+            throw new InvalidOperationException("Invalid sidecar options (section Sidecar): " + string.Join("; ", problems) + ".");
         }
 
         void Positive(long value, string name)

@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
 /// <summary>The sidecar binary, started as a process the way a pod (or the benchmark) starts it.</summary>
-public sealed class QuotaModeBinaryTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>
+public sealed class SidecarBinaryTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
 
@@ -19,7 +19,7 @@ public sealed class QuotaModeBinaryTests(SidecarRegistryFixture database) : ICla
     public async Task The_binary_keeps_its_limits_where_Quota__Mode_says(string mode, string reported)
     {
         var port = FreePort();
-        using var sidecar = Start(mode, port);
+        using var sidecar = Start(port, ("Quota__Mode", mode));
         try
         {
             var ready = await WaitForReadyAsync(sidecar, port);
@@ -34,20 +34,30 @@ public sealed class QuotaModeBinaryTests(SidecarRegistryFixture database) : ICla
         }
     }
 
-    [Fact]
-    public async Task An_unknown_Quota__Mode_stops_the_binary_with_exit_code_2_naming_the_setting()
+    // Each bad setting stops the binary before it serves or opens the registry: exit code 2 and one
+    // line that names the setting, no stack trace.
+    [Theory]
+    [InlineData("Quota__Mode", "Sideways", "Quota:Mode")]
+    [InlineData("Sidecar__Port", "eighty", "Sidecar:Port")]
+    [InlineData("Sidecar__UsageBatchSize", "0", "UsageBatchSize must be positive")]
+    [InlineData("Sidecar__DecisionTtl", "2.00:00:00", "DecisionTtl must be at most")]
+    [InlineData("Registry__FullSyncInterval", "hourly", "Registry:FullSyncInterval")]
+    public async Task A_bad_setting_stops_the_binary_with_exit_code_2_and_one_line_naming_it(string name, string value, string named)
     {
-        using var sidecar = Start("Sideways", FreePort());
+        using var sidecar = Start(FreePort(), (name, value));
         var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
         limit.CancelAfter(StartLimit);
         await sidecar.WaitForExitAsync(limit.Token);
 
+        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(2, sidecar.ExitCode);
-        Assert.Contains("Quota:Mode", await stderr, StringComparison.Ordinal);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("vk-sidecar: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
     }
 
-    private Process Start(string mode, int port)
+    private Process Start(int port, params (string Name, string Value)[] settings)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -59,8 +69,12 @@ public sealed class QuotaModeBinaryTests(SidecarRegistryFixture database) : ICla
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Sidecar.dll"));
         start.Environment["Registry__ConnectionString"] = database.ConnectionString;
         start.Environment["Registry__KekFile"] = database.KekPath;
-        start.Environment["Quota__Mode"] = mode;
         start.Environment["Sidecar__Port"] = port.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, value) in settings)
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("The sidecar binary did not start.");
 
         // Keep the pipes drained, or a chatty process blocks on a full one.

@@ -5,6 +5,7 @@ internal enum MockFaultKind
     Status,
     EmptyStatus,
     DropConnection,
+    BreakBeforeBody,
     DelayFirstByte,
     BreakStream,
 }

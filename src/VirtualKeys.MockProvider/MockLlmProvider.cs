@@ -96,6 +96,12 @@ public sealed class MockLlmProvider : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> requests have their connection dropped before any byte of a response.</summary>
     public void DropNext(int count) => Enqueue(count, new MockFault(MockFaultKind.DropConnection));
 
+    /// <summary>
+    /// The next <paramref name="count"/> requests get a 200 head (status and headers, sent at once) and
+    /// then have their connection dropped before any byte of the body.
+    /// </summary>
+    public void BreakBeforeBodyNext(int count) => Enqueue(count, new MockFault(MockFaultKind.BreakBeforeBody));
+
     /// <summary>The next <paramref name="count"/> requests wait <paramref name="delay"/> before their first byte.</summary>
     public void DelayNext(int count, TimeSpan delay) => Enqueue(count, new MockFault(MockFaultKind.DelayFirstByte, Delay: delay));
 
@@ -210,6 +216,16 @@ public sealed class MockLlmProvider : IAsyncDisposable
                 switch (fault.Kind)
                 {
                     case MockFaultKind.DropConnection:
+                        context.Abort();
+                        return;
+                    case MockFaultKind.BreakBeforeBody:
+                        context.Response.StatusCode = StatusCodes.Status200OK;
+                        context.Response.ContentType = "application/json";
+                        await context.Response.StartAsync(context.RequestAborted);
+                        await context.Response.Body.FlushAsync(context.RequestAborted);
+
+                        // Time for the head to reach the client: cut at once, it can be reset before the head is read.
+                        await Task.Delay(BreakStreamDelay, CancellationToken.None);
                         context.Abort();
                         return;
                     case MockFaultKind.Status:

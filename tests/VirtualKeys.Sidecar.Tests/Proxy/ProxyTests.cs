@@ -350,6 +350,41 @@ public sealed class ProxyTests
     }
 
     [Fact]
+    public async Task A_body_that_breaks_off_before_its_first_byte_fails_over_to_the_next_tier()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        await using var backup = await MockLlmProvider.StartAsync(cancellationToken: TestSidecar.Cancel);
+        var (_, token) = await sidecar.AddKeyAsync(providers:
+        [
+            TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "headless", priority: 0),
+            TestKeys.OpenAI(backup.OpenAIBaseUrl, name: "steady", priority: 1),
+        ]);
+        sidecar.Upstream.BreakBeforeBodyNext(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("chat.completion", (await TestSidecar.ReadJsonAsync(response)).GetProperty("object").GetString());
+        Assert.Single(backup.Requests);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(("steady", UsageOutcome.Success), (record.Provider, record.Outcome));
+        Assert.Contains("vk_sidecar_upstream_failovers_total{provider_type=\"OpenAI\",reason=\"unreachable\"} 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_body_that_breaks_off_before_its_first_byte_at_the_last_provider_is_502()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "headless")]);
+        sidecar.Upstream.BreakBeforeBodyNext(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        var error = await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
+        Assert.Contains("'headless'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task When_every_provider_fails_the_client_gets_502_naming_the_last_one_and_no_credential()
     {
         await using var sidecar = await TestSidecar.StartAsync();

@@ -30,7 +30,10 @@ public sealed class UsageStatus
     public string? CostUsd { get; set; }
 
     /// <summary>
-    /// Refused requests in the period by cause: rpm, tpm, parallel, budget, expired, suspended or model.
+    /// Refused requests in the period by cause: rpm, tpm, parallel, budget, expired, suspended or model
+    /// (not allowed, or served by none of the key's providers); any other refusal of the key's token
+    /// under the sidecar's error code, such as invalid_api_key (a token past its rotation grace) or
+    /// usage_buffer_full.
     /// </summary>
     [JsonPropertyName("rejections")]
     public IDictionary<string, long>? Rejections { get; set; }

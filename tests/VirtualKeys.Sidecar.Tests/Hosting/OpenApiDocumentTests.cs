@@ -75,6 +75,44 @@ public sealed class OpenApiDocumentTests
         AssertDocumentsExactly(SidecarJsonContext.Default.GetTypeInfo(type)!, schema);
 
     /// <summary>The schema's properties are the JSON names the source-generated contract reads and writes, and its required ones are among them.</summary>
+    [Fact]
+    public void Every_reference_in_the_document_points_at_a_component_it_defines()
+    {
+        var references = new List<string>();
+        Collect(JsonElement.Parse(SidecarOpenApiDocument.Utf8Json.Span));
+
+        Assert.Contains("#/components/responses/BudgetExhausted", references);
+        foreach (var reference in references.Distinct())
+        {
+            Schema(reference);
+        }
+
+        void Collect(JsonElement element)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (property.Name == "$ref")
+                    {
+                        references.Add(property.Value.GetString()!);
+                    }
+                    else
+                    {
+                        Collect(property.Value);
+                    }
+                }
+            }
+            else if (element.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in element.EnumerateArray())
+                {
+                    Collect(item);
+                }
+            }
+        }
+    }
+
     private static JsonElement AssertDocumentsExactly(JsonTypeInfo typeInfo, string schema)
     {
         var documented = Schema(schema);

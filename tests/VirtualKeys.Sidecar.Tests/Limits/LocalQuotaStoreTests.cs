@@ -25,24 +25,42 @@ public sealed class LocalQuotaStoreTests
     {
         var store = new LocalQuotaStore(new FakeTimeProvider(Monday));
         var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 7), null, 0, 0m);
-        var inFlight = 0;
-        var peak = 0;
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        await Task.WhenAll(Enumerable.Range(0, 500).Select(_ => Task.Run(() =>
-        {
-            var decision = store.TryAdmit("key", demand);
-            if (!decision.Admitted)
+        // 500 requests race for the slots, released together; none settles until all are decided, so
+        // every admitted one still holds its slot while the others ask.
+        var attempts = Enumerable.Range(0, 500).Select(_ => Task.Run(
+            async () =>
             {
-                return;
-            }
+                await go.Task;
+                return store.TryAdmit("key", demand);
+            },
+            TestContext.Current.CancellationToken)).ToArray();
+        go.SetResult();
+        var decisions = await Task.WhenAll(attempts);
+        var held = store.GetState("key").InFlight;
+        var admitted = decisions.Where(d => d.Admitted).ToArray();
+        Assert.Equal(7, admitted.Length);
 
-            var now = Interlocked.Increment(ref inFlight);
-            InterlockedMax(ref peak, now);
-            Interlocked.Decrement(ref inFlight);
+        var whileFull = store.TryAdmit("key", demand);
+        store.Settle(admitted[0].Ticket, 0, 0m);
+        var afterOneSettled = store.TryAdmit("key", demand);
+        var fullAgain = store.TryAdmit("key", demand);
+        foreach (var decision in admitted.Skip(1).Append(afterOneSettled))
+        {
             store.Settle(decision.Ticket, 0, 0m);
-        }, TestContext.Current.CancellationToken)));
+        }
 
-        Assert.InRange(peak, 1, 7);
+        Assert.Equal(7, held);
+        Assert.All(decisions.Where(d => !d.Admitted), d =>
+        {
+            Assert.Equal(QuotaRefusalReason.ParallelRequests, d.Reason);
+            Assert.Equal(TimeSpan.FromSeconds(1), d.RetryAfter);
+            Assert.False(d.NeverFits);
+        });
+        Assert.Equal(QuotaRefusalReason.ParallelRequests, whileFull.Reason);
+        Assert.True(afterOneSettled.Admitted, "a settled request frees its slot for the next one");
+        Assert.Equal(QuotaRefusalReason.ParallelRequests, fullAgain.Reason);
         Assert.Equal(0, store.GetState("key").InFlight);
     }
 
@@ -131,13 +149,5 @@ public sealed class LocalQuotaStoreTests
 
         Assert.Equal(QuotaRefusalReason.Budget, refused.Reason);
         Assert.Equal(5m, store.GetState("key").SpentUsd);
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int current;
-        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
-        {
-        }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Protection;
@@ -96,8 +97,9 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
     public async Task A_replica_serving_only_unlimited_keys_sends_no_heartbeat_and_starts_once_it_admits_a_limited_key()
     {
         var ledger = new QuotaLedger(Database);
-        var store = NewStore(ledger);
-        await store.StartAsync(Cancel);
+        var clock = new LoopClock(Time);
+        await using var store = NewObservedStore(ledger, clock);
+        await clock.StartLoopAsync(store);
         var unlimited = new QuotaDemand(KeyLimits.None, null, 100, 0.01m);
 
         var admittedUnlimited = 0;
@@ -108,27 +110,29 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
             await store.SettleAsync(decision.Ticket, 100, 0.01m, Cancel);
         }
 
-        // Two heartbeat intervals of fake time, a second at a time, each tick given time to run.
+        // Two heartbeat intervals of fake time, a second at a time: the heartbeat loop has taken its
+        // turn at every one of those seconds before the next one comes.
         for (var second = 0; second < 60; second++)
         {
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+            await clock.AdvanceOneSecondAsync();
         }
 
+        var heartbeatsBeforeLimitedKey = ledger.Heartbeats;
         var knownBeforeLimitedKey = await IsKnownAliveAsync(store.ReplicaId);
         var limited = await store.TryAdmitAsync(NewKeyId(), Rpm600, Cancel);
         var knownAfterLimitedKey = false;
-        for (var attempt = 0; attempt < 300 && !knownAfterLimitedKey; attempt++)
+        for (var second = 0; second < 300 && !(knownAfterLimitedKey && ledger.Heartbeats > 0); second++)
         {
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+            await clock.AdvanceOneSecondAsync();
             knownAfterLimitedKey = await IsKnownAliveAsync(store.ReplicaId);
         }
 
         Assert.Equal(100, admittedUnlimited);
+        Assert.Equal(0, heartbeatsBeforeLimitedKey);
         Assert.False(knownBeforeLimitedKey, "no heartbeat while only unlimited keys are served");
         Assert.True(limited.Admitted);
         Assert.True(knownAfterLimitedKey, "a heartbeat once a limited key is admitted");
+        Assert.True(ledger.Heartbeats > 0, "the heartbeat loop started sending once a limited key was admitted");
     }
 
     [Fact]
@@ -137,14 +141,15 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         var ledger = new QuotaLedger(Database);
         // Counts heartbeats: a grant slowed down by a loaded machine must not count as an outage,
         // whose probes are heartbeats too.
-        var store = NewStore(ledger, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
-        await store.StartAsync(Cancel);
+        var clock = new LoopClock(Time);
+        await using var store = NewObservedStore(ledger, clock, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
+        await clock.StartLoopAsync(store);
         var key = NewKeyId();
 
         // Two requests a second for three minutes of fake time: leases sized to that demand are
         // refilled every few seconds, and each grant refreshes the replica's presence.
         var admitted = 0;
-        var lapses = await RunCountingLapsesAsync(store.ReplicaId, async _ =>
+        var lapses = await RunCountingLapsesAsync(clock, store.ReplicaId, async _ =>
         {
             for (var i = 0; i < 2; i++)
             {
@@ -157,7 +162,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         var heartbeatsWhileRefilling = ledger.Heartbeats;
 
         // Idle: no grant refreshes it any more, and it admitted a limited key within ReplicaTtl.
-        await IdleUntilNextHeartbeatAsync(ledger);
+        await IdleUntilNextHeartbeatAsync(clock, ledger);
 
         Assert.Equal(360, admitted);
         Assert.Equal(0, lapses);
@@ -171,19 +176,20 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         var ledger = new QuotaLedger(Database);
         // Counts heartbeats: a grant slowed down by a loaded machine must not count as an outage,
         // whose probes are heartbeats too.
-        var store = NewStore(ledger, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
+        var clock = new LoopClock(Time);
+        await using var store = NewObservedStore(ledger, clock, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
         // The only test of the class that opens the registry: the key ring binds to this KEK.
         var kek = Path.Combine(Path.GetTempPath(), "vk-kek-roundtrips-" + Guid.NewGuid().ToString("N"));
         KeyEncryptionKey.WriteNewFile(kek);
         await using var registry = await VirtualKeyRegistry.OpenAsync(ConnectionString, kek, [], Time, null, Cancel);
         File.Delete(kek);
         var sink = new RegistryUsageSink(registry, store);
-        await store.StartAsync(Cancel);
+        await clock.StartLoopAsync(store);
         var key = NewKeyId();
 
         // A held parallel slot needs liveness for as long as it is held, and takes no further grant.
         var held = await store.TryAdmitAsync(key, new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m), Cancel);
-        var lapses = await RunCountingLapsesAsync(store.ReplicaId, async second =>
+        var lapses = await RunCountingLapsesAsync(clock, store.ReplicaId, async second =>
         {
             if (second % 10 == 0)
             {
@@ -192,7 +198,7 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         });
 
         var heartbeatsWhileFlushing = ledger.Heartbeats;
-        await IdleUntilNextHeartbeatAsync(ledger);
+        await IdleUntilNextHeartbeatAsync(clock, ledger);
 
         Assert.True(held.Admitted);
         Assert.Equal(0, lapses);
@@ -202,17 +208,16 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
 
     /// <summary>
     /// Three minutes of fake time, a second at a time, <paramref name="eachSecond"/> at the start of
-    /// each. Returns how many seconds (after the first five) ended with the replica not seen alive in
-    /// the last 30 s.
+    /// each, the heartbeat loop taking its turn at every second. Returns how many seconds (after the
+    /// first five) ended with the replica not seen alive in the last 30 s.
     /// </summary>
-    private async Task<int> RunCountingLapsesAsync(string replicaId, Func<int, Task> eachSecond)
+    private async Task<int> RunCountingLapsesAsync(LoopClock clock, string replicaId, Func<int, Task> eachSecond)
     {
         var lapses = 0;
         for (var second = 0; second < 180; second++)
         {
             await eachSecond(second);
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(10), Cancel);
+            await clock.AdvanceOneSecondAsync();
             if (second > 5 && !await IsKnownAliveAsync(replicaId, Time.GetUtcNow() - TimeSpan.FromSeconds(30)))
             {
                 lapses++;
@@ -222,15 +227,24 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
         return lapses;
     }
 
-    /// <summary>Advances fake time a second at a time until the ledger sends one more heartbeat, for at most 45 s.</summary>
-    private async Task IdleUntilNextHeartbeatAsync(QuotaLedger ledger)
+    /// <summary>
+    /// Advances fake time a second at a time, the heartbeat loop taking its turn at each, until the
+    /// ledger has sent one more heartbeat, for at most 45 s.
+    /// </summary>
+    private static async Task IdleUntilNextHeartbeatAsync(LoopClock clock, QuotaLedger ledger)
     {
         var before = ledger.Heartbeats;
         for (var second = 0; second < 45 && ledger.Heartbeats == before; second++)
         {
-            Time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+            await clock.AdvanceOneSecondAsync();
         }
+    }
+
+    private SharedQuotaStore NewObservedStore(QuotaLedger ledger, LoopClock clock, Action<QuotaOptions>? configure = null)
+    {
+        var options = new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] };
+        configure?.Invoke(options);
+        return new SharedQuotaStore(ledger, options, clock);
     }
 
     private static UsageRecord Served(string key, DateTimeOffset at) => new()
@@ -268,6 +282,94 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
 
             admitted++;
             await store.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+        }
+    }
+
+    /// <summary>
+    /// The fake clock as one store sees it, telling the test when the store's background loop
+    /// (heartbeats, returns of idle leases) has looked at it. Each turn of that loop begins by reading
+    /// the clock, once a tick of the fake clock is due: a read at a given time means the loop has
+    /// finished every turn before it. Only the loop's reads count (they run in the execution context
+    /// <see cref="StartLoopAsync"/> starts it in), not the test's admissions and settlements.
+    /// </summary>
+    private sealed class LoopClock(FakeTimeProvider fake) : TimeProvider
+    {
+        private readonly AsyncLocal<bool> _inLoop = new();
+        private readonly Lock _gate = new();
+        private long _loopSawTicks = long.MinValue;
+        private TaskCompletionSource _nextRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override TimeZoneInfo LocalTimeZone => fake.LocalTimeZone;
+
+        public override long TimestampFrequency => fake.TimestampFrequency;
+
+        public override long GetTimestamp() => fake.GetTimestamp();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            fake.CreateTimer(callback, state, dueTime, period);
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            var now = fake.GetUtcNow();
+            if (_inLoop.Value)
+            {
+                TaskCompletionSource read;
+                lock (_gate)
+                {
+                    _loopSawTicks = Math.Max(_loopSawTicks, now.UtcTicks);
+                    read = _nextRead;
+                    _nextRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                read.TrySetResult();
+            }
+
+            return now;
+        }
+
+        /// <summary>Starts the store's background loop and waits for its first turn.</summary>
+        public async Task StartLoopAsync(SharedQuotaStore store)
+        {
+            // The loop's tasks take this execution context with them; the caller's stays unmarked.
+            _inLoop.Value = true;
+            await store.StartAsync(Cancel);
+            _inLoop.Value = false;
+            await LoopSawAsync(fake.GetUtcNow());
+        }
+
+        /// <summary>One second of fake time, then waits (real time) until the loop has begun its turn at the new time.</summary>
+        public Task AdvanceOneSecondAsync()
+        {
+            fake.Advance(TimeSpan.FromSeconds(1));
+            return LoopSawAsync(fake.GetUtcNow());
+        }
+
+        private async Task LoopSawAsync(DateTimeOffset at)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+            deadline.CancelAfter(TimeSpan.FromSeconds(30));
+            while (true)
+            {
+                Task read;
+                lock (_gate)
+                {
+                    if (_loopSawTicks >= at.UtcTicks)
+                    {
+                        return;
+                    }
+
+                    read = _nextRead.Task;
+                }
+
+                try
+                {
+                    await read.WaitAsync(deadline.Token);
+                }
+                catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"The store's background loop did not look at the clock at {at:O} within 30 s.");
+                }
+            }
         }
     }
 }

@@ -1,7 +1,13 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Tests.Support;
 
@@ -26,23 +32,29 @@ public sealed class BodyDuringShutdownTests
         var body = path == "/v1/resolve"
             ? new JsonObject { ["virtualKey"] = token, ["model"] = "gpt-4o-mini", ["estimatedInputTokens"] = 10, ["note"] = prompt }
             : new JsonObject { ["model"] = "gpt-4o-mini", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = prompt }) };
-        using var content = new TwoPartContent(Encoding.UTF8.GetBytes(body.ToJsonString()));
+        var bytes = Encoding.UTF8.GetBytes(body.ToJsonString());
+        using var content = new TwoPartContent(bytes);
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var reads = BodyReads.Observe(sidecar, path);
+        using var within = TestSidecar.Within(TimeSpan.FromSeconds(20));
 
         var sending = sidecar.Client.SendAsync(request, Cancel);
-        await content.FirstPartSent.WaitAsync(TimeSpan.FromSeconds(10), Cancel);
 
-        // Let the sidecar read the first part, then stop it while the rest is still to come.
-        await Task.Delay(TimeSpan.FromMilliseconds(300), Cancel);
+        // The sidecar holds the whole first part and waits for the rest ...
+        await reads.WaitForAsync(r => r.Length >= bytes.Length / 2 && !r.IsCompleted, within.Token);
         var stopping = sidecar.Host.StopAsync(Cancel);
-        await Task.Delay(TimeSpan.FromMilliseconds(300), Cancel);
+
+        // ... when Kestrel's shutdown cancels that pending read: the body is still arriving as the sidecar stops.
+        var cancelled = await reads.WaitForAsync(r => r.IsCanceled, within.Token);
         content.SendTheRest();
 
         using var response = await sending;
         var text = await response.Content.ReadAsStringAsync(Cancel);
         await stopping;
 
+        // The cancelled read came with part of the body in hand: the case a reader can take for the end.
+        Assert.InRange(cancelled.Length, 1, bytes.Length - 1);
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
         if (path == "/v1/chat/completions")
         {
@@ -62,7 +74,6 @@ public sealed class BodyDuringShutdownTests
     private sealed class TwoPartContent : HttpContent
     {
         private readonly byte[] _bytes;
-        private readonly TaskCompletionSource _firstPartSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _rest = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public TwoPartContent(byte[] bytes)
@@ -71,8 +82,6 @@ public sealed class BodyDuringShutdownTests
             Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        public Task FirstPartSent => _firstPartSent.Task;
-
         public void SendTheRest() => _rest.TrySetResult();
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
@@ -80,7 +89,6 @@ public sealed class BodyDuringShutdownTests
             var half = _bytes.Length / 2;
             await stream.WriteAsync(_bytes.AsMemory(0, half));
             await stream.FlushAsync();
-            _firstPartSent.TrySetResult();
             await _rest.Task;
             await stream.WriteAsync(_bytes.AsMemory(half));
         }
@@ -89,6 +97,121 @@ public sealed class BodyDuringShutdownTests
         {
             length = _bytes.Length;
             return true;
+        }
+    }
+
+    /// <summary>One read of the request body as the sidecar saw it: what it held, and how the read ended.</summary>
+    private readonly record struct BodyRead(long Length, bool IsCanceled, bool IsCompleted);
+
+    /// <summary>
+    /// Every read the sidecar makes of one request's body, seen through ASP.NET Core's own diagnostic
+    /// event for an incoming request (on this sidecar's DiagnosticListener only), which hands over the
+    /// request before any middleware runs: its body reader is wrapped in one that passes every call
+    /// through unchanged and reports each result.
+    /// </summary>
+    private sealed class BodyReads : IObserver<KeyValuePair<string, object?>>, IDisposable
+    {
+        private const string RequestStarting = "Microsoft.AspNetCore.Hosting.HttpRequestIn.Start";
+
+        private readonly string _path;
+        private readonly Channel<BodyRead> _reads = Channel.CreateUnbounded<BodyRead>();
+        private readonly List<BodyRead> _seen = [];
+        private IDisposable? _subscription;
+
+        private BodyReads(string path)
+        {
+            _path = path;
+        }
+
+        public static BodyReads Observe(TestSidecar sidecar, string path)
+        {
+            var observer = new BodyReads(path);
+            var diagnostics = sidecar.Host.App.Services.GetRequiredService<DiagnosticListener>();
+            observer._subscription = diagnostics.Subscribe(observer, name => name.StartsWith("Microsoft.AspNetCore.Hosting.HttpRequestIn", StringComparison.Ordinal));
+            return observer;
+        }
+
+        /// <summary>The first read, in order, that <paramref name="match"/> accepts; waits for more reads until it comes.</summary>
+        public async Task<BodyRead> WaitForAsync(Func<BodyRead, bool> match, CancellationToken cancellationToken)
+        {
+            try
+            {
+                while (true)
+                {
+                    var read = await _reads.Reader.ReadAsync(cancellationToken);
+                    _seen.Add(read);
+                    if (match(read))
+                    {
+                        return read;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The sidecar's reads of the body never came to the awaited one; it read: [{string.Join(", ", _seen)}]");
+            }
+        }
+
+        public void OnNext(KeyValuePair<string, object?> value)
+        {
+            if (value.Key == RequestStarting && value.Value is HttpContext context && context.Request.Path == _path)
+            {
+                var original = context.Features.GetRequiredFeature<IRequestBodyPipeFeature>();
+                context.Features.Set<IRequestBodyPipeFeature>(new ObservedBody(new ObservedReader(original.Reader, this)));
+            }
+        }
+
+        public void OnCompleted()
+        {
+        }
+
+        public void OnError(Exception error)
+        {
+        }
+
+        public void Dispose()
+        {
+            _subscription?.Dispose();
+            _reads.Writer.TryComplete();
+        }
+
+        private void Seen(ReadResult result) =>
+            _reads.Writer.TryWrite(new BodyRead(result.Buffer.Length, result.IsCanceled, result.IsCompleted));
+
+        private sealed class ObservedBody(PipeReader reader) : IRequestBodyPipeFeature
+        {
+            public PipeReader Reader { get; } = reader;
+        }
+
+        private sealed class ObservedReader(PipeReader inner, BodyReads reads) : PipeReader
+        {
+            public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+            public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+            public override void CancelPendingRead() => inner.CancelPendingRead();
+
+            public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+            public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+            public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+            {
+                var result = await inner.ReadAsync(cancellationToken);
+                reads.Seen(result);
+                return result;
+            }
+
+            public override bool TryRead(out ReadResult result)
+            {
+                if (!inner.TryRead(out result))
+                {
+                    return false;
+                }
+
+                reads.Seen(result);
+                return true;
+            }
         }
     }
 }

@@ -92,7 +92,6 @@ public abstract partial class ConformanceSuite<TBackend>
     [Fact]
     public async Task Deleting_a_namespace_removes_its_contents_then_the_namespace()
     {
-        var backend = Backend;
         await using var s = await SessionAsync();
         var ns = "gone-" + s.Namespace;
         await s.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } }, cancellationToken: Token);
@@ -106,6 +105,5 @@ public abstract partial class ConformanceSuite<TBackend>
             "the namespace's contents are being deleted", 120);
         await s.PatchAsync($"api/v1/namespaces/{ns}/secrets/inside", """{"metadata":{"finalizers":null}}""");
         await ClusterSession.EventuallyAsync(async () => (await s.GetAsync($"api/v1/namespaces/{ns}")).Code == 404, "the namespace is gone", 120);
-        Assert.NotNull(backend);
     }
 }

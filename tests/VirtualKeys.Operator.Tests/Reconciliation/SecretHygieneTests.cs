@@ -43,9 +43,14 @@ public sealed class SecretHygieneTests(PostgresFixture postgres)
             _ => "the token rotated");
 
         var key = await env.GetKeyAsync("clean");
+        var logged = logs.All;
+
+        // Logging is wired, so the check below reads what the operator wrote: among it the reconciler's
+        // own line from when it put this key's token into its Secret.
+        Assert.Contains($"VirtualKey {OperatorEnvironment.Ns}/clean: issued a token into Secret clean-token", logged, StringComparison.Ordinal);
         var visible = string.Join(
             '\n',
-            logs.All,
+            logged,
             k8s.KubernetesJson.Serialize(key),
             string.Join('\n', (await env.EventsForAsync("clean")).Select(e => e.Message)));
         foreach (var secret in new[] { "sk-very-secret-provider-key", "sk-another-secret-value", token, rotated, token[^43..], rotated[^43..] })

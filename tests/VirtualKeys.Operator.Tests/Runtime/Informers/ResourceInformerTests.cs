@@ -249,12 +249,20 @@ public sealed class ResourceInformerTests : IAsyncDisposable
     public async Task Cancelling_ends_the_run_without_an_exception()
     {
         _source.OnList = _ => new ResourceList<V1Secret>([], "10");
-        Start();
+        var calls = new CountingListWatcher<V1Secret>(_source);
+        var informer = new ResourceInformer<V1Secret>(calls, new InformerOptions { ResyncPeriod = TimeSpan.Zero }, _time);
+        informer.AddEventHandler(_handler);
+        _run = informer.RunAsync(_stop.Token);
         await _source.NextWatchAsync();
 
         await _stop.CancelAsync();
+        var error = await Record.ExceptionAsync(() => _run.WaitAsync(Wait.Bound, TestContext.Current.CancellationToken));
 
-        await _run.WaitAsync(Wait.Bound, TestContext.Current.CancellationToken);
+        // The run ended, neither faulted nor cancelled, and its open watch ending on the way out was
+        // not taken for a closed watch to resume or a failure to relist after.
+        Assert.True(_run.IsCompletedSuccessfully, $"the run did not end cleanly ({_run.Status}): {error}");
+        Assert.Equal(1, calls.Lists);
+        Assert.Equal(["10"], calls.WatchVersions);
     }
 
     private static HttpOperationException HttpError(HttpStatusCode status) => new($"HTTP {(int)status}")

@@ -199,33 +199,47 @@ public sealed class KekReplacementTests(PostgresFixture server)
             }
         }
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(
+        // Each replica keeps reading from before the replacement begins until it has read once more after
+        // it returned, so reads cover the whole switch: the first read of each is done before it starts,
+        // and each stops only after a read that began once it was over.
+        var replaced = 0;
+        var firstReads = Enumerable.Range(0, 3).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+        var readers = firstReads.Select(firstRead => Task.Run(
             async () =>
             {
-                var reads = 0;
-                do
+                try
                 {
-                    // A replica restarting mid-switch: it verifies the whole ring, then decrypts every credential.
-                    using var replica = scenario.Open(scenario.NewKek, scenario.OldKek);
-                    foreach (var (keyId, secret) in keys)
+                    bool beganAfter;
+                    do
                     {
-                        Assert.Equal(secret, await scenario.ReadCredentialAsync(replica, keyId));
-                    }
+                        beganAfter = Volatile.Read(ref replaced) == 1;
 
-                    reads++;
+                        // A replica restarting mid-switch: it verifies the whole ring, then decrypts every credential.
+                        using var replica = scenario.Open(scenario.NewKek, scenario.OldKek);
+                        foreach (var (keyId, secret) in keys)
+                        {
+                            Assert.Equal(secret, await scenario.ReadCredentialAsync(replica, keyId));
+                        }
+
+                        firstRead.TrySetResult();
+                    }
+                    while (!beganAfter);
                 }
-                while (!stop.IsCancellationRequested);
-                return reads;
+                catch (Exception ex)
+                {
+                    // A failing first read must not leave the test waiting for it.
+                    firstRead.TrySetException(ex);
+                    throw;
+                }
             },
             Ct)).ToList();
 
+        await Task.WhenAll(firstReads.Select(f => f.Task));
         var result = await Replace(scenario, scenario.OldKek, scenario.NewKek);
-        await stop.CancelAsync();
-        var reads = await Task.WhenAll(readers);
+        Volatile.Write(ref replaced, 1);
+        await Task.WhenAll(readers);
 
         Assert.Equal(5, result.Rewrapped);
-        Assert.All(reads, count => Assert.True(count >= 1));
     }
 
     [Fact]

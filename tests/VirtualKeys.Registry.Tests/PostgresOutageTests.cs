@@ -18,11 +18,7 @@ public sealed class PostgresOutageTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        if (!File.Exists(Path.Combine(PostgresCluster.DefaultBinDirectory, "initdb")))
-        {
-            Assert.Skip($"No PostgreSQL binaries in {PostgresCluster.DefaultBinDirectory} to start a cluster that can be killed.");
-        }
-
+        // Without PostgreSQL's binaries this fails, naming where it looked: a test that can kill the server needs its own.
         _cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
         _kekPath = Path.Combine(Path.GetTempPath(), "vk-kek-outage-" + Guid.NewGuid().ToString("N"));
         KeyEncryptionKey.WriteNewFile(_kekPath);

@@ -261,8 +261,13 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
             // 08: connection exceptions, 57P01-03: the server is shutting down or starting up, 53300: too many connections.
             // An 08P01 that is only an error, not fatal, left the session alive: Npgsql's prepared
             // statement was refused (IsPreparedStatementRefusal), the server is there.
+            // 28 (the role or its password refused) and 3D000 (no such database) refuse the session
+            // itself: the registry cannot be used until someone fixes the credentials, the database or
+            // the connection string, which is an outage like any other to the code that waits one out
+            // (a sidecar keeps serving from its snapshot), and one line naming host and port at start.
             PostgresException pg => (pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !IsPreparedStatementRefusal(pg))
-                || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300",
+                || pg.SqlState.StartsWith("28", StringComparison.Ordinal)
+                || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300" or "3D000",
             NpgsqlException npgsql => npgsql.IsTransient
                 || FindInner<SocketException>(npgsql) is not null
                 || FindInner<IOException>(npgsql) is not null

@@ -70,15 +70,13 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddConfiguration(configuration.GetSection("Logging"))
     .AddSimpleConsole());
 
-VirtualKeyRegistry registry;
-try
+// A server that is not there yet is waited for; what waiting cannot fix ends the process (exit code 1).
+var (registry, exitCode) = await RegistryAtStart.OpenAsync(
+    ct => VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, ct),
+    Console.Error);
+if (registry is null)
 {
-    registry = await VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, CancellationToken.None);
-}
-catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
-{
-    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
-    return 1;
+    return exitCode;
 }
 
 await using (registry)

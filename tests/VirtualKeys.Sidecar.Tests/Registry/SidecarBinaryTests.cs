@@ -3,11 +3,14 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Npgsql;
+using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
 /// <summary>The sidecar binary, started as a process the way a pod (or the benchmark) starts it.</summary>
-public sealed class SidecarBinaryTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>
+public sealed class SidecarBinaryTests(SidecarRegistryFixture database, PostgresFixture server) : IClassFixture<SidecarRegistryFixture>
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
 
@@ -55,6 +58,56 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database) : IClass
         var line = Assert.Single(lines);
         Assert.StartsWith("vk-sidecar: ", line, StringComparison.Ordinal);
         Assert.Contains(named, line, StringComparison.Ordinal);
+    }
+
+    // A router pod started before its registry database is there (an outage, or a database another
+    // controller has yet to create): the sidecar waits for it and serves once it comes, instead of
+    // exiting into the kubelet's restart back-off.
+    [Fact]
+    public async Task A_sidecar_started_before_its_database_exists_waits_for_it_and_serves_once_it_is_there()
+    {
+        var connectionString = await server.CreateDatabaseAsync("late", Cancel);
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        var kek = Path.Combine(Path.GetTempPath(), "vk-kek-late-" + Guid.NewGuid().ToString("N"));
+        KeyEncryptionKey.WriteNewFile(kek);
+        try
+        {
+            await AdminAsync($"DROP DATABASE \"{name}\"");
+            var port = FreePort();
+            using var sidecar = Start(port, ("Registry__ConnectionString", connectionString), ("Registry__KekFile", kek));
+            try
+            {
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+                limit.CancelAfter(StartLimit);
+                var waiting = await sidecar.StandardError.ReadLineAsync(limit.Token);
+                Assert.StartsWith("vk-sidecar: cannot open the registry yet: ", waiting, StringComparison.Ordinal);
+                Assert.Contains($"(3D000: database \"{name}\" does not exist)", waiting, StringComparison.Ordinal);
+                Assert.False(sidecar.HasExited, "the sidecar exited instead of waiting for its database");
+
+                await AdminAsync($"CREATE DATABASE \"{name}\"");
+                var ready = await WaitForReadyAsync(sidecar, port);
+
+                Assert.Equal("shared", ready.GetProperty("quotaMode").GetString());
+            }
+            finally
+            {
+                sidecar.Kill(entireProcessTree: true);
+                await sidecar.WaitForExitAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            File.Delete(kek);
+            await server.DropDatabaseAsync(connectionString, CancellationToken.None);
+        }
+    }
+
+    private async Task AdminAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(server.AdminConnectionString);
+        await connection.OpenAsync(Cancel);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Cancel);
     }
 
     private Process Start(int port, params (string Name, string Value)[] settings)

@@ -70,6 +70,13 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddConfiguration(configuration.GetSection("Logging"))
     .AddSimpleConsole());
 
+// Checked before any wait for the server: the KEK is read only once the registry answers.
+if (!File.Exists(kekFile))
+{
+    await Console.Error.WriteLineAsync($"vk-sidecar: the KEK file {kekFile} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.");
+    return 1;
+}
+
 // A server that is not there yet is waited for; what waiting cannot fix ends the process (exit code 1).
 var (registry, exitCode) = await RegistryAtStart.OpenAsync(
     ct => VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, ct),

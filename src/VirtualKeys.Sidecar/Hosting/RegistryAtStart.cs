@@ -37,26 +37,37 @@ internal static class RegistryAtStart
         {
             try
             {
-                return (await open(stop.Token), 0);
+                var registry = await open(stop.Token);
+                if (stop.IsCancellationRequested)
+                {
+                    // The signal came while the last of the opening ran (the key ring is read without
+                    // the token): the web host would never hear of it, so stop here.
+                    await registry.DisposeAsync();
+                    return (null, 0);
+                }
+
+                return (registry, 0);
             }
-            catch (RegistryUnavailableException ex) when (ex.InnerException is not null && !stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                // Whatever the open ended with once a stop was asked for, the stop is the answer.
+                return (null, 0);
+            }
+            catch (RegistryUnavailableException ex) when (ex.InnerException is not null)
             {
                 // A connection was tried and failed (a malformed connection string has no inner cause: no retry).
-                await errors.WriteLineAsync($"vk-sidecar: cannot open the registry yet: {ex.Message} Trying again in {wait.TotalSeconds:0} s; not listening until it opens.");
+                await errors.WriteLineAsync($"vk-sidecar: cannot open the registry yet: {ex.Message} Trying again in about {wait.TotalSeconds:0} s; not listening until it opens.");
             }
             catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
             {
                 await errors.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
                 return (null, 1);
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return (null, 0);
-            }
 
             try
             {
-                await Task.Delay(wait, stop.Token);
+                // Spread by a fifth either way, so the sidecars of many pods do not all come back at once.
+                await Task.Delay(wait * (0.8 + (0.4 * Random.Shared.NextDouble())), stop.Token);
             }
             catch (OperationCanceledException)
             {
@@ -70,7 +81,14 @@ internal static class RegistryAtStart
         {
             // The process ends through the return above, not the runtime's default handling.
             context.Cancel = true;
-            stop.Cancel();
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A handler already on its way when the registrations were disposed: the wait is over.
+            }
         }
     }
 }

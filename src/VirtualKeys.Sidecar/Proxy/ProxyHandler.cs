@@ -158,11 +158,10 @@ internal sealed partial class ProxyHandler
                 var elapsed = Stopwatch.GetElapsedTime(attemptStarted);
 
                 // The provider's head came and its body broke off before a byte of it reached the client:
-                // the client has seen nothing, so while a candidate is left that is a failure before the
-                // first byte like any other.
+                // the client has seen nothing, so that is a failure before the first byte like any other.
                 var forwarded = attempt.Result == AttemptResult.Forwarded;
                 var brokenBeforeFirstByte = forwarded && !attempt.Completed && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested;
-                if (forwarded && !(brokenBeforeFirstByte && i < candidates.Length - 1))
+                if (forwarded && !brokenBeforeFirstByte)
                 {
                     var status = attempt.UpstreamStatus;
                     detail = StatusDetail(status);
@@ -173,7 +172,9 @@ internal sealed partial class ProxyHandler
                     failure = null;
                     if (!attempt.Completed && !context.RequestAborted.IsCancellationRequested)
                     {
-                        await EndBrokenResponseAsync(context, provider, attempt, anthropic);
+                        // The provider failed inside a body the client has begun to receive: it must not
+                        // mistake the rest for a complete answer, so its connection is cut.
+                        context.Abort();
                     }
 
                     break;
@@ -216,25 +217,6 @@ internal sealed partial class ProxyHandler
                 await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, Stopwatch.GetElapsedTime(started)));
             }
         }
-    }
-
-    /// <summary>
-    /// The provider failed inside a body it had begun: a client that already has part of it must not
-    /// mistake the rest for a complete answer, so its connection is cut; one that has nothing yet gets an error.
-    /// </summary>
-    private static Task EndBrokenResponseAsync(HttpContext context, ServingProvider provider, ProxyAttempt attempt, bool anthropic)
-    {
-        if (context.Response.HasStarted)
-        {
-            context.Abort();
-            return Task.CompletedTask;
-        }
-
-        context.Response.Clear();
-        return JsonResponses.WriteErrorAsync(
-            context,
-            attempt.TimedOut ? Refusals.UpstreamTimeout(provider.Name, provider.TypeName) : Refusals.UpstreamUnreachable(provider.Name, provider.TypeName),
-            anthropic);
     }
 
     private static string StatusDetail(int status) => status switch

@@ -102,6 +102,38 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         }
     }
 
+    [Fact]
+    public async Task A_stop_while_it_waits_for_the_registry_ends_the_sidecar_with_exit_code_0()
+    {
+        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"));
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        limit.CancelAfter(StartLimit);
+        var waiting = await sidecar.StandardError.ReadLineAsync(limit.Token);
+        Assert.StartsWith("vk-sidecar: cannot open the registry yet: ", waiting, StringComparison.Ordinal);
+
+        using (var kill = Process.Start("kill", ["-TERM", sidecar.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync(limit.Token);
+        }
+
+        await sidecar.WaitForExitAsync(limit.Token);
+        Assert.Equal(0, sidecar.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_missing_KEK_file_ends_the_sidecar_at_once_naming_it_without_waiting_for_the_registry()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "vk-kek-missing-" + Guid.NewGuid().ToString("N"));
+        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"), ("Registry__KekFile", missing));
+        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        limit.CancelAfter(StartLimit);
+        await sidecar.WaitForExitAsync(limit.Token);
+
+        Assert.Equal(1, sidecar.ExitCode);
+        Assert.Equal($"vk-sidecar: the KEK file {missing} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.", (await stderr).Trim());
+    }
+
     private async Task AdminAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(server.AdminConnectionString);

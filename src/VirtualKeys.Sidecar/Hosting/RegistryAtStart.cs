@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Runtime.InteropServices;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
@@ -61,6 +62,14 @@ internal static class RegistryAtStart
             catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
             {
                 await errors.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
+                return (null, 1);
+            }
+            catch (DbException ex)
+            {
+                // What the registry does not name itself: a role without the rights the registry needs
+                // (42501), no password given where the server asks for one, a TLS failure. The driver's
+                // messages carry no password.
+                await errors.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message.ReplaceLineEndings(" ")}");
                 return (null, 1);
             }
 

@@ -134,6 +134,33 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         Assert.Equal($"vk-sidecar: the KEK file {missing} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.", (await stderr).Trim());
     }
 
+    [Fact]
+    public async Task A_role_without_the_rights_the_registry_needs_ends_the_sidecar_with_one_line_naming_the_refusal()
+    {
+        var connectionString = await server.CreateDatabaseAsync("norights", Cancel);
+        var role = "vk_norights_" + Guid.NewGuid().ToString("N")[..8];
+        await AdminAsync($"CREATE ROLE {role} LOGIN");
+        try
+        {
+            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
+            using var sidecar = Start(FreePort(), ("Registry__ConnectionString", asRole));
+            var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+            limit.CancelAfter(StartLimit);
+            await sidecar.WaitForExitAsync(limit.Token);
+
+            var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.Equal(1, sidecar.ExitCode);
+            Assert.StartsWith("vk-sidecar: cannot open the registry: ", line, StringComparison.Ordinal);
+            Assert.Contains("42501", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.DropDatabaseAsync(connectionString, CancellationToken.None);
+            await AdminAsync($"DROP ROLE IF EXISTS {role}");
+        }
+    }
+
     private async Task AdminAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(server.AdminConnectionString);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using k8s;
 using Microsoft.Extensions.Configuration;
 using VirtualKeys.Operator.Hosting;
@@ -55,5 +56,12 @@ try
 catch (Exception e) when (e is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
 {
     await Console.Error.WriteLineAsync(e.Message.ReplaceLineEndings(" "));
+    return 3;
+}
+catch (DbException e)
+{
+    // What the registry does not name itself: a role without the rights it needs (42501), no password
+    // given where the server asks for one, a TLS failure. The driver's messages carry no password.
+    await Console.Error.WriteLineAsync($"The registry cannot be used: {e.Message.ReplaceLineEndings(" ")}");
     return 3;
 }

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Npgsql;
+using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Operator.Tests.Hosting;
+
+/// <summary>The operator binary, started as a process the way its Deployment starts it.</summary>
+public sealed class OperatorBinaryTests(PostgresFixture postgres)
+{
+    private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(90);
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    // The registry's role may not create the registry's schema: the operator stops with exit code 3 and
+    // one line that carries PostgreSQL's refusal, not with the driver's exception and a stack trace.
+    [Fact]
+    public async Task A_role_without_the_rights_the_registry_needs_ends_the_operator_with_exit_code_3_and_one_line()
+    {
+        var connectionString = await postgres.CreateDatabaseAsync("opnorights", Cancel);
+        var role = "vk_opnorights_" + Guid.NewGuid().ToString("N")[..8];
+        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
+        await AdminAsync($"CREATE ROLE {role} LOGIN");
+        try
+        {
+            var kek = Path.Combine(directory.FullName, "kek");
+            KeyEncryptionKey.WriteNewFile(kek);
+
+            // Read, never contacted: the registry is opened before the operator talks to the API server.
+            var kubeconfig = Path.Combine(directory.FullName, "kubeconfig");
+            await File.WriteAllTextAsync(kubeconfig, """
+                apiVersion: v1
+                kind: Config
+                clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]
+                users: [{name: none, user: {token: not-a-token}}]
+                contexts: [{name: none, context: {cluster: none, user: none}}]
+                current-context: none
+                """, Cancel);
+
+            var start = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                WorkingDirectory = AppContext.BaseDirectory,
+            };
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Operator.dll"));
+            start.Environment["Registry__ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
+            start.Environment["Registry__KekFile"] = kek;
+            start.Environment["Kubernetes__Kubeconfig"] = kubeconfig;
+            using var operatorProcess = Process.Start(start) ?? throw new InvalidOperationException("The operator binary did not start.");
+            operatorProcess.OutputDataReceived += (_, _) => { };
+            operatorProcess.BeginOutputReadLine();
+            var stderr = operatorProcess.StandardError.ReadToEndAsync(Cancel);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+            limit.CancelAfter(ExitLimit);
+            await operatorProcess.WaitForExitAsync(limit.Token);
+
+            var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.Equal(3, operatorProcess.ExitCode);
+            Assert.StartsWith("The registry cannot be used: 42501: ", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(connectionString, CancellationToken.None);
+            await AdminAsync($"DROP ROLE IF EXISTS {role}");
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private async Task AdminAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(postgres.AdminConnectionString);
+        await connection.OpenAsync(Cancel);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Cancel);
+    }
+}

@@ -121,6 +121,20 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     }
 
     [Fact]
+    public async Task A_malformed_connection_string_ends_the_sidecar_at_once_instead_of_waiting()
+    {
+        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", "Host=db.internal;Port=5432;Frobnicate=yes"));
+        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        limit.CancelAfter(StartLimit);
+        await sidecar.WaitForExitAsync(limit.Token);
+
+        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Equal(1, sidecar.ExitCode);
+        Assert.StartsWith("vk-sidecar: cannot open the registry: The registry connection string (host db.internal, port 5432) is malformed", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_missing_KEK_file_ends_the_sidecar_at_once_naming_it_without_waiting_for_the_registry()
     {
         var missing = Path.Combine(Path.GetTempPath(), "vk-kek-missing-" + Guid.NewGuid().ToString("N"));

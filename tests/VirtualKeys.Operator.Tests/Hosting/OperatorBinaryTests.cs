@@ -20,7 +20,7 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         var connectionString = await postgres.CreateDatabaseAsync("opnorights", Cancel);
         var role = "vk_opnorights_" + Guid.NewGuid().ToString("N")[..8];
         var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
-        await AdminAsync($"CREATE ROLE {role} LOGIN");
+        await postgres.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
             var kek = Path.Combine(directory.FullName, "kek");
@@ -63,16 +63,9 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         finally
         {
             await postgres.DropDatabaseAsync(connectionString, CancellationToken.None);
-            await AdminAsync($"DROP ROLE IF EXISTS {role}");
+            await postgres.ExecuteAsync($"DROP ROLE IF EXISTS {role}", CancellationToken.None);
             directory.Delete(recursive: true);
         }
     }
 
-    private async Task AdminAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(postgres.AdminConnectionString);
-        await connection.OpenAsync(Cancel);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Cancel);
-    }
 }

@@ -47,14 +47,9 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     [InlineData("Registry__FullSyncInterval", "hourly", "Registry:FullSyncInterval")]
     public async Task A_bad_setting_stops_the_binary_with_exit_code_2_and_one_line_naming_it(string name, string value, string named)
     {
-        using var sidecar = Start(FreePort(), (name, value));
-        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        limit.CancelAfter(StartLimit);
-        await sidecar.WaitForExitAsync(limit.Token);
+        var (exitCode, lines) = await RunToExitAsync((name, value));
 
-        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Equal(2, sidecar.ExitCode);
+        Assert.Equal(2, exitCode);
         var line = Assert.Single(lines);
         Assert.StartsWith("vk-sidecar: ", line, StringComparison.Ordinal);
         Assert.Contains(named, line, StringComparison.Ordinal);
@@ -72,7 +67,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         KeyEncryptionKey.WriteNewFile(kek);
         try
         {
-            await AdminAsync($"DROP DATABASE \"{name}\"");
+            await server.ExecuteAsync($"DROP DATABASE \"{name}\"", Cancel);
             var port = FreePort();
             using var sidecar = Start(port, ("Registry__ConnectionString", connectionString), ("Registry__KekFile", kek));
             try
@@ -84,7 +79,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
                 Assert.Contains($"(3D000: database \"{name}\" does not exist)", waiting, StringComparison.Ordinal);
                 Assert.False(sidecar.HasExited, "the sidecar exited instead of waiting for its database");
 
-                await AdminAsync($"CREATE DATABASE \"{name}\"");
+                await server.ExecuteAsync($"CREATE DATABASE \"{name}\"", Cancel);
                 var ready = await WaitForReadyAsync(sidecar, port);
 
                 Assert.Equal("shared", ready.GetProperty("quotaMode").GetString());
@@ -123,14 +118,10 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     [Fact]
     public async Task A_malformed_connection_string_ends_the_sidecar_at_once_instead_of_waiting()
     {
-        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", "Host=db.internal;Port=5432;Frobnicate=yes"));
-        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        limit.CancelAfter(StartLimit);
-        await sidecar.WaitForExitAsync(limit.Token);
+        var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", "Host=db.internal;Port=5432;Frobnicate=yes"));
 
-        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        Assert.Equal(1, sidecar.ExitCode);
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(lines);
         Assert.StartsWith("vk-sidecar: cannot open the registry: The registry connection string (host db.internal, port 5432) is malformed", line, StringComparison.Ordinal);
     }
 
@@ -138,14 +129,10 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     public async Task A_missing_KEK_file_ends_the_sidecar_at_once_naming_it_without_waiting_for_the_registry()
     {
         var missing = Path.Combine(Path.GetTempPath(), "vk-kek-missing-" + Guid.NewGuid().ToString("N"));
-        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"), ("Registry__KekFile", missing));
-        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        limit.CancelAfter(StartLimit);
-        await sidecar.WaitForExitAsync(limit.Token);
+        var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"), ("Registry__KekFile", missing));
 
-        Assert.Equal(1, sidecar.ExitCode);
-        Assert.Equal($"vk-sidecar: the KEK file {missing} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.", (await stderr).Trim());
+        Assert.Equal(1, exitCode);
+        Assert.Equal($"vk-sidecar: the KEK file {missing} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.", Assert.Single(lines));
     }
 
     [Fact]
@@ -153,34 +140,33 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     {
         var connectionString = await server.CreateDatabaseAsync("norights", Cancel);
         var role = "vk_norights_" + Guid.NewGuid().ToString("N")[..8];
-        await AdminAsync($"CREATE ROLE {role} LOGIN");
+        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
             var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
-            using var sidecar = Start(FreePort(), ("Registry__ConnectionString", asRole));
-            var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-            limit.CancelAfter(StartLimit);
-            await sidecar.WaitForExitAsync(limit.Token);
+            var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", asRole));
 
-            var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            Assert.Equal(1, sidecar.ExitCode);
+            Assert.Equal(1, exitCode);
+            var line = Assert.Single(lines);
             Assert.StartsWith("vk-sidecar: cannot open the registry: ", line, StringComparison.Ordinal);
             Assert.Contains("42501", line, StringComparison.Ordinal);
         }
         finally
         {
             await server.DropDatabaseAsync(connectionString, CancellationToken.None);
-            await AdminAsync($"DROP ROLE IF EXISTS {role}");
+            await server.ExecuteAsync($"DROP ROLE IF EXISTS {role}", Cancel);
         }
     }
 
-    private async Task AdminAsync(string sql)
+    /// <summary>Runs the binary until it exits by itself: its exit code and the lines it wrote to stderr.</summary>
+    private async Task<(int ExitCode, string[] Lines)> RunToExitAsync(params (string Name, string Value)[] settings)
     {
-        await using var connection = new NpgsqlConnection(server.AdminConnectionString);
-        await connection.OpenAsync(Cancel);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(Cancel);
+        using var sidecar = Start(FreePort(), settings);
+        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        limit.CancelAfter(StartLimit);
+        await sidecar.WaitForExitAsync(limit.Token);
+        return (sidecar.ExitCode, (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     private Process Start(int port, params (string Name, string Value)[] settings)

@@ -69,15 +69,18 @@ public sealed class PostgresFixture : IAsyncLifetime
     {
         var safeHint = new string(hint.ToLowerInvariant().Where(c => c is >= 'a' and <= 'z' or >= '0' and <= '9').Take(30).ToArray());
         var name = $"vk_{safeHint}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
-        await using (var connection = new NpgsqlConnection(AdminConnectionString))
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        await ExecuteAsync($"CREATE DATABASE \"{name}\"", cancellationToken);
         _databases.TryAdd(name, 0);
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Runs one statement as the server's superuser (roles, databases: what a test sets up around the registry).</summary>
+    public async Task ExecuteAsync(string sql, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Drops a database made by <see cref="CreateDatabaseAsync"/>, ending its sessions.</summary>
@@ -90,10 +93,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         }
 
         NpgsqlConnection.ClearAllPools();
-        await using var connection = new NpgsqlConnection(AdminConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await ExecuteAsync($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

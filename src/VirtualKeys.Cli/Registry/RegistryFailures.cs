@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Npgsql;
 using VirtualKeys.Cli.Running;
 using VirtualKeys.Registry.Connections;
@@ -37,6 +38,12 @@ internal static class RegistryFailures
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
             throw new CliException("another process kept the key ring or a credential locked for too long (another replace-kek run?); nothing was changed, run the command again", ex);
+        }
+        catch (DbException ex)
+        {
+            // Any other refusal, such as a role without the rights the command needs (42501): the
+            // driver's message names it, and carries no password.
+            throw new CliException($"PostgreSQL refused: {ex.Message.ReplaceLineEndings(" ")}", ex);
         }
     }
 }

@@ -1,4 +1,5 @@
 using Dapper;
+using Npgsql;
 using VirtualKeys.Cli.Commands;
 using VirtualKeys.Cli.Tests.Support;
 using VirtualKeys.Registry;
@@ -122,6 +123,28 @@ public sealed class RegistryCommandTests(PostgresFixture server) : IClassFixture
         Assert.Contains("added Data Protection key", result.Stdout, StringComparison.Ordinal);
         Assert.Equal(before, await ProtectingKeysAsync(connectionString));
         Assert.Equal("sk-cli-kept", await ReadCredentialAsync(connectionString, kek, keyId));
+    }
+
+    [Fact]
+    public async Task A_role_without_rights_on_the_registry_gets_one_line_naming_the_refusal()
+    {
+        using var folder = new TemporaryDirectory();
+        var (connectionString, kek) = await CreateRegistryAsync(folder, "cli_norights");
+        var role = "vk_cli_norights_" + Guid.NewGuid().ToString("N")[..8];
+        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN", Ct);
+        try
+        {
+            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
+
+            var result = await Vk.InvokeAsync(RegistryCommand.Create(), "rotate-keyring", "--postgres", asRole, "--kek-file", kek);
+
+            Assert.Equal((1, ""), (result.ExitCode, result.Stdout));
+            Assert.StartsWith("vk registry rotate-keyring: PostgreSQL refused: 42501: ", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.ExecuteAsync($"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}", CancellationToken.None);
+        }
     }
 
     [Fact]

@@ -2,7 +2,7 @@ namespace VirtualKeys.Sidecar.Proxy;
 
 internal enum AttemptResult
 {
-    /// <summary>No answer: connection refused or reset, DNS, TLS, timeout.</summary>
+    /// <summary>No answer: connection refused or reset, DNS, TLS, timeout, or a body that broke off before its first byte reached the client.</summary>
     NoResponse,
 
     /// <summary>429 or 5xx: another provider may do better.</summary>

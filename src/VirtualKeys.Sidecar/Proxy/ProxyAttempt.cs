@@ -11,7 +11,8 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// <summary>
 /// Sends one proxied request to one provider and, when its answer should reach the client, relays it.
 /// The client's credentials are swapped for the provider's. Every response that should fail over
-/// (429, 5xx, 401/403) is held back, so the client has seen nothing when the next provider is tried.
+/// (429, 5xx, 401/403, a body that breaks off before its first byte) is held back, so the client has
+/// seen nothing when the next provider is tried.
 /// </summary>
 /// <remarks>
 /// The body goes out as one buffer with a Content-Length, so headers and body leave in one write
@@ -113,6 +114,14 @@ internal sealed class ProxyAttempt
             Result = AttemptResult.Forwarded;
             CopyHead(context.Response, response, status);
             Completed = await CopyBodyAsync(context, response.Content, scan: status is >= 200 and < 300, cancel);
+            if (!Completed && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                // The body broke off before a byte of it reached the client (the first write starts the
+                // response): to the client this provider never answered, so the next one may.
+                context.Response.Clear();
+                Result = AttemptResult.NoResponse;
+                UpstreamStatus = 0;
+            }
         }
     }
 

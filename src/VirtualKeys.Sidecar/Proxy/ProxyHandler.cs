@@ -157,11 +157,7 @@ internal sealed partial class ProxyHandler
                 await attempt.SendAsync(context, provider, provider.GetUpstreamUri(route, decision.Model), segment);
                 var elapsed = Stopwatch.GetElapsedTime(attemptStarted);
 
-                // The provider's head came and its body broke off before a byte of it reached the client:
-                // the client has seen nothing, so that is a failure before the first byte like any other.
-                var forwarded = attempt.Result == AttemptResult.Forwarded;
-                var brokenBeforeFirstByte = forwarded && !attempt.Completed && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested;
-                if (forwarded && !brokenBeforeFirstByte)
+                if (attempt.Result == AttemptResult.Forwarded)
                 {
                     var status = attempt.UpstreamStatus;
                     detail = StatusDetail(status);
@@ -188,13 +184,8 @@ internal sealed partial class ProxyHandler
                     break;
                 }
 
-                if (brokenBeforeFirstByte)
-                {
-                    context.Response.Clear();
-                }
-
                 var (refusal, reason) = Failure(provider, attempt);
-                _metrics.UpstreamDuration(provider.TypeName, attempt.UpstreamStatus == 0 || brokenBeforeFirstByte ? "error" : StatusClass(attempt.UpstreamStatus), elapsed);
+                _metrics.UpstreamDuration(provider.TypeName, attempt.UpstreamStatus == 0 ? "error" : StatusClass(attempt.UpstreamStatus), elapsed);
                 Log.AttemptFailed(_logger, provider.Name, provider.TypeName, decision.Key.DisplayName, reason, i < candidates.Length - 1);
                 if (i < candidates.Length - 1)
                 {

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using Npgsql;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
+using VirtualKeys.Testing.Processes;
 
 namespace VirtualKeys.Operator.Tests.Hosting;
 
@@ -37,27 +37,20 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
                 current-context: none
                 """, Cancel);
 
-            var start = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = AppContext.BaseDirectory,
-            };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Operator.dll"));
-            start.Environment["Registry__ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
-            start.Environment["Registry__KekFile"] = kek;
-            start.Environment["Kubernetes__Kubeconfig"] = kubeconfig;
-            using var operatorProcess = Process.Start(start) ?? throw new InvalidOperationException("The operator binary did not start.");
-            operatorProcess.OutputDataReceived += (_, _) => { };
-            operatorProcess.BeginOutputReadLine();
-            var stderr = operatorProcess.StandardError.ReadToEndAsync(Cancel);
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-            limit.CancelAfter(ExitLimit);
-            await operatorProcess.WaitForExitAsync(limit.Token);
+            var result = await ToolProcess.RunAsync(
+                "dotnet",
+                [Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Operator.dll")],
+                timeout: ExitLimit,
+                workingDirectory: AppContext.BaseDirectory,
+                environment: new Dictionary<string, string>
+                {
+                    ["Registry__ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString,
+                    ["Registry__KekFile"] = kek,
+                    ["Kubernetes__Kubeconfig"] = kubeconfig,
+                });
 
-            var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            Assert.Equal(3, operatorProcess.ExitCode);
+            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.Equal(3, result.ExitCode);
             Assert.StartsWith("The registry cannot be used: 42501: ", line, StringComparison.Ordinal);
         }
         finally

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Npgsql;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Testing.Postgres;
+using VirtualKeys.Testing.Processes;
 
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
@@ -13,6 +14,8 @@ namespace VirtualKeys.Sidecar.Tests.Registry;
 public sealed class SidecarBinaryTests(SidecarRegistryFixture database, PostgresFixture server) : IClassFixture<SidecarRegistryFixture>
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
+
+    private static readonly string Binary = Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Sidecar.dll");
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
@@ -161,12 +164,9 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     /// <summary>Runs the binary until it exits by itself: its exit code and the lines it wrote to stderr.</summary>
     private async Task<(int ExitCode, string[] Lines)> RunToExitAsync(params (string Name, string Value)[] settings)
     {
-        using var sidecar = Start(FreePort(), settings);
-        var stderr = sidecar.StandardError.ReadToEndAsync(Cancel);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        limit.CancelAfter(StartLimit);
-        await sidecar.WaitForExitAsync(limit.Token);
-        return (sidecar.ExitCode, (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var result = await ToolProcess.RunAsync(
+            "dotnet", [Binary], timeout: StartLimit, workingDirectory: AppContext.BaseDirectory, environment: Settings(FreePort(), settings));
+        return (result.ExitCode, result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     private Process Start(int port, params (string Name, string Value)[] settings)
@@ -178,11 +178,8 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Sidecar.dll"));
-        start.Environment["Registry__ConnectionString"] = database.ConnectionString;
-        start.Environment["Registry__KekFile"] = database.KekPath;
-        start.Environment["Sidecar__Port"] = port.ToString(CultureInfo.InvariantCulture);
-        foreach (var (name, value) in settings)
+        start.ArgumentList.Add(Binary);
+        foreach (var (name, value) in Settings(port, settings))
         {
             start.Environment[name] = value;
         }
@@ -193,6 +190,23 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         process.OutputDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         return process;
+    }
+
+    /// <summary>The class's registry and KEK, the port, then <paramref name="settings"/> over them.</summary>
+    private Dictionary<string, string> Settings(int port, (string Name, string Value)[] settings)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Registry__ConnectionString"] = database.ConnectionString,
+            ["Registry__KekFile"] = database.KekPath,
+            ["Sidecar__Port"] = port.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (name, value) in settings)
+        {
+            environment[name] = value;
+        }
+
+        return environment;
     }
 
     private static async Task<JsonElement> WaitForReadyAsync(Process sidecar, int port)

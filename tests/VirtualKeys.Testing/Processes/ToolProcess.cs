@@ -17,7 +17,8 @@ public static class ToolProcess
         IEnumerable<string> arguments,
         string? stdin = null,
         TimeSpan? timeout = null,
-        string? workingDirectory = null)
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var argumentList = arguments.ToList();
         var start = new ProcessStartInfo(fileName)
@@ -35,6 +36,11 @@ public static class ToolProcess
         foreach (var argument in argumentList)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{fileName} did not start");

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Operator.Benchmarks;
 
@@ -52,7 +52,7 @@ internal sealed class OperatorProcess : IAsyncDisposable
             wait "$pid" 2>/dev/null
             exit 0
             """;
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var start = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var argument in new[] { "-c", Script, "vk-operator-benchmark", binary, logFile })
         {
@@ -150,11 +150,4 @@ internal sealed class OperatorProcess : IAsyncDisposable
 
     private static long Kilobytes(string line) =>
         long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

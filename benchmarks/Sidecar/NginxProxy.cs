@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Sidecar.Benchmarks;
 
@@ -32,7 +33,7 @@ internal sealed class NginxProxy : IAsyncDisposable
         var nginx = Tools.Find("nginx", "/usr/sbin") ?? throw new InvalidOperationException("nginx is not installed: apt-get install nginx-light");
         var directory = Path.Combine(runDirectory, "nginx");
         Directory.CreateDirectory(directory);
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var workers = Math.Min(Environment.ProcessorCount, 4);
         var config = string.Create(
             CultureInfo.InvariantCulture,
@@ -124,12 +125,5 @@ internal sealed class NginxProxy : IAsyncDisposable
 
         // nobody must be able to reach its directory inside the run's private one.
         File.SetUnixFileMode(Path.GetDirectoryName(directory)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherExecute);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

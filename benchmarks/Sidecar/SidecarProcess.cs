@@ -1,8 +1,7 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Reflection;
 using System.Text.Json;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Sidecar.Benchmarks;
 
@@ -47,7 +46,7 @@ internal sealed class SidecarProcess : IAsyncDisposable
             throw new InvalidOperationException($"the sidecar is not built at {dll}: run through benchmarks/run, which builds it");
         }
 
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["Registry__ConnectionString"] = connectionString,
@@ -123,12 +122,5 @@ internal sealed class SidecarProcess : IAsyncDisposable
     {
         _http.Dispose();
         await _process.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

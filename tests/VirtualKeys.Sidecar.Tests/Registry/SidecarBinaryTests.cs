@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Npgsql;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing;
 using VirtualKeys.Testing.Postgres;
 using VirtualKeys.Testing.Processes;
 
@@ -24,7 +24,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     [InlineData("Local", "local")]
     public async Task The_binary_keeps_its_limits_where_Quota__Mode_says(string mode, string reported)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         using var sidecar = Start(port, ("Quota__Mode", mode));
         try
         {
@@ -71,7 +71,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         try
         {
             await server.ExecuteAsync($"DROP DATABASE \"{name}\"", Cancel);
-            var port = FreePort();
+            var port = LoopbackPorts.Free();
             using var sidecar = Start(port, ("Registry__ConnectionString", connectionString), ("Registry__KekFile", kek));
             try
             {
@@ -103,7 +103,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     [Fact]
     public async Task A_stop_while_it_waits_for_the_registry_ends_the_sidecar_with_exit_code_0()
     {
-        using var sidecar = Start(FreePort(), ("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"));
+        using var sidecar = Start(LoopbackPorts.Free(), ("Registry__ConnectionString", $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2"));
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
         limit.CancelAfter(StartLimit);
         var waiting = await sidecar.StandardError.ReadLineAsync(limit.Token);
@@ -132,7 +132,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     public async Task A_missing_KEK_file_ends_the_sidecar_at_once_naming_it_without_waiting_for_the_registry()
     {
         var missing = Path.Combine(Path.GetTempPath(), "vk-kek-missing-" + Guid.NewGuid().ToString("N"));
-        var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", $"Host=127.0.0.1;Port={FreePort()};Username=vk;Timeout=2"), ("Registry__KekFile", missing));
+        var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2"), ("Registry__KekFile", missing));
 
         Assert.Equal(1, exitCode);
         Assert.Equal($"vk-sidecar: the KEK file {missing} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.", Assert.Single(lines));
@@ -165,7 +165,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     private async Task<(int ExitCode, string[] Lines)> RunToExitAsync(params (string Name, string Value)[] settings)
     {
         var result = await ToolProcess.RunAsync(
-            "dotnet", [Binary], timeout: StartLimit, workingDirectory: AppContext.BaseDirectory, environment: Settings(FreePort(), settings));
+            "dotnet", [Binary], timeout: StartLimit, workingDirectory: AppContext.BaseDirectory, environment: Settings(LoopbackPorts.Free(), settings));
         return (result.ExitCode, result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
@@ -232,12 +232,5 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
             Assert.True(DateTimeOffset.UtcNow < deadline, $"the sidecar was not ready within {StartLimit}");
             await Task.Delay(TimeSpan.FromMilliseconds(200), Cancel);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace VirtualKeys.Testing.Postgres;
@@ -70,7 +68,7 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         var root = await CreateRootDirectoryAsync(cancellationToken);
         var watchdog = StartWatchdog(root);
-        var cluster = new PostgresCluster(root, FindFreePort(), binDirectory, watchdog);
+        var cluster = new PostgresCluster(root, LoopbackPorts.Free(), binDirectory, watchdog);
         try
         {
             await cluster.InitializeDataDirectoryAsync(cancellationToken);
@@ -321,13 +319,6 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         return Process.Start(start) ?? throw new InvalidOperationException("Could not start the PostgreSQL cleanup watchdog.");
-    }
-
-    private static int FindFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static Task<int> RunAsync(string file, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>

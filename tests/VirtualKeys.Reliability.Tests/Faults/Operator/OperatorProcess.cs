@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using VirtualKeys.Reliability.Tests.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Reliability.Tests.Faults.Operator;
 
@@ -49,7 +48,7 @@ internal sealed class OperatorProcess : IAsyncDisposable
             throw new FileNotFoundException("The operator is not built next to the tests.", dll);
         }
 
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var start = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardOutput = true,
@@ -177,12 +176,5 @@ internal sealed class OperatorProcess : IAsyncDisposable
     {
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

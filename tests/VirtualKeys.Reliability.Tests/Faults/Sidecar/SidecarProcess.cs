@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using VirtualKeys.Reliability.Tests.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Reliability.Tests.Faults.Sidecar;
 
@@ -60,7 +60,7 @@ internal sealed class SidecarProcess : IAsyncDisposable
             throw new InvalidOperationException($"{dll} is missing: the test project references VirtualKeys.Sidecar, so a build puts it there.");
         }
 
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
@@ -194,12 +194,5 @@ internal sealed class SidecarProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

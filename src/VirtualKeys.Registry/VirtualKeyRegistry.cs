@@ -82,8 +82,8 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     public QuotaLedger Quotas { get; }
 
     /// <summary>
-    /// Start-up in one call: checks the connection string, applies migrations (or fails clearly on a
-    /// newer schema), loads the KEK and checks it opens the key ring. The registry owns and disposes
+    /// Start-up in one call: checks the connection string, loads the KEK, applies migrations (or fails
+    /// clearly on a newer schema) and checks the KEK opens the key ring. The registry owns and disposes
     /// what it created.
     /// </summary>
     /// <exception cref="RegistryUnavailableException">Malformed connection string, or PostgreSQL unreachable.</exception>
@@ -109,14 +109,21 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     {
         loggerFactory ??= NullLoggerFactory.Instance;
         var database = RegistryDatabase.Create(connectionString, loggerFactory);
+        KeyEncryptionKeys? keys = null;
         try
         {
+            // The KEK files before the server: a missing or unreadable one is reported at once, not
+            // after a wait for a server that is not there yet.
+            keys = KeyEncryptionKeys.Load(keyEncryptionKeyPath, previousKeyEncryptionKeyPaths);
             await new RegistryMigrator(database, timeProvider, loggerFactory.CreateLogger<RegistryMigrator>()).MigrateAsync(cancellationToken);
-            var protector = CredentialProtector.Create(database, KeyEncryptionKeys.Load(keyEncryptionKeyPath, previousKeyEncryptionKeyPaths), loggerFactory);
+            var opened = keys;
+            keys = null; // the protector owns them from here, and disposes them if it fails
+            var protector = CredentialProtector.Create(database, opened, loggerFactory);
             return new VirtualKeyRegistry(database, protector, timeProvider, loggerFactory.CreateLogger<VirtualKeyRegistry>(), ownsDependencies: true);
         }
         catch
         {
+            keys?.Dispose();
             await database.DisposeAsync();
             throw;
         }

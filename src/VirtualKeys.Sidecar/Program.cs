@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Registry;
@@ -77,13 +78,33 @@ if (!File.Exists(kekFile))
     return 1;
 }
 
-// A server that is not there yet is waited for; what waiting cannot fix ends the process (exit code 1).
-var (registry, exitCode) = await RegistryAtStart.OpenAsync(
-    ct => VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, ct),
-    Console.Error);
+// A server that is not there yet is waited for, not listening meanwhile; what waiting cannot fix ends
+// the process (exit code 1), and a stop asked for while waiting ends it with 0.
+VirtualKeyRegistry? registry;
+try
+{
+    registry = await RegistryAtStart.OpenAsync(
+        ct => VirtualKeyRegistry.OpenAsync(connectionString, kekFile, previousKekFiles, TimeProvider.System, loggerFactory, ct),
+        (ex, wait) => Console.Error.WriteLineAsync(
+            $"vk-sidecar: cannot open the registry yet: {ex.Message} Trying again in about {wait.TotalSeconds:0} s; not listening until it opens."));
+}
+catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
+{
+    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
+    return 1;
+}
+catch (DbException ex)
+{
+    // What the registry does not name itself: a role without the rights the registry needs (42501),
+    // no password given where the server asks for one, a TLS failure. The driver's messages carry no
+    // password.
+    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message.ReplaceLineEndings(" ")}");
+    return 1;
+}
+
 if (registry is null)
 {
-    return exitCode;
+    return 0;
 }
 
 await using (registry)

@@ -61,14 +61,15 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
                 $"The registry connection string (host {host ?? "?"}, port {port?.ToString(CultureInfo.InvariantCulture) ?? "?"}) is malformed: {Scrub(ex.Message, connectionString)}",
                 host,
                 port,
-                innerException: null);
+                innerException: null,
+                connectionStringUsable: false);
         }
 
         var firstHost = (builder.Host ?? "localhost").Split(',')[0].Trim();
         if (string.IsNullOrEmpty(firstHost))
         {
             throw new RegistryUnavailableException(
-                "The registry connection string names no host.", host: null, builder.Port, innerException: null);
+                "The registry connection string names no host.", host: null, builder.Port, innerException: null, connectionStringUsable: false);
         }
 
         NpgsqlDataSourceBuilder NewBuilder()

@@ -42,14 +42,25 @@ catch (Exception e)
     return 2;
 }
 
-// The host's console lifetime turns SIGTERM and Ctrl+C into a graceful stop (drain, then release the lease).
+// A registry server that is not there yet is waited for (no probe answers meanwhile, so the pod's
+// startup probe bounds the wait); SIGTERM or Ctrl+C while waiting ends the process with 0. Once open,
+// the host's console lifetime turns them into a graceful stop (drain, then release the lease).
 try
 {
-    await using var app = await OperatorApp.BuildAsync(
-        settings,
-        kubernetes,
-        new OperatorAppOptions { LoggingConfiguration = configuration.GetSection("Logging") },
-        CancellationToken.None);
+    var opened = await RegistryAtStart.OpenAsync(
+        ct => OperatorApp.BuildAsync(
+            settings,
+            kubernetes,
+            new OperatorAppOptions { LoggingConfiguration = configuration.GetSection("Logging") },
+            ct),
+        (e, wait) => Console.Error.WriteLineAsync(
+            $"The registry cannot be opened yet: {e.Message} Trying again in about {wait.TotalSeconds:0} s; not reconciling until it opens."));
+    if (opened is null)
+    {
+        return 0;
+    }
+
+    await using var app = opened;
     await app.RunAsync(CancellationToken.None);
     return 0;
 }

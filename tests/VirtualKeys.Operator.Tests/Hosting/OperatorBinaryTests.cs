@@ -1,5 +1,10 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
 using Npgsql;
+using VirtualKeys.Operator.Tests.Support;
 using VirtualKeys.Registry.Protection;
+using VirtualKeys.Testing;
 using VirtualKeys.Testing.Postgres;
 using VirtualKeys.Testing.Processes;
 
@@ -9,6 +14,8 @@ namespace VirtualKeys.Operator.Tests.Hosting;
 public sealed class OperatorBinaryTests(PostgresFixture postgres)
 {
     private static readonly TimeSpan ExitLimit = TimeSpan.FromSeconds(90);
+
+    private static readonly string Binary = Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Operator.dll");
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
@@ -23,31 +30,13 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         await postgres.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
-            var kek = Path.Combine(directory.FullName, "kek");
-            KeyEncryptionKey.WriteNewFile(kek);
-
-            // Read, never contacted: the registry is opened before the operator talks to the API server.
-            var kubeconfig = Path.Combine(directory.FullName, "kubeconfig");
-            await File.WriteAllTextAsync(kubeconfig, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]
-                users: [{name: none, user: {token: not-a-token}}]
-                contexts: [{name: none, context: {cluster: none, user: none}}]
-                current-context: none
-                """, Cancel);
-
+            var (kek, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
             var result = await ToolProcess.RunAsync(
                 "dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "VirtualKeys.Operator.dll")],
+                [Binary],
                 timeout: ExitLimit,
                 workingDirectory: AppContext.BaseDirectory,
-                environment: new Dictionary<string, string>
-                {
-                    ["Registry__ConnectionString"] = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString,
-                    ["Registry__KekFile"] = kek,
-                    ["Kubernetes__Kubeconfig"] = kubeconfig,
-                });
+                environment: Settings(new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString, kek, kubeconfig, LoopbackPorts.Free()));
 
             var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             Assert.Equal(3, result.ExitCode);
@@ -61,4 +50,163 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         }
     }
 
+    // An operator pod started before its registry database is there (an outage, or a database another
+    // controller has yet to create) waits for it and becomes ready once it comes, instead of exiting
+    // into the kubelet's restart back-off.
+    [Fact]
+    public async Task An_operator_started_before_its_database_exists_waits_for_it_and_becomes_ready_once_it_is_there()
+    {
+        await using var environment = await OperatorEnvironment.StartAsync(postgres, "oplate", bearerToken: "test-" + Guid.NewGuid().ToString("N"));
+        var name = new NpgsqlConnectionStringBuilder(environment.ConnectionString).Database!;
+        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
+        await postgres.ExecuteAsync($"DROP DATABASE \"{name}\"", Cancel);
+        try
+        {
+            var kubeconfig = Path.Combine(directory.FullName, "kubeconfig");
+            environment.Server.WriteKubeconfig(kubeconfig);
+            var port = LoopbackPorts.Free();
+            using var operatorProcess = Start(Settings(environment.ConnectionString, environment.KekPath, kubeconfig, port));
+            try
+            {
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+                limit.CancelAfter(ExitLimit);
+                var waiting = await operatorProcess.StandardError.ReadLineAsync(limit.Token);
+                Assert.StartsWith("The registry cannot be opened yet: ", waiting, StringComparison.Ordinal);
+                Assert.Contains($"(3D000: database \"{name}\" does not exist)", waiting, StringComparison.Ordinal);
+                Assert.False(operatorProcess.HasExited, "the operator exited instead of waiting for its database");
+
+                await postgres.ExecuteAsync($"CREATE DATABASE \"{name}\"", Cancel);
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                await Waits.UntilAsync(
+                    async () =>
+                    {
+                        try
+                        {
+                            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/readyz"), limit.Token);
+                            return response.StatusCode == HttpStatusCode.OK;
+                        }
+                        catch (HttpRequestException)
+                        {
+                            return false; // not listening yet
+                        }
+                    },
+                    "the operator answers /readyz with 200 after its database was created",
+                    ExitLimit);
+                Assert.False(operatorProcess.HasExited);
+            }
+            finally
+            {
+                operatorProcess.Kill(entireProcessTree: true);
+                await operatorProcess.WaitForExitAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(environment.ConnectionString, CancellationToken.None);
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_stop_while_it_waits_for_the_registry_ends_the_operator_with_exit_code_0()
+    {
+        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
+        try
+        {
+            var (kek, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
+            var unreachable = $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2";
+            using var operatorProcess = Start(Settings(unreachable, kek, kubeconfig, LoopbackPorts.Free()));
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+            limit.CancelAfter(ExitLimit);
+            var waiting = await operatorProcess.StandardError.ReadLineAsync(limit.Token);
+            Assert.StartsWith("The registry cannot be opened yet: ", waiting, StringComparison.Ordinal);
+            Assert.Contains("connection refused", waiting, StringComparison.Ordinal);
+
+            using (var kill = Process.Start("kill", ["-TERM", operatorProcess.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync(limit.Token);
+            }
+
+            await operatorProcess.WaitForExitAsync(limit.Token);
+            Assert.Equal(0, operatorProcess.ExitCode);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_KEK_file_ends_the_operator_at_once_without_waiting_for_the_registry()
+    {
+        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
+        try
+        {
+            var (_, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
+            var missing = Path.Combine(directory.FullName, "no-such-kek");
+            var unreachable = $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2";
+
+            var result = await ToolProcess.RunAsync(
+                "dotnet", [Binary], timeout: ExitLimit, workingDirectory: AppContext.BaseDirectory, environment: Settings(unreachable, missing, kubeconfig, LoopbackPorts.Free()));
+
+            Assert.Equal(3, result.ExitCode);
+            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.Contains(missing, line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<(string Kek, string Kubeconfig)> KekAndUnreachableKubeconfigAsync(DirectoryInfo directory)
+    {
+        var kek = Path.Combine(directory.FullName, "kek");
+        KeyEncryptionKey.WriteNewFile(kek);
+        var kubeconfig = Path.Combine(directory.FullName, "kubeconfig");
+        await File.WriteAllTextAsync(kubeconfig, UnreachableKubeconfig, Cancel);
+        return (kek, kubeconfig);
+    }
+
+    // Read, never contacted: these tests end before the operator talks to the API server.
+    private const string UnreachableKubeconfig = """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]
+        users: [{name: none, user: {token: not-a-token}}]
+        contexts: [{name: none, context: {cluster: none, user: none}}]
+        current-context: none
+        """;
+
+    private static Dictionary<string, string> Settings(string connectionString, string kekFile, string kubeconfig, int port) => new(StringComparer.Ordinal)
+    {
+        ["Registry__ConnectionString"] = connectionString,
+        ["Registry__KekFile"] = kekFile,
+        ["Kubernetes__Kubeconfig"] = kubeconfig,
+        ["LeaderElection__Enabled"] = "false",
+        ["Urls"] = $"http://127.0.0.1:{port}",
+    };
+
+    private static Process Start(Dictionary<string, string> settings)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Binary);
+        foreach (var (name, value) in settings)
+        {
+            start.Environment[name] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("The operator binary did not start.");
+
+        // Keep the log pipe drained, or a chatty process blocks on a full one.
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        return process;
+    }
 }

@@ -42,10 +42,14 @@ internal sealed class OperatorEnvironment : IAsyncDisposable
 
     public string KekPath { get; }
 
-    public static async Task<OperatorEnvironment> StartAsync(PostgresFixture postgres, string hint, string? connectionString = null)
+    /// <param name="bearerToken">
+    /// The token the server requires; null for none. A kubeconfig for the operator binary needs one:
+    /// the C# client refuses a user without credentials.
+    /// </param>
+    public static async Task<OperatorEnvironment> StartAsync(PostgresFixture postgres, string hint, string? connectionString = null, string? bearerToken = null)
     {
         var ct = TestContext.Current.CancellationToken;
-        var server = await LocalApiServer.StartAsync(new LocalApiServerOptions(), ct);
+        var server = await LocalApiServer.StartAsync(new LocalApiServerOptions { BearerToken = bearerToken }, ct);
         connectionString ??= await postgres.CreateDatabaseAsync(hint, ct);
         var kek = Path.Combine(Path.GetTempPath(), "vk-op-kek-" + Guid.NewGuid().ToString("N"));
         KeyEncryptionKey.WriteNewFile(kek);

@@ -33,46 +33,59 @@ public static class RegistryAtStart
         ArgumentNullException.ThrowIfNull(open);
         ArgumentNullException.ThrowIfNull(waiting);
         using var stop = new CancellationTokenSource();
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        var wait = FirstWait;
-        while (true)
+        var signals = new[]
         {
-            // Spread by a fifth either way, so the pods of a fleet do not all come back at once.
-            var delay = wait * (0.8 + (0.4 * Random.Shared.NextDouble()));
-            try
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop),
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop),
+        };
+        try
+        {
+            var wait = FirstWait;
+            while (true)
             {
-                var opened = await open(stop.Token);
-                if (stop.IsCancellationRequested)
+                // Spread by a fifth either way, so the pods of a fleet do not all come back at once.
+                var delay = wait * (0.8 + (0.4 * Random.Shared.NextDouble()));
+                try
                 {
-                    // The signal came while the last of the opening ran (the key ring is read without
-                    // the token): the host would never hear of it, so stop here.
-                    await opened.DisposeAsync();
+                    var opened = await open(stop.Token);
+
+                    // From here a signal is the caller's host's to handle (the runtime's default until
+                    // it starts). One that came before, while the last of the opening ran (the key ring
+                    // is read without the token) or just after it, the host would never hear of: stop.
+                    Unregister(signals);
+                    if (stop.IsCancellationRequested)
+                    {
+                        await opened.DisposeAsync();
+                        return null;
+                    }
+
+                    return opened;
+                }
+                catch (Exception) when (stop.IsCancellationRequested)
+                {
+                    // Whatever the opening ended with once a stop was asked for, the stop is the answer.
+                    return null;
+                }
+                catch (RegistryUnavailableException ex) when (ex.ConnectionStringUsable)
+                {
+                    await waiting(ex, delay);
+                }
+
+                try
+                {
+                    await Task.Delay(delay, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
                     return null;
                 }
 
-                return opened;
+                wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, LongestWait.Ticks));
             }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                // Whatever the opening ended with once a stop was asked for, the stop is the answer.
-                return null;
-            }
-            catch (RegistryUnavailableException ex) when (ex.ConnectionStringUsable)
-            {
-                await waiting(ex, delay);
-            }
-
-            try
-            {
-                await Task.Delay(delay, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return null;
-            }
-
-            wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, LongestWait.Ticks));
+        }
+        finally
+        {
+            Unregister(signals);
         }
 
         void Stop(PosixSignalContext context)
@@ -87,6 +100,15 @@ public static class RegistryAtStart
             {
                 // A handler already on its way when the registrations were disposed: the wait is over.
             }
+        }
+    }
+
+    // Disposing twice does nothing.
+    private static void Unregister(PosixSignalRegistration[] signals)
+    {
+        foreach (var signal in signals)
+        {
+            signal.Dispose();
         }
     }
 }

@@ -54,7 +54,7 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
     // controller has yet to create) waits for it and becomes ready once it comes, instead of exiting
     // into the kubelet's restart back-off.
     [Fact]
-    public async Task An_operator_started_before_its_database_exists_waits_for_it_and_becomes_ready_once_it_is_there()
+    public async Task An_operator_started_before_its_database_exists_waits_for_it_not_listening_and_becomes_ready_once_it_is_there()
     {
         await using var environment = await OperatorEnvironment.StartAsync(postgres, "oplate", bearerToken: "test-" + Guid.NewGuid().ToString("N"));
         var name = new NpgsqlConnectionStringBuilder(environment.ConnectionString).Database!;
@@ -74,9 +74,12 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
                 Assert.StartsWith("The registry cannot be opened yet: ", waiting, StringComparison.Ordinal);
                 Assert.Contains($"(3D000: database \"{name}\" does not exist)", waiting, StringComparison.Ordinal);
                 Assert.False(operatorProcess.HasExited, "the operator exited instead of waiting for its database");
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+
+                // Not listening while it waits: the pod's startup probe, not the operator, bounds the wait.
+                await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"), limit.Token));
 
                 await postgres.ExecuteAsync($"CREATE DATABASE \"{name}\"", Cancel);
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
                 await Waits.UntilAsync(
                     async () =>
                     {
@@ -92,7 +95,15 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
                     },
                     "the operator answers /readyz with 200 after its database was created",
                     ExitLimit);
-                Assert.False(operatorProcess.HasExited);
+
+                // Once open, SIGTERM is the host's again: a graceful stop, exit code 0.
+                using (var kill = Process.Start("kill", ["-TERM", operatorProcess.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    await kill.WaitForExitAsync(limit.Token);
+                }
+
+                await operatorProcess.WaitForExitAsync(limit.Token);
+                Assert.Equal(0, operatorProcess.ExitCode);
             }
             finally
             {

@@ -232,6 +232,8 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
         PreparedDataSource.Clear();
         var reason = cause switch
         {
+            PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } pg =>
+                $"the server is read-only, a standby (is a failover under way?) ({pg.SqlState}: {pg.MessageText})",
             PostgresException pg => $"the server refused the session ({pg.SqlState}: {pg.MessageText})",
             _ when FindInner<SocketException>(cause) is { } socket => socket.SocketErrorCode switch
             {
@@ -266,9 +268,13 @@ public sealed class RegistryDatabase : IAsyncDisposable, IDisposable
             // itself: the registry cannot be used until someone fixes the credentials, the database or
             // the connection string, which is an outage like any other to the code that waits one out
             // (a sidecar keeps serving from its snapshot), and one line naming host and port at start.
+            // 25006 (a write refused as read-only) is a standby answering for the primary, as during a
+            // failover until the name points at the promoted server: an outage too, and the pools are
+            // cleared so the next connections resolve the name again.
             PostgresException pg => (pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !IsPreparedStatementRefusal(pg))
                 || pg.SqlState.StartsWith("28", StringComparison.Ordinal)
-                || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300" or "3D000",
+                || pg.SqlState is "57P01" or "57P02" or "57P03" or "53300" or "3D000"
+                || pg.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction,
             NpgsqlException npgsql => npgsql.IsTransient
                 || FindInner<SocketException>(npgsql) is not null
                 || FindInner<IOException>(npgsql) is not null

@@ -1,7 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Registry.Tests;
 
@@ -23,6 +22,7 @@ public sealed class ConnectionErrorTests
         Assert.Contains("malformed", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
+        Assert.False(error.ConnectionStringUsable, "no wait mends a malformed connection string");
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class ConnectionErrorTests
     [Fact]
     public async Task Unreachable_server_gives_one_line_naming_host_and_port()
     {
-        var port = ClosedPort();
+        var port = LoopbackPorts.Free();
         await using var database = RegistryDatabase.Create($"Host=127.0.0.1;Port={port};Username=vk;Password={Password};Timeout=5");
 
         var error = await Assert.ThrowsAsync<RegistryUnavailableException>(() => new RegistryMigrator(database).MigrateAsync(Ct));
@@ -48,13 +48,6 @@ public sealed class ConnectionErrorTests
         Assert.Equal(port, error.Port);
         Assert.Equal($"The registry database at 127.0.0.1:{port} is unavailable: connection refused (is PostgreSQL running and listening there?).", error.Message);
         Assert.DoesNotContain(Password, error.ToString(), StringComparison.Ordinal);
-    }
-
-    /// <summary>A loopback port that was free a moment ago and nobody listens on.</summary>
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        Assert.True(error.ConnectionStringUsable, "a server that does not answer yet is waited out at start");
     }
 }

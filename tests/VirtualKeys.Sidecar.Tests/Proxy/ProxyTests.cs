@@ -5,6 +5,7 @@ using VirtualKeys.MockProvider;
 using VirtualKeys.Sidecar.Metering;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Sidecar.Tests.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Sidecar.Tests.Proxy;
 
@@ -321,7 +322,7 @@ public sealed class ProxyTests
         await using var sidecar = await TestSidecar.StartAsync();
         var (_, token) = await sidecar.AddKeyAsync(providers:
         [
-            TestKeys.OpenAI($"http://127.0.0.1:{ClosedPort()}/v1", name: "down", priority: 0),
+            TestKeys.OpenAI($"http://127.0.0.1:{LoopbackPorts.Free()}/v1", name: "down", priority: 0),
             TestKeys.OpenAI(sidecar.Upstream.OpenAIBaseUrl, name: "up", priority: 1),
         ]);
 
@@ -404,7 +405,7 @@ public sealed class ProxyTests
     public async Task An_unreachable_provider_is_502_upstream_unreachable()
     {
         await using var sidecar = await TestSidecar.StartAsync();
-        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI($"http://127.0.0.1:{ClosedPort()}/v1", name: "gone")]);
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI($"http://127.0.0.1:{LoopbackPorts.Free()}/v1", name: "gone")]);
 
         using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
 
@@ -522,14 +523,5 @@ public sealed class ProxyTests
         Assert.Equal("José Müller", Assert.Single(sidecar.Upstream.Requests).Header("x-user-name"));
         var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
         Assert.Equal(UsageOutcome.Success, record.Outcome);
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

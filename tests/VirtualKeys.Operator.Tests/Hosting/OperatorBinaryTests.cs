@@ -97,13 +97,7 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
                     ExitLimit);
 
                 // Once open, SIGTERM is the host's again: a graceful stop, exit code 0.
-                using (var kill = Process.Start("kill", ["-TERM", operatorProcess.Id.ToString(CultureInfo.InvariantCulture)]))
-                {
-                    await kill.WaitForExitAsync(limit.Token);
-                }
-
-                await operatorProcess.WaitForExitAsync(limit.Token);
-                Assert.Equal(0, operatorProcess.ExitCode);
+                Assert.Equal(0, await ToolProcess.TerminateAsync(operatorProcess, limit.Token));
             }
             finally
             {
@@ -133,13 +127,7 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
             Assert.StartsWith("The registry cannot be opened yet: ", waiting, StringComparison.Ordinal);
             Assert.Contains("connection refused", waiting, StringComparison.Ordinal);
 
-            using (var kill = Process.Start("kill", ["-TERM", operatorProcess.Id.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync(limit.Token);
-            }
-
-            await operatorProcess.WaitForExitAsync(limit.Token);
-            Assert.Equal(0, operatorProcess.ExitCode);
+            Assert.Equal(0, await ToolProcess.TerminateAsync(operatorProcess, limit.Token));
         }
         finally
         {
@@ -198,26 +186,6 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         ["Urls"] = $"http://127.0.0.1:{port}",
     };
 
-    private static Process Start(Dictionary<string, string> settings)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.ArgumentList.Add(Binary);
-        foreach (var (name, value) in settings)
-        {
-            start.Environment[name] = value;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("The operator binary did not start.");
-
-        // Keep the log pipe drained, or a chatty process blocks on a full one.
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        return process;
-    }
+    private static Process Start(Dictionary<string, string> settings) =>
+        ToolProcess.StartLongRunning("dotnet", [Binary], AppContext.BaseDirectory, settings);
 }

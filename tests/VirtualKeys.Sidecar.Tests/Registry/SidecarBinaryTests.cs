@@ -109,13 +109,7 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         var waiting = await sidecar.StandardError.ReadLineAsync(limit.Token);
         Assert.StartsWith("vk-sidecar: cannot open the registry yet: ", waiting, StringComparison.Ordinal);
 
-        using (var kill = Process.Start("kill", ["-TERM", sidecar.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync(limit.Token);
-        }
-
-        await sidecar.WaitForExitAsync(limit.Token);
-        Assert.Equal(0, sidecar.ExitCode);
+        Assert.Equal(0, await ToolProcess.TerminateAsync(sidecar, limit.Token));
     }
 
     [Fact]
@@ -169,28 +163,8 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         return (result.ExitCode, result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
-    private Process Start(int port, params (string Name, string Value)[] settings)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.ArgumentList.Add(Binary);
-        foreach (var (name, value) in Settings(port, settings))
-        {
-            start.Environment[name] = value;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("The sidecar binary did not start.");
-
-        // Keep the pipes drained, or a chatty process blocks on a full one.
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        return process;
-    }
+    private Process Start(int port, params (string Name, string Value)[] settings) =>
+        ToolProcess.StartLongRunning("dotnet", [Binary], AppContext.BaseDirectory, Settings(port, settings));
 
     /// <summary>The class's registry and KEK, the port, then <paramref name="settings"/> over them.</summary>
     private Dictionary<string, string> Settings(int port, (string Name, string Value)[] settings)

@@ -85,6 +85,54 @@ public static class ToolProcess
         return result.Stdout;
     }
 
+    /// <summary>
+    /// Starts a process that runs until told to stop (a binary of this repository, as its pod starts
+    /// it): standard error is left for the test to read line by line, standard output is drained so a
+    /// chatty process never blocks on a full pipe.
+    /// </summary>
+    public static Process StartLongRunning(
+        string fileName,
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var argumentList = arguments.ToList();
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var argument in argumentList)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{Describe(fileName, argumentList)} did not start");
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        return process;
+    }
+
+    /// <summary>Sends SIGTERM, as the kubelet does to stop a container, and waits for the exit: its exit code.</summary>
+    public static async Task<int> TerminateAsync(Process process, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync(cancellationToken);
+        }
+
+        await process.WaitForExitAsync(cancellationToken);
+        return process.ExitCode;
+    }
+
     private static string Describe(string fileName, IEnumerable<string> arguments) =>
         $"{Path.GetFileName(fileName)} {string.Join(' ', arguments)}";
 }

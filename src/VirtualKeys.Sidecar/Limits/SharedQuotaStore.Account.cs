@@ -1,0 +1,154 @@
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Snapshot;
+
+namespace VirtualKeys.Sidecar.Limits;
+
+// The per-key state the store admits from, and one refill of it.
+public sealed partial class SharedQuotaStore
+{
+    /// <summary>One refill: the grant request and what it needs to apply or undo itself.</summary>
+    private sealed class Refill(QuotaGrantRequest request, long minute, DateTimeOffset periodStart, int slotEpoch)
+    {
+        public QuotaGrantRequest Request { get; } = request;
+
+        public long Minute { get; } = minute;
+
+        public DateTimeOffset PeriodStart { get; } = periodStart;
+
+        public int SlotEpoch { get; set; } = slotEpoch;
+
+        public long RequestsCharge { get; set; }
+
+        public long TokensCharge { get; set; }
+
+        public decimal BudgetCharge { get; set; }
+    }
+
+    /// <summary>One key's leases and local counters; every field is guarded by <see cref="Gate"/>.</summary>
+    private sealed class Account(string keyId)
+    {
+        public readonly Lock Gate = new();
+        public readonly string KeyId = keyId;
+        public long Minute;
+
+        /// <summary>Leased and not yet used in <see cref="Minute"/>; negative when use went beyond the lease (to be charged).</summary>
+        public long RequestsLease;
+        public long TokensLease;
+        public long RequestsUsed;
+        public long TokensUsed;
+        public int InFlight;
+        public int SlotsHeld;
+        public BudgetPeriod Period = BudgetPeriod.Total;
+        public DateTimeOffset PeriodStart = DateTimeOffset.MinValue;
+        public DateTimeOffset? PeriodEnd;
+        public decimal? BudgetCap;
+        public decimal BudgetLease;
+
+        /// <summary>
+        /// In-flight reservations beyond the lease they were admitted from (part of a negative
+        /// <see cref="BudgetLease"/>): asked of the pool by the next refill, which grants them only
+        /// within the cap, but never charged to it as spend. Charged, they would come back to the lease
+        /// when the request settles for less, and be spendable past the cap.
+        /// </summary>
+        public decimal BudgetOverdraft;
+        public decimal? BudgetRemaining;
+
+        /// <summary>Spend beyond the lease, to be charged to the pool: what in-flight reservations do not explain of a negative lease.</summary>
+        public decimal BudgetDebt => Math.Max(0m, -(BudgetLease + BudgetOverdraft));
+        public decimal Spent;
+        public decimal Reserved;
+
+        /// <summary>What this replica's settled requests cost in the period (a part of <see cref="Spent"/> until the registry's figure replaces it).</summary>
+        public decimal OwnSettled;
+
+        /// <summary>
+        /// <see cref="OwnSettled"/> when the registry's recorded spend last replaced <see cref="Spent"/>: of
+        /// this replica's use, at most this much may be missing from the registry's figure (not flushed yet).
+        /// </summary>
+        public decimal OwnSettledBeforeRecorded;
+        public long LastAdmissionTicks;
+        public long RequestsExhaustedUntil;
+        public long TokensExhaustedUntil;
+        public long BudgetExhaustedUntil;
+        public long SlotsExhaustedUntil;
+        public Task? Refill;
+
+        /// <summary>What the admissions waiting for a refill need, so the next refill asks for all of it.</summary>
+        public long WaitingRequests;
+        public long WaitingTokens;
+        public decimal WaitingCost;
+
+        /// <summary>Requests (refused ones included) and estimated tokens offered in <see cref="DemandSecond"/> and the second before.</summary>
+        public long DemandSecond;
+        public long RequestsOffered;
+        public long RequestsOfferedBefore;
+        public long TokensOffered;
+        public long TokensOfferedBefore;
+
+        /// <summary>This replica's demand for the key: the busier of the current and the previous second.</summary>
+        public long RequestsPerSecond => Math.Max(RequestsOffered, RequestsOfferedBefore);
+
+        public long TokensPerSecond => Math.Max(TokensOffered, TokensOfferedBefore);
+
+        public void Offer(long second, long tokens)
+        {
+            if (second != DemandSecond)
+            {
+                var follows = second == DemandSecond + 1;
+                RequestsOfferedBefore = follows ? RequestsOffered : 0;
+                TokensOfferedBefore = follows ? TokensOffered : 0;
+                RequestsOffered = 0;
+                TokensOffered = 0;
+                DemandSecond = second;
+            }
+
+            RequestsOffered++;
+            TokensOffered += tokens;
+        }
+
+        /// <summary>A recent grant came back short: the shared counter is used up, so do not ask again yet.</summary>
+        public bool IsExhausted(QuotaRefusalReason reason, long nowTicks) => reason switch
+        {
+            QuotaRefusalReason.RequestsPerMinute => nowTicks < RequestsExhaustedUntil,
+            QuotaRefusalReason.TokensPerMinute => nowTicks < TokensExhaustedUntil,
+            QuotaRefusalReason.Budget => nowTicks < BudgetExhaustedUntil,
+            QuotaRefusalReason.ParallelRequests => nowTicks < SlotsExhaustedUntil,
+            _ => false,
+        };
+
+        public void Roll(long minute, BudgetPeriod period, DateTimeOffset now)
+        {
+            if (minute != Minute)
+            {
+                Minute = minute;
+                RequestsLease = 0;
+                TokensLease = 0;
+                RequestsUsed = 0;
+                TokensUsed = 0;
+                RequestsExhaustedUntil = 0;
+                TokensExhaustedUntil = 0;
+            }
+
+            if (period == Period && (PeriodEnd is null || now < PeriodEnd.Value))
+            {
+                return;
+            }
+
+            var start = BudgetPeriods.Start(period, now);
+            if (start != PeriodStart)
+            {
+                Spent = 0m;
+                OwnSettled = 0m;
+                OwnSettledBeforeRecorded = 0m;
+                BudgetLease = 0m;
+                BudgetOverdraft = 0m;
+                BudgetRemaining = null;
+                BudgetExhaustedUntil = 0;
+            }
+
+            Period = period;
+            PeriodStart = start;
+            PeriodEnd = BudgetPeriods.NextStart(period, now);
+        }
+    }
+}

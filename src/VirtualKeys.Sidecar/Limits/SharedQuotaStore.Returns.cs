@@ -1,0 +1,137 @@
+using VirtualKeys.Registry.Quotas;
+using RegistryBudgetPeriod = VirtualKeys.Registry.Usage.BudgetPeriod;
+
+namespace VirtualKeys.Sidecar.Limits;
+
+// Leases going back to the shared counters: the unused part of idle keys' leases (or all of them at
+// shutdown), and use made beyond a lease charged as a debt.
+public sealed partial class SharedQuotaStore
+{
+    /// <summary>Returns unused leases (of idle keys, or all) and charges use made beyond them.</summary>
+    private async Task GiveBackAsync(DateTimeOffset now, bool everything, CancellationToken cancellationToken)
+    {
+        var minute = MinuteOf(now);
+        var windowStart = new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+        var idleBefore = (now - _options.IdleReturnAfter).UtcTicks;
+        foreach (var account in _accounts.Values)
+        {
+            QuotaReturn? leftover = null;
+            Refill? debts = null;
+            lock (account.Gate)
+            {
+                account.Roll(minute, account.Period, now);
+                if (account.Refill is not null || (!everything && account.LastAdmissionTicks > idleBefore))
+                {
+                    continue;
+                }
+
+                leftover = TakeLeftover(account, windowStart);
+                debts = TakeDebts(account, now);
+            }
+
+            if (leftover is not null)
+            {
+                try
+                {
+                    await _ledger.ReturnAsync(leftover, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    lock (account.Gate)
+                    {
+                        Restore(account, leftover, minute);
+                    }
+
+                    MarkUnavailable(ex);
+                    return;
+                }
+            }
+
+            if (debts is not null)
+            {
+                try
+                {
+                    await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    lock (account.Gate)
+                    {
+                        UndoCharges(account, debts);
+                    }
+
+                    MarkUnavailable(ex);
+                    return;
+                }
+            }
+        }
+    }
+
+    private QuotaReturn? TakeLeftover(Account account, DateTimeOffset windowStart)
+    {
+        var requests = Math.Max(0, account.RequestsLease);
+        var tokens = Math.Max(0, account.TokensLease);
+        var dollars = Math.Max(0m, account.BudgetLease);
+        var slots = Math.Max(0, account.SlotsHeld - account.InFlight);
+        var leftover = new QuotaReturn(account.KeyId, ReplicaId, windowStart)
+        {
+            Requests = requests,
+            Tokens = tokens,
+            BudgetPeriod = ToRegistry(account.Period),
+            BudgetPeriodStart = dollars > 0m ? RegistryBudgetPeriod.StartOf(ToRegistry(account.Period), account.PeriodStart) : null,
+            BudgetUsd = dollars,
+            Slots = slots,
+        };
+        if (leftover.IsEmpty)
+        {
+            return null;
+        }
+
+        account.RequestsLease -= requests;
+        account.TokensLease -= tokens;
+        account.BudgetLease -= dollars;
+        account.SlotsHeld -= slots;
+        return leftover;
+    }
+
+    private static void Restore(Account account, QuotaReturn leftover, long minute)
+    {
+        if (account.Minute == minute)
+        {
+            account.RequestsLease += leftover.Requests;
+            account.TokensLease += leftover.Tokens;
+        }
+
+        account.BudgetLease += leftover.BudgetUsd;
+        account.SlotsHeld += leftover.Slots;
+    }
+
+    /// <summary>Use beyond the leases (negative leases) as a grant request that asks nothing and charges it.</summary>
+    private Refill? TakeDebts(Account account, DateTimeOffset now)
+    {
+        var requests = Math.Max(0, -account.RequestsLease);
+        var tokens = Math.Max(0, -account.TokensLease);
+        var dollars = account.BudgetDebt;
+        if (requests == 0 && tokens == 0 && (dollars == 0m || account.BudgetCap is null))
+        {
+            return null;
+        }
+
+        var request = new QuotaGrantRequest(account.KeyId, ReplicaId, now)
+        {
+            Requests = requests > 0 ? new QuotaWindowAsk(long.MaxValue, 0, requests) : null,
+            Tokens = tokens > 0 ? new QuotaWindowAsk(long.MaxValue, 0, tokens) : null,
+            Budget = dollars > 0m && account.BudgetCap is { } cap ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) : null,
+        };
+        var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch))
+        {
+            RequestsCharge = requests,
+            TokensCharge = tokens,
+            BudgetCharge = request.Budget is null ? 0m : dollars,
+        };
+        account.RequestsLease += plan.RequestsCharge;
+        account.TokensLease += plan.TokensCharge;
+        account.BudgetLease += plan.BudgetCharge;
+        return plan;
+    }
+}

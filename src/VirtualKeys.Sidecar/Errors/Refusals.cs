@@ -79,6 +79,9 @@ internal static class Refusals
 
     public static Refusal NotFound(string path) => new(404, InvalidRequest, "not_found", $"No endpoint at {Echo(path)}.");
 
+    public static Refusal NotOnMetricsPort(string path) => new(404, InvalidRequest, "not_found",
+        $"No endpoint at {Echo(path)} on the metrics port: it serves /metrics, /healthz and /readyz only; the API listens on the sidecar's loopback port.");
+
     public static Refusal MethodNotAllowed(string method) => new(405, InvalidRequest, "method_not_allowed", $"This endpoint does not accept {Echo(method)}.");
 
     public static Refusal StatusOnly(int status) => new(status, status >= 500 ? "server_error" : InvalidRequest, "http_" + status.ToString(CultureInfo.InvariantCulture),

@@ -36,6 +36,11 @@ public static class SidecarApp
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port, listen => listen.UseJsonRejectionBodies());
+            if (options.MetricsPort is { } metricsPort)
+            {
+                // SidecarMiddleware serves only the metrics and probes on it.
+                kestrel.Listen(IPAddress.Parse(options.MetricsListenAddress), metricsPort, listen => listen.UseJsonRejectionBodies());
+            }
         });
 
         // Framework request logging names paths and query strings; a client could put a key there.

@@ -9,7 +9,8 @@ using VirtualKeys.Sidecar.Serialization;
 namespace VirtualKeys.Sidecar.Hosting;
 
 /// <summary>
-/// The outermost middleware: refuses non-loopback callers (unless allowed), and turns every failure into
+/// The outermost middleware: refuses non-loopback callers (unless allowed), serves only the metrics and
+/// probes on the metrics port (to any caller), and turns every failure into
 /// a JSON error: bad HTTP input keeps its 4xx, an unknown path or method gets a body, anything
 /// unexpected becomes a 500 that names no secret. (One middleware rather than status-code pages and an
 /// exception handler: those allocate per request.)
@@ -32,7 +33,16 @@ internal sealed partial class SidecarMiddleware
     public async Task InvokeAsync(HttpContext context)
     {
         RejectionBodyWriter.AppRequestStarted(context);
-        if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
+        if (_options.MetricsPort is { } metricsPort && context.Connection.LocalPort == metricsPort)
+        {
+            // The metrics port: any caller, but nothing beyond the metrics and the probes.
+            if (!IsMetricsPortPath(context.Request.Path))
+            {
+                await JsonResponses.WriteErrorAsync(context, Refusals.NotOnMetricsPort(context.Request.Path.Value ?? "/"));
+                return;
+            }
+        }
+        else if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
         {
             _metrics.Rejected(null, Refusals.ForbiddenRemoteCaller.Code);
             await JsonResponses.WriteErrorAsync(context, Refusals.ForbiddenRemoteCaller);
@@ -83,6 +93,11 @@ internal sealed partial class SidecarMiddleware
         };
         return JsonResponses.WriteErrorAsync(context, refusal);
     }
+
+    private static bool IsMetricsPortPath(PathString path) =>
+        path.Equals("/metrics", StringComparison.Ordinal)
+        || path.Equals("/healthz", StringComparison.Ordinal)
+        || path.Equals("/readyz", StringComparison.Ordinal);
 
     private static bool IsLoopback(IPAddress address) =>
         IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);

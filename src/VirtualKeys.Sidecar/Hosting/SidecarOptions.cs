@@ -16,6 +16,16 @@ public sealed class SidecarOptions
     /// <summary>Serve callers that are not on the loopback interface (only behind a network policy).</summary>
     public bool AllowNonLoopbackCallers { get; set; }
 
+    /// <summary>
+    /// A second port that serves only <c>GET /metrics</c>, <c>/healthz</c> and <c>/readyz</c>, to any
+    /// caller: Prometheus and the kubelet's httpGet probes reach them from outside the pod while the
+    /// API, which hands out credentials, stays on <see cref="ListenAddress"/>. Null (the default): none.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
+    /// <summary>Where <see cref="MetricsPort"/> listens: every IPv4 address by default ("::" for every address).</summary>
+    public string MetricsListenAddress { get; set; } = "0.0.0.0";
+
     /// <summary>Largest proxied request body (prompts with images are big).</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -97,6 +107,23 @@ public sealed class SidecarOptions
         if (Port is < 0 or > 65535)
         {
             problems.Add($"Port {Port} is out of range");
+        }
+
+        if (MetricsPort is { } metricsPort)
+        {
+            if (metricsPort is < 1 or > 65535)
+            {
+                problems.Add($"MetricsPort {metricsPort} is out of range (1 to 65535)");
+            }
+            else if (metricsPort == Port)
+            {
+                problems.Add($"MetricsPort {metricsPort} is the API's Port too; give it a port of its own");
+            }
+        }
+
+        if (!IPAddress.TryParse(MetricsListenAddress, out _))
+        {
+            problems.Add($"MetricsListenAddress '{MetricsListenAddress}' is not an IP address");
         }
 
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));

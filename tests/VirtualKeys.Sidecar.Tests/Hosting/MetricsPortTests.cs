@@ -1,0 +1,93 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtualKeys.Sidecar.Hosting;
+using VirtualKeys.Sidecar.Observability;
+using VirtualKeys.Sidecar.Tests.Support;
+using VirtualKeys.Testing;
+
+namespace VirtualKeys.Sidecar.Tests.Hosting;
+
+/// <summary>
+/// The metrics port (<c>Sidecar__MetricsPort</c>): Prometheus and the kubelet reach the metrics and the
+/// probes from outside the pod, while the API, which hands out provider credentials, stays on loopback.
+/// </summary>
+public sealed class MetricsPortTests
+{
+    private const int ApiPort = 8787;
+    private const int MetricsPort = 9464;
+
+    [Theory]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/metrics", 200)]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/healthz", 200)]
+    [InlineData(MetricsPort, "2001:db8::1", "GET", "/readyz", 200)]
+    [InlineData(MetricsPort, "10.1.2.3", "POST", "/v1/resolve", 404)]
+    [InlineData(MetricsPort, "10.1.2.3", "POST", "/v1/chat/completions", 404)]
+    [InlineData(MetricsPort, "127.0.0.1", "POST", "/v1/usage", 404)]
+    [InlineData(MetricsPort, "127.0.0.1", "GET", "/openapi.json", 404)]
+    [InlineData(ApiPort, "10.1.2.3", "GET", "/metrics", 403)]
+    [InlineData(ApiPort, "127.0.0.1", "POST", "/v1/resolve", 200)]
+    public async Task The_metrics_port_serves_metrics_and_probes_to_anyone_and_nothing_else(int localPort, string remote, string method, string path, int expected)
+    {
+        var options = new SidecarOptions { Port = ApiPort, MetricsPort = MetricsPort };
+        var passedOn = false;
+        var middleware = new SidecarMiddleware(
+            _ =>
+            {
+                passedOn = true;
+                return Task.CompletedTask;
+            },
+            options,
+            new SidecarMetrics(options),
+            NullLogger<SidecarMiddleware>.Instance);
+        var context = new DefaultHttpContext();
+        context.Connection.LocalPort = localPort;
+        context.Connection.RemoteIpAddress = IPAddress.Parse(remote);
+        context.Request.Method = method;
+        context.Request.Path = path;
+        context.Response.Body = new MemoryStream();
+
+        await middleware.InvokeAsync(context);
+        await context.Response.CompleteAsync();
+
+        Assert.Equal(expected, context.Response.StatusCode);
+        Assert.Equal(expected == 200, passedOn);
+    }
+
+    // Over real sockets: from this machine's own non-loopback address where it has one (the connection's
+    // source is then not 127.0.0.1), else over loopback.
+    [Fact]
+    public async Task Prometheus_scrapes_the_metrics_port_and_cannot_resolve_a_key_through_it()
+    {
+        var port = LoopbackPorts.Free();
+        await using var sidecar = await TestSidecar.StartAsync(o =>
+        {
+            o.MetricsPort = port;
+            o.MetricsListenAddress = "0.0.0.0";
+        });
+        var (_, token) = await sidecar.AddKeyAsync();
+        var address = NonLoopbackAddress() ?? IPAddress.Loopback;
+        using var scraper = new HttpClient { BaseAddress = new Uri($"http://{address}:{port}/"), Timeout = TimeSpan.FromSeconds(20) };
+
+        var metrics = await scraper.GetStringAsync("/metrics", TestSidecar.Cancel);
+        using var ready = await scraper.GetAsync("/readyz", TestSidecar.Cancel);
+        using var resolveThere = await scraper.PostAsync("/v1/resolve", TestSidecar.Json(new JsonObject { ["virtualKey"] = token }), TestSidecar.Cancel);
+        using var resolveOnApi = await sidecar.ResolveAsync(token);
+
+        Assert.Contains("vk_sidecar_snapshot_keys 1", metrics, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var error = await ErrorAssert.IsErrorAsync(resolveThere, HttpStatusCode.NotFound, "not_found");
+        Assert.Contains("metrics port", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, resolveOnApi.StatusCode);
+    }
+
+    private static IPAddress? NonLoopbackAddress() =>
+        NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(u => u.Address)
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+}

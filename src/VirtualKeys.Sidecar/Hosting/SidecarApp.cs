@@ -39,7 +39,14 @@ public static class SidecarApp
             if (options.MetricsPort is { } metricsPort)
             {
                 // SidecarMiddleware serves only the metrics and probes on it.
-                kestrel.Listen(IPAddress.Parse(options.MetricsListenAddress), metricsPort, listen => listen.UseJsonRejectionBodies());
+                if (options.MetricsListenAddress is { } metricsAddress)
+                {
+                    kestrel.Listen(IPAddress.Parse(metricsAddress), metricsPort, listen => listen.UseJsonRejectionBodies());
+                }
+                else
+                {
+                    kestrel.ListenAnyIP(metricsPort, listen => listen.UseJsonRejectionBodies());
+                }
             }
         });
 

@@ -36,8 +36,11 @@ public sealed class SidecarHost : IAsyncDisposable
         try
         {
             await app.StartAsync(cancellationToken);
-            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-            var host = new SidecarHost(app, new Uri(address.EndsWith('/') ? address : address + "/"));
+            // The API's address: with a metrics port there are two.
+            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses
+                .Select(bound => new Uri(bound.EndsWith('/') ? bound : bound + "/"))
+                .First(bound => bound.Port != options.MetricsPort);
+            var host = new SidecarHost(app, address);
             if (waitForSnapshot)
             {
                 await host.WaitForSnapshotAsync(cancellationToken);

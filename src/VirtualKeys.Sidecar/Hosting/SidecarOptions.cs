@@ -23,8 +23,11 @@ public sealed class SidecarOptions
     /// </summary>
     public int? MetricsPort { get; set; }
 
-    /// <summary>Where <see cref="MetricsPort"/> listens: every IPv4 address by default ("::" for every address).</summary>
-    public string MetricsListenAddress { get; set; } = "0.0.0.0";
+    /// <summary>
+    /// Where <see cref="MetricsPort"/> listens; null (the default): every address, IPv6 as well where the
+    /// node has it, so the kubelet's probes reach it on IPv4, IPv6 and dual-stack clusters alike.
+    /// </summary>
+    public string? MetricsListenAddress { get; set; }
 
     /// <summary>Largest proxied request body (prompts with images are big).</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
@@ -121,7 +124,7 @@ public sealed class SidecarOptions
             }
         }
 
-        if (!IPAddress.TryParse(MetricsListenAddress, out _))
+        if (MetricsListenAddress is not null && !IPAddress.TryParse(MetricsListenAddress, out _))
         {
             problems.Add($"MetricsListenAddress '{MetricsListenAddress}' is not an IP address");
         }

@@ -28,6 +28,10 @@ public sealed class MetricsPortTests
     [InlineData(MetricsPort, "10.1.2.3", "POST", "/v1/chat/completions", 404)]
     [InlineData(MetricsPort, "127.0.0.1", "POST", "/v1/usage", 404)]
     [InlineData(MetricsPort, "127.0.0.1", "GET", "/openapi.json", 404)]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/Metrics", 404)]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/metrics/", 404)]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/metrics/v1/resolve", 404)]
+    [InlineData(MetricsPort, "10.1.2.3", "GET", "/readyz/x", 404)]
     [InlineData(ApiPort, "10.1.2.3", "GET", "/metrics", 403)]
     [InlineData(ApiPort, "127.0.0.1", "POST", "/v1/resolve", 200)]
     public async Task The_metrics_port_serves_metrics_and_probes_to_anyone_and_nothing_else(int localPort, string remote, string method, string path, int expected)
@@ -63,11 +67,7 @@ public sealed class MetricsPortTests
     public async Task Prometheus_scrapes_the_metrics_port_and_cannot_resolve_a_key_through_it()
     {
         var port = LoopbackPorts.Free();
-        await using var sidecar = await TestSidecar.StartAsync(o =>
-        {
-            o.MetricsPort = port;
-            o.MetricsListenAddress = "0.0.0.0";
-        });
+        await using var sidecar = await TestSidecar.StartAsync(o => o.MetricsPort = port);
         var (_, token) = await sidecar.AddKeyAsync();
         var address = NonLoopbackAddress() ?? IPAddress.Loopback;
         using var scraper = new HttpClient { BaseAddress = new Uri($"http://{address}:{port}/"), Timeout = TimeSpan.FromSeconds(20) };
@@ -82,6 +82,20 @@ public sealed class MetricsPortTests
         var error = await ErrorAssert.IsErrorAsync(resolveThere, HttpStatusCode.NotFound, "not_found");
         Assert.Contains("metrics port", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, resolveOnApi.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(0, null, "MetricsPort 0 is out of range")]
+    [InlineData(70000, null, "MetricsPort 70000 is out of range")]
+    [InlineData(ApiPort, null, "MetricsPort 8787 is the API's Port too")]
+    [InlineData(MetricsPort, "every-address", "MetricsListenAddress 'every-address' is not an IP address")]
+    public void A_metrics_port_that_cannot_work_is_refused_at_start(int metricsPort, string? address, string problem)
+    {
+        var options = new SidecarOptions { Port = ApiPort, MetricsPort = metricsPort, MetricsListenAddress = address };
+
+        var error = Assert.Throws<InvalidOperationException>(options.Validate);
+
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
     }
 
     private static IPAddress? NonLoopbackAddress() =>

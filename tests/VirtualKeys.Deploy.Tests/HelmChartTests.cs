@@ -1,5 +1,6 @@
 using VirtualKeys.Deploy.Tests.Support;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Metrics;
 using VirtualKeys.Testing.Processes;
 using YamlDotNet.RepresentationModel;
 
@@ -79,6 +80,22 @@ public class HelmChartTests
         var alerts = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
             .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("alert")).ToArray();
         Assert.Equal(["VirtualKeyBudgetThreshold", "VirtualKeyBudgetExhausted", "VirtualKeyOperatorDown", "VirtualKeySidecarDegraded", "VirtualKeyReconcileErrors"], alerts);
+    }
+
+    // An alert on a series nobody serves never fires: every metric the rules read is one the operator or
+    // the sidecar serves, as docs/operations.md lists them (the operator's and sidecar's tests hold that
+    // list to their scrapes).
+    [Fact]
+    public async Task Every_metric_the_alerts_read_is_a_documented_one()
+    {
+        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var rule = objects.Single(o => o.Kind() == "PrometheusRule");
+        var expressions = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
+            .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("expr")).ToArray();
+        var read = expressions.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, "vk_[a-z0-9_]+").Select(m => m.Value)).ToHashSet();
+
+        Assert.NotEmpty(read);
+        Assert.Subset(MetricFamilies.Documented("vk_").ToHashSet(), read);
     }
 
     [Fact]

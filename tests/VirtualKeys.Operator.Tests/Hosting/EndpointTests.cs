@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using VirtualKeys.Operator.Tests.Support;
+using VirtualKeys.Testing.Metrics;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Operator.Tests.Hosting;
@@ -26,6 +27,11 @@ public sealed class EndpointTests(PostgresFixture postgres)
 
         var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
         Assert.Contains("vk_leader_election_is_leader", metrics, StringComparison.Ordinal);
+
+        // docs/operations.md lists every family the operator serves, and nothing a scrape lacks.
+        var served = MetricFamilies.InScrape(metrics, "vk_");
+        var documented = MetricFamilies.Documented("vk_").Where(name => !name.StartsWith("vk_sidecar_", StringComparison.Ordinal));
+        Assert.Equal(documented.Order(StringComparer.Ordinal), served.Order(StringComparer.Ordinal));
     }
 
     [Fact]

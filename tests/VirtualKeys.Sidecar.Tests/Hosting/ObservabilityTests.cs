@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Snapshot;
 using VirtualKeys.Sidecar.Tests.Support;
+using VirtualKeys.Testing.Metrics;
 
 namespace VirtualKeys.Sidecar.Tests.Hosting;
 
@@ -69,6 +70,20 @@ public sealed class ObservabilityTests
 
         Assert.DoesNotContain("madeup", metrics, StringComparison.Ordinal);
         Assert.Contains("model=\"gpt-4o\"", metrics, StringComparison.Ordinal);
+    }
+
+    // docs/operations.md is where an operator of the sidecar looks a series up: every family the sidecar
+    // serves is there, and nothing there is missing from a scrape.
+    [Fact]
+    public async Task Every_sidecar_metric_is_documented_and_every_documented_one_is_served()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+
+        var served = MetricFamilies.InScrape(await sidecar.MetricsAsync(), "vk_sidecar_");
+        var documented = MetricFamilies.Documented("vk_sidecar_");
+
+        Assert.NotEmpty(served);
+        Assert.Equal(documented.Order(StringComparer.Ordinal), served.Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -79,7 +79,12 @@ public class HelmChartTests
         var rule = objects.Single(o => o.Kind() == "PrometheusRule");
         var alerts = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
             .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("alert")).ToArray();
-        Assert.Equal(["VirtualKeyBudgetThreshold", "VirtualKeyBudgetExhausted", "VirtualKeyOperatorDown", "VirtualKeySidecarDegraded", "VirtualKeyReconcileErrors"], alerts);
+        Assert.Equal(
+            [
+                "VirtualKeyBudgetThreshold", "VirtualKeyBudgetExhausted", "VirtualKeyOperatorDown", "VirtualKeySidecarDegraded",
+                "VirtualKeySidecarUsageBacklog", "VirtualKeyUsageRecordsRefused", "VirtualKeyUnpricedModel", "VirtualKeyReconcileErrors",
+            ],
+            alerts);
     }
 
     // An alert on a series nobody serves never fires: every metric the rules read is one the operator or

@@ -17,7 +17,7 @@ public class PrometheusRuleTests
     [Fact]
     public async Task Each_alert_fires_on_its_series_with_its_summary_and_no_alert_fires_while_all_is_well()
     {
-        var promtool = Promtool();
+        var promtool = DeployTools.Promtool();
         var rendered = Manifests.Parse(await ToolProcess.SucceedAsync(
             ToolPaths.Helm,
             ["template", "vko", Chart, "--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=vko"],
@@ -48,21 +48,5 @@ public class PrometheusRuleTests
         {
             directory.Delete(recursive: true);
         }
-    }
-
-    /// <summary>promtool from VK_PROMTOOL or the PATH (Debian's prometheus package; .ci/run installs it).</summary>
-    private static string Promtool()
-    {
-        var configured = Environment.GetEnvironmentVariable("VK_PROMTOOL");
-        if (!string.IsNullOrEmpty(configured))
-        {
-            return configured;
-        }
-
-        var found = (Environment.GetEnvironmentVariable("PATH") ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(folder => Path.Combine(folder, "promtool"))
-            .FirstOrDefault(File.Exists);
-        return found ?? throw new InvalidOperationException("promtool is not on the PATH: install it (apt-get install prometheus) or set VK_PROMTOOL.");
     }
 }

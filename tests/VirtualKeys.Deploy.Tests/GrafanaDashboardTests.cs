@@ -1,0 +1,86 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using VirtualKeys.Deploy.Tests.Support;
+using VirtualKeys.Testing;
+using VirtualKeys.Testing.Metrics;
+using VirtualKeys.Testing.Processes;
+using YamlDotNet.RepresentationModel;
+
+namespace VirtualKeys.Deploy.Tests;
+
+/// <summary>The chart's Grafana dashboard: shipped when asked for, and every query one Prometheus accepts over series the project serves.</summary>
+public partial class GrafanaDashboardTests
+{
+    private const string Chart = "charts/virtual-key-operator";
+    private const string AllOptions = "charts/virtual-key-operator/ci/all-options-values.yaml";
+
+    [Fact]
+    public async Task The_dashboard_ships_only_when_enabled_in_a_ConfigMap_the_Grafana_sidecar_loads()
+    {
+        var defaults = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var configMap = await RenderDashboardConfigMapAsync();
+
+        Assert.DoesNotContain(defaults, o => o.Kind() == "ConfigMap");
+        Assert.Equal("monitoring", ((YamlMappingNode)configMap["metadata"]).Scalar("namespace"));
+        Assert.Equal("1", ((YamlScalarNode)configMap.Path("metadata", "labels", "grafana_dashboard")!).Value);
+        Assert.Equal("LLM", ((YamlScalarNode)configMap.Path("metadata", "annotations", "grafana_folder")!).Value);
+        using var dashboard = JsonDocument.Parse(((YamlScalarNode)configMap.Path("data", "virtual-key-operator.json")!).Value!);
+        Assert.Equal("virtual-key-operator", dashboard.RootElement.GetProperty("uid").GetString());
+    }
+
+    [Fact]
+    public async Task Every_query_parses_reads_documented_metrics_and_uses_the_chosen_data_source()
+    {
+        var configMap = await RenderDashboardConfigMapAsync();
+        using var dashboard = JsonDocument.Parse(((YamlScalarNode)configMap.Path("data", "virtual-key-operator.json")!).Value!);
+        var targets = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .Where(panel => panel.TryGetProperty("targets", out _))
+            .SelectMany(panel => panel.GetProperty("targets").EnumerateArray().Select(target => (Panel: panel.GetProperty("title").GetString()!, Target: target)))
+            .ToList();
+        var documented = MetricFamilies.Documented("vk_");
+
+        Assert.True(targets.Count >= 15, $"only {targets.Count} queries");
+        foreach (var (panel, target) in targets)
+        {
+            Assert.Equal("${datasource}", target.GetProperty("datasource").GetProperty("uid").GetString());
+            var read = MetricNames().Matches(target.GetProperty("expr").GetString()!).Select(m => m.Groups[1].Value).ToArray();
+            Assert.True(read.Length > 0, $"{panel}: reads no vk_ metric");
+            Assert.All(read, name => Assert.True(documented.Contains(name), $"{panel}: {name} is not a metric the operator or sidecar serves (docs/operations.md)"));
+        }
+
+        // Grafana's own variables replaced by what they stand for, every query becomes a recording
+        // rule that promtool checks as Prometheus would parse it.
+        var rules = new StringBuilder("groups:\n  - name: dashboard\n    rules:\n");
+        for (var i = 0; i < targets.Count; i++)
+        {
+            var expr = targets[i].Target.GetProperty("expr").GetString()!
+                .Replace("$__rate_interval", "5m", StringComparison.Ordinal)
+                .Replace("$namespace", ".*", StringComparison.Ordinal);
+            rules.Append($"      - record: dashboard:query{i}\n        expr: {JsonSerializer.Serialize(expr)}\n");
+        }
+
+        var directory = Directory.CreateTempSubdirectory("vk-dashboard-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "queries.yaml"), rules.ToString(), TestContext.Current.CancellationToken);
+            var check = await ToolProcess.RunAsync(DeployTools.Promtool(), ["check", "rules", "queries.yaml"], timeout: DeployTools.Timeout, workingDirectory: directory.FullName);
+
+            Assert.True(check.ExitCode == 0, $"promtool check rules on the dashboard's queries:\n{check.Stdout}{check.Stderr}");
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<YamlMappingNode> RenderDashboardConfigMapAsync()
+    {
+        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        return Assert.Single(objects, o => o.Kind() == "ConfigMap");
+    }
+
+    // A metric name as a query reads it; a histogram's _bucket, _sum and _count series are its family's.
+    [GeneratedRegex(@"\b(vk_[a-z0-9_]+?)(?:_bucket|_sum|_count)?\b")]
+    private static partial Regex MetricNames();
+}

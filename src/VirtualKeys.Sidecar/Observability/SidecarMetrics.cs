@@ -38,7 +38,6 @@ internal sealed class SidecarMetrics
     private readonly Histogram _resolveDuration;
     private readonly Histogram _upstreamDuration;
     private readonly Gauge _budgetSpent;
-    private readonly Histogram.Child _resolveLatency;
     private readonly Counter _quotaRoundTrips;
     private readonly Gauge _quotaReplicas;
 
@@ -68,9 +67,10 @@ internal sealed class SidecarMetrics
         _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
         _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Requests whose tokens were estimated: no usage was reported, or a proxied answer ended early.");
         _refusedUsage = factory.CreateCounter("vk_sidecar_usage_records_refused_total", "Usage records the registry refused to store (logged one by one at Error); any is a bug to report.");
+        // No labels: an "endpoint" label (it once held the one value "resolve") collides with the target
+        // label of the same name the Prometheus Operator adds to every scraped series.
         _resolveDuration = factory.CreateHistogram("vk_sidecar_resolve_duration_seconds", "Time to resolve a key into a routing decision (admission included).", new HistogramConfiguration
         {
-            LabelNames = ["endpoint"],
             Buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
         });
         _upstreamDuration = factory.CreateHistogram("vk_sidecar_upstream_duration_seconds", "Time from sending to an upstream until its response ended.", new HistogramConfiguration
@@ -78,7 +78,6 @@ internal sealed class SidecarMetrics
             LabelNames = ["provider_type", "status"],
             Buckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
         });
-        _resolveLatency = _resolveDuration.WithLabels(["resolve"]);
         _budgetSpent = factory.CreateGauge("vk_sidecar_budget_spent_ratio", "Spend in the current budget period as a fraction of the cap (per key only).", "key");
 
         SnapshotAge = factory.CreateGauge("vk_sidecar_snapshot_age_seconds", "Time since the key snapshot was last confirmed by its source; -1 before the first load.");
@@ -173,7 +172,7 @@ internal sealed class SidecarMetrics
 
     public void UsageRecordRefused() => _refusedUsage.Inc();
 
-    public void ResolveDuration(TimeSpan elapsed) => _resolveLatency.Observe(elapsed.TotalSeconds);
+    public void ResolveDuration(TimeSpan elapsed) => _resolveDuration.Observe(elapsed.TotalSeconds);
 
     public void UpstreamDuration(string providerType, string status, TimeSpan elapsed) =>
         _upstreamDuration.WithLabels([providerType, status]).Observe(elapsed.TotalSeconds);

@@ -158,6 +158,32 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         }
     }
 
+    // No wait mends a malformed connection string: exit 3 at once, one line naming host and port.
+    [Fact]
+    public async Task A_malformed_connection_string_ends_the_operator_at_once_instead_of_waiting()
+    {
+        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
+        try
+        {
+            var (kek, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
+
+            var result = await ToolProcess.RunAsync(
+                "dotnet",
+                [Binary],
+                timeout: ExitLimit,
+                workingDirectory: AppContext.BaseDirectory,
+                environment: Settings("Host=db.internal;Port=5432;Frobnicate=yes", kek, kubeconfig, LoopbackPorts.Free()));
+
+            Assert.Equal(3, result.ExitCode);
+            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Assert.StartsWith("The registry connection string (host db.internal, port 5432) is malformed", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     private static async Task<(string Kek, string Kubeconfig)> KekAndUnreachableKubeconfigAsync(DirectoryInfo directory)
     {
         var kek = Path.Combine(directory.FullName, "kek");

@@ -71,7 +71,8 @@ using var loggerFactory = LoggerFactory.Create(logging => logging
     .AddConfiguration(configuration.GetSection("Logging"))
     .AddSimpleConsole());
 
-// Checked before any wait for the server: the KEK is read only once the registry answers.
+// Checked here for a message that names the setting (VirtualKeyRegistry.OpenAsync also reads every KEK
+// file before it contacts the server).
 if (!File.Exists(kekFile))
 {
     await Console.Error.WriteLineAsync($"vk-sidecar: the KEK file {kekFile} (Registry__KekFile) does not exist: mount the operator's KEK Secret there.");

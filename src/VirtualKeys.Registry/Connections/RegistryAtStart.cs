@@ -12,7 +12,7 @@ namespace VirtualKeys.Registry.Connections;
 /// </summary>
 /// <remarks>
 /// Only <see cref="RegistryUnavailableException"/> with a usable connection string is waited out (the
-/// server did not answer or refused the session). Everything else the opening throws ends the wait
+/// server did not answer, refused the session, or is a read-only standby). Everything else the opening throws ends the wait
 /// and goes to the caller: a malformed connection string, a schema this binary does not know, a KEK
 /// that does not open the key ring, a role without the rights the registry needs.
 /// </remarks>

@@ -2,7 +2,7 @@ namespace VirtualKeys.Registry.Connections;
 
 /// <summary>
 /// The registry's PostgreSQL server cannot be used: the connection string is malformed, or the server
-/// does not answer or refuses the session. The message is one line naming host and port; it never
+/// does not answer, refuses the session, or is a read-only standby. The message is one line naming host and port; it never
 /// contains the password.
 /// </summary>
 public sealed class RegistryUnavailableException : Exception

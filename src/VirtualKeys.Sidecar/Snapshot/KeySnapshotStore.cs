@@ -46,11 +46,14 @@ internal sealed partial class KeySnapshotStore
             case KeySnapshotChangeKind.Reload:
                 Rebuild(change.Entries);
 
-                // Confirmed before it counts as loaded: a reader that sees it loaded reads its age.
+                // Confirmed and healthy before it counts as loaded, and not stamped again after: a reader
+                // released by the load (which may run on at once, on another thread) reads the age of this
+                // load, not of a stamp that lands after it.
                 Interlocked.Exchange(ref _confirmedAtTicks, _time.GetUtcNow().UtcTicks);
+                _degraded = false;
                 _loaded.TrySetResult();
                 Log.SnapshotLoaded(_logger, _current.Count);
-                break;
+                return;
             case KeySnapshotChangeKind.Upsert:
             case KeySnapshotChangeKind.Remove:
                 ApplyTogether([change]);

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using VirtualKeys.Reliability.Tests.BadInput;
 using VirtualKeys.Reliability.Tests.Support;
+using VirtualKeys.Testing;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Reliability.Tests.Authorization;
@@ -27,7 +26,7 @@ public sealed class RemoteCallerTests(PostgresFixture postgres)
     [Fact]
     public async Task A_caller_from_a_non_loopback_address_is_refused_unless_allowed()
     {
-        var address = NonLoopbackAddress();
+        var address = LocalAddresses.NonLoopbackIPv4();
         Assert.SkipWhen(address is null, "This machine has no non-loopback IPv4 address; the pipeline variant of this test covers the rule.");
 
         await using var guarded = await SidecarStack.StartAsync(postgres, "remoteguarded", o => o.ListenAddress = "0.0.0.0");
@@ -92,13 +91,6 @@ public sealed class RemoteCallerTests(PostgresFixture postgres)
 
         Assert.Equal(expected, (int)response.StatusCode);
     }
-
-    private static IPAddress? NonLoopbackAddress() =>
-        NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Select(u => u.Address)
-            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
 
     private static async Task<(int Status, string? Code)> ResolveFromAsync(IPAddress address, int port, string token)
     {

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -69,7 +67,7 @@ public sealed class MetricsPortTests
         var port = LoopbackPorts.Free();
         await using var sidecar = await TestSidecar.StartAsync(o => o.MetricsPort = port);
         var (_, token) = await sidecar.AddKeyAsync();
-        var address = NonLoopbackAddress() ?? IPAddress.Loopback;
+        var address = LocalAddresses.NonLoopbackIPv4() ?? IPAddress.Loopback;
         using var scraper = new HttpClient { BaseAddress = new Uri($"http://{address}:{port}/"), Timeout = TimeSpan.FromSeconds(20) };
 
         var metrics = await scraper.GetStringAsync("/metrics", TestSidecar.Cancel);
@@ -97,11 +95,4 @@ public sealed class MetricsPortTests
 
         Assert.Contains(problem, error.Message, StringComparison.Ordinal);
     }
-
-    private static IPAddress? NonLoopbackAddress() =>
-        NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Select(u => u.Address)
-            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
 }

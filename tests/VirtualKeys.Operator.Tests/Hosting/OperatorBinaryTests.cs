@@ -26,27 +26,19 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
     {
         var connectionString = await postgres.CreateDatabaseAsync("opnorights", Cancel);
         var role = "vk_opnorights_" + Guid.NewGuid().ToString("N")[..8];
-        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
         await postgres.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
-            var (kek, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
-            var result = await ToolProcess.RunAsync(
-                "dotnet",
-                [Binary],
-                timeout: ExitLimit,
-                workingDirectory: AppContext.BaseDirectory,
-                environment: Settings(new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString, kek, kubeconfig, LoopbackPorts.Free()));
+            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
+            var (exitCode, lines) = await RunToExitAsync((_, kek, kubeconfig) => Settings(asRole, kek, kubeconfig, LoopbackPorts.Free()));
 
-            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            Assert.Equal(3, result.ExitCode);
-            Assert.StartsWith("The registry cannot be used: 42501: ", line, StringComparison.Ordinal);
+            Assert.Equal(3, exitCode);
+            Assert.StartsWith("The registry cannot be used: 42501: ", Assert.Single(lines), StringComparison.Ordinal);
         }
         finally
         {
             await postgres.DropDatabaseAsync(connectionString, CancellationToken.None);
             await postgres.ExecuteAsync($"DROP ROLE IF EXISTS {role}", CancellationToken.None);
-            directory.Delete(recursive: true);
         }
     }
 
@@ -138,45 +130,43 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
     [Fact]
     public async Task A_missing_KEK_file_ends_the_operator_at_once_without_waiting_for_the_registry()
     {
-        var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
-        try
-        {
-            var (_, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
-            var missing = Path.Combine(directory.FullName, "no-such-kek");
-            var unreachable = $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2";
+        var unreachable = $"Host=127.0.0.1;Port={LoopbackPorts.Free()};Username=vk;Timeout=2";
+        var missing = "";
 
-            var result = await ToolProcess.RunAsync(
-                "dotnet", [Binary], timeout: ExitLimit, workingDirectory: AppContext.BaseDirectory, environment: Settings(unreachable, missing, kubeconfig, LoopbackPorts.Free()));
-
-            Assert.Equal(3, result.ExitCode);
-            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            Assert.Contains(missing, line, StringComparison.Ordinal);
-        }
-        finally
+        var (exitCode, lines) = await RunToExitAsync((directory, _, kubeconfig) =>
         {
-            directory.Delete(recursive: true);
-        }
+            missing = Path.Combine(directory, "no-such-kek");
+            return Settings(unreachable, missing, kubeconfig, LoopbackPorts.Free());
+        });
+
+        Assert.Equal(3, exitCode);
+        Assert.Contains(missing, Assert.Single(lines), StringComparison.Ordinal);
     }
 
     // No wait mends a malformed connection string: exit 3 at once, one line naming host and port.
     [Fact]
     public async Task A_malformed_connection_string_ends_the_operator_at_once_instead_of_waiting()
     {
+        var (exitCode, lines) = await RunToExitAsync((_, kek, kubeconfig) => Settings("Host=db.internal;Port=5432;Frobnicate=yes", kek, kubeconfig, LoopbackPorts.Free()));
+
+        Assert.Equal(3, exitCode);
+        Assert.StartsWith("The registry connection string (host db.internal, port 5432) is malformed", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs the binary until it exits by itself, with a fresh KEK and a kubeconfig it never contacts in a
+    /// temporary folder; <paramref name="settings"/> gets the folder, the KEK and the kubeconfig. Its exit
+    /// code and the lines it wrote to stderr.
+    /// </summary>
+    private static async Task<(int ExitCode, string[] Lines)> RunToExitAsync(Func<string, string, string, Dictionary<string, string>> settings)
+    {
         var directory = Directory.CreateTempSubdirectory("vk-operator-binary-");
         try
         {
             var (kek, kubeconfig) = await KekAndUnreachableKubeconfigAsync(directory);
-
             var result = await ToolProcess.RunAsync(
-                "dotnet",
-                [Binary],
-                timeout: ExitLimit,
-                workingDirectory: AppContext.BaseDirectory,
-                environment: Settings("Host=db.internal;Port=5432;Frobnicate=yes", kek, kubeconfig, LoopbackPorts.Free()));
-
-            Assert.Equal(3, result.ExitCode);
-            var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            Assert.StartsWith("The registry connection string (host db.internal, port 5432) is malformed", line, StringComparison.Ordinal);
+                "dotnet", [Binary], timeout: ExitLimit, workingDirectory: AppContext.BaseDirectory, environment: settings(directory.FullName, kek, kubeconfig));
+            return (result.ExitCode, result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         }
         finally
         {

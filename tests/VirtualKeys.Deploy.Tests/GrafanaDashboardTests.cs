@@ -2,9 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using VirtualKeys.Deploy.Tests.Support;
-using VirtualKeys.Testing;
 using VirtualKeys.Testing.Metrics;
-using VirtualKeys.Testing.Processes;
 using YamlDotNet.RepresentationModel;
 
 namespace VirtualKeys.Deploy.Tests;
@@ -12,13 +10,10 @@ namespace VirtualKeys.Deploy.Tests;
 /// <summary>The chart's Grafana dashboard: shipped when asked for, and every query one Prometheus accepts over series the project serves.</summary>
 public partial class GrafanaDashboardTests
 {
-    private const string Chart = "charts/virtual-key-operator";
-    private const string AllOptions = "charts/virtual-key-operator/ci/all-options-values.yaml";
-
     [Fact]
     public async Task The_dashboard_ships_only_when_enabled_in_a_ConfigMap_the_Grafana_sidecar_loads()
     {
-        var defaults = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var defaults = await HelmChart.RenderAsync("vko");
         var configMap = await RenderDashboardConfigMapAsync();
 
         Assert.DoesNotContain(defaults, o => o.Kind() == "ConfigMap");
@@ -60,23 +55,14 @@ public partial class GrafanaDashboardTests
             rules.Append($"      - record: dashboard:query{i}\n        expr: {JsonSerializer.Serialize(expr)}\n");
         }
 
-        var directory = Directory.CreateTempSubdirectory("vk-dashboard-");
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(directory.FullName, "queries.yaml"), rules.ToString(), TestContext.Current.CancellationToken);
-            var check = await ToolProcess.RunAsync(DeployTools.Promtool(), ["check", "rules", "queries.yaml"], timeout: DeployTools.Timeout, workingDirectory: directory.FullName);
+        var check = await Promtool.RunAsync(new Dictionary<string, string> { ["queries.yaml"] = rules.ToString() }, "check", "rules", "queries.yaml");
 
-            Assert.True(check.ExitCode == 0, $"promtool check rules on the dashboard's queries:\n{check.Stdout}{check.Stderr}");
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        Assert.True(check.ExitCode == 0, $"promtool check rules on the dashboard's queries:\n{check.Stdout}{check.Stderr}");
     }
 
     private static async Task<YamlMappingNode> RenderDashboardConfigMapAsync()
     {
-        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var objects = await HelmChart.RenderAsync("vko", "-n", "platform", "-f", HelmChart.AllOptions);
         return Assert.Single(objects, o => o.Kind() == "ConfigMap");
     }
 

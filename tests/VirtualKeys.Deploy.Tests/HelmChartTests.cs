@@ -8,8 +8,8 @@ namespace VirtualKeys.Deploy.Tests;
 
 public class HelmChartTests
 {
-    private const string Chart = "charts/virtual-key-operator";
-    private const string AllOptions = "charts/virtual-key-operator/ci/all-options-values.yaml";
+    private const string Chart = HelmChart.Path;
+    private const string AllOptions = HelmChart.AllOptions;
 
     [Fact]
     public async Task Lint_passes_for_default_values_and_for_every_option()
@@ -24,7 +24,7 @@ public class HelmChartTests
     [Fact]
     public async Task Default_values_render_a_leader_elected_operator_with_cluster_wide_rbac()
     {
-        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "virtual-key-operator", Chart, "-n", "vk-system"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var objects = await HelmChart.RenderAsync("virtual-key-operator", "-n", "vk-system");
         var kinds = objects.Select(o => o.Kind()).ToHashSet();
 
         Assert.Superset(new HashSet<string> { "Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "PodDisruptionBudget", "Secret" }, kinds);
@@ -53,7 +53,7 @@ public class HelmChartTests
     [Fact]
     public async Task Every_option_renders_namespaced_roles_and_monitoring()
     {
-        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var objects = await HelmChart.RenderAsync("vko", "-n", "platform", "-f", AllOptions);
         var kinds = objects.GroupBy(o => o.Kind()).ToDictionary(g => g.Key, g => g.Count());
 
         Assert.False(kinds.ContainsKey("ClusterRole"), "watching a list of namespaces must not grant cluster-wide access");
@@ -93,7 +93,7 @@ public class HelmChartTests
     [Fact]
     public async Task Every_metric_the_alerts_read_is_a_documented_one()
     {
-        var objects = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "vko", Chart, "-n", "platform", "-f", AllOptions], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var objects = await HelmChart.RenderAsync("vko", "-n", "platform", "-f", AllOptions);
         var rule = objects.Single(o => o.Kind() == "PrometheusRule");
         var expressions = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
             .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("expr")).ToArray();

@@ -10,7 +10,7 @@ public class KustomizeTests
     public async Task Default_base_renders_the_same_objects_as_the_chart_defaults()
     {
         var kustomized = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Kubectl, ["kustomize", "config/default"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
-        var helm = Manifests.Parse(await ToolProcess.SucceedAsync(ToolPaths.Helm, ["template", "virtual-key-operator", "charts/virtual-key-operator", "-n", "virtual-key-operator-system", "--include-crds"], DeployTools.Timeout, ToolPaths.RepositoryRoot));
+        var helm = await HelmChart.RenderAsync("virtual-key-operator", "-n", "virtual-key-operator-system", "--include-crds");
 
         // Kustomize cannot generate a random key-encryption key once and keep it; the user
         // creates that Secret (config/manager/kustomization.yaml says how). The namespace is

@@ -130,21 +130,12 @@ public sealed class RegistryCommandTests(PostgresFixture server) : IClassFixture
     {
         using var folder = new TemporaryDirectory();
         var (connectionString, kek) = await CreateRegistryAsync(folder, "cli_norights");
-        var role = "vk_cli_norights_" + Guid.NewGuid().ToString("N")[..8];
-        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN", Ct);
-        try
-        {
-            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
+        await using var role = await server.CreateRoleWithoutRightsAsync(connectionString, "cli_norights", Ct);
 
-            var result = await Vk.InvokeAsync(RegistryCommand.Create(), "rotate-keyring", "--postgres", asRole, "--kek-file", kek);
+        var result = await Vk.InvokeAsync(RegistryCommand.Create(), "rotate-keyring", "--postgres", role.ConnectionString, "--kek-file", kek);
 
-            Assert.Equal((1, ""), (result.ExitCode, result.Stdout));
-            Assert.StartsWith("vk registry rotate-keyring: PostgreSQL refused: 42501: ", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
-        }
-        finally
-        {
-            await server.ExecuteAsync($"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}", CancellationToken.None);
-        }
+        Assert.Equal((1, ""), (result.ExitCode, result.Stdout));
+        Assert.StartsWith("vk registry rotate-keyring: PostgreSQL refused: 42501: ", Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
     [Fact]

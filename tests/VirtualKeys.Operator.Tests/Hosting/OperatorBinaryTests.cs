@@ -25,12 +25,10 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
     public async Task A_role_without_the_rights_the_registry_needs_ends_the_operator_with_exit_code_3_and_one_line()
     {
         var connectionString = await postgres.CreateDatabaseAsync("opnorights", Cancel);
-        var role = "vk_opnorights_" + Guid.NewGuid().ToString("N")[..8];
-        await postgres.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
-            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
-            var (exitCode, lines) = await RunToExitAsync((_, kek, kubeconfig) => Settings(asRole, kek, kubeconfig, LoopbackPorts.Free()));
+            await using var role = await postgres.CreateRoleWithoutRightsAsync(connectionString, "opnorights", Cancel);
+            var (exitCode, lines) = await RunToExitAsync((_, kek, kubeconfig) => Settings(role.ConnectionString, kek, kubeconfig, LoopbackPorts.Free()));
 
             Assert.Equal(3, exitCode);
             Assert.StartsWith("The registry cannot be used: 42501: ", Assert.Single(lines), StringComparison.Ordinal);
@@ -38,7 +36,6 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
         finally
         {
             await postgres.DropDatabaseAsync(connectionString, CancellationToken.None);
-            await postgres.ExecuteAsync($"DROP ROLE IF EXISTS {role}", CancellationToken.None);
         }
     }
 

@@ -137,12 +137,10 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
     public async Task A_role_without_the_rights_the_registry_needs_ends_the_sidecar_with_one_line_naming_the_refusal()
     {
         var connectionString = await server.CreateDatabaseAsync("norights", Cancel);
-        var role = "vk_norights_" + Guid.NewGuid().ToString("N")[..8];
-        await server.ExecuteAsync($"CREATE ROLE {role} LOGIN", Cancel);
         try
         {
-            var asRole = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ConnectionString;
-            var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", asRole));
+            await using var role = await server.CreateRoleWithoutRightsAsync(connectionString, "norights", Cancel);
+            var (exitCode, lines) = await RunToExitAsync(("Registry__ConnectionString", role.ConnectionString));
 
             Assert.Equal(1, exitCode);
             var line = Assert.Single(lines);
@@ -152,7 +150,6 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
         finally
         {
             await server.DropDatabaseAsync(connectionString, CancellationToken.None);
-            await server.ExecuteAsync($"DROP ROLE IF EXISTS {role}", Cancel);
         }
     }
 

@@ -74,6 +74,15 @@ public sealed class PostgresFixture : IAsyncLifetime
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ConnectionString;
     }
 
+    /// <summary>A new login role with no rights of its own, and <paramref name="connectionString"/> as that role.</summary>
+    /// <param name="hint">A readable part of the role's name.</param>
+    public async Task<RoleWithoutRights> CreateRoleWithoutRightsAsync(string connectionString, string hint, CancellationToken cancellationToken = default)
+    {
+        var name = $"vk_{hint}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        await ExecuteAsync($"CREATE ROLE {name} LOGIN", cancellationToken);
+        return new RoleWithoutRights(this, name, new NpgsqlConnectionStringBuilder(connectionString) { Username = name }.ConnectionString);
+    }
+
     /// <summary>Runs one statement as the server's superuser (roles, databases: what a test sets up around the registry).</summary>
     public async Task ExecuteAsync(string sql, CancellationToken cancellationToken = default)
     {

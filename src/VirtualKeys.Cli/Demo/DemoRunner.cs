@@ -9,9 +9,9 @@ using Microsoft.Extensions.Logging;
 using Prometheus;
 using VirtualKeys.Cli.Commands;
 using VirtualKeys.Cli.Kubernetes;
-using VirtualKeys.Cli.Local;
 using VirtualKeys.Cli.Running;
 using VirtualKeys.LocalCluster;
+using VirtualKeys.LocalPostgres;
 using VirtualKeys.MockProvider;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Hosting;
@@ -151,10 +151,19 @@ internal sealed class DemoRunner : IAsyncDisposable
 
         return await _progress.StepAsync("Starting a throwaway PostgreSQL", async () =>
         {
-            var postgres = await ThrowawayPostgres.StartAsync(null, cancellationToken);
+            PostgresCluster postgres;
+            try
+            {
+                postgres = await PostgresCluster.StartNewAsync(directoryPrefix: "vk-demo-pg-", cancellationToken: cancellationToken);
+            }
+            catch (PostgresBinariesNotFoundException ex)
+            {
+                throw new CliException($"{ex.Message}, or pass --postgres with a connection string to a server you own", ex);
+            }
+
             Track("PostgreSQL", postgres.DisposeAsync);
-            _progress.Detail($"listening on 127.0.0.1:{postgres.Port}, data in {postgres.Directory}");
-            return postgres.ConnectionString;
+            _progress.Detail($"listening on {postgres.Host}:{postgres.Port}, data in {postgres.RootDirectory}");
+            return postgres.GetConnectionString();
         }, cancellationToken);
     }
 

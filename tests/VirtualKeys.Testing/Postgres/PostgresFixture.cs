@@ -55,7 +55,15 @@ public sealed class PostgresFixture : IAsyncLifetime
         }
         else
         {
-            Cluster = await PostgresCluster.StartNewAsync(cancellationToken: TestContext.Current.CancellationToken);
+            try
+            {
+                Cluster = await PostgresCluster.StartNewAsync(cancellationToken: TestContext.Current.CancellationToken);
+            }
+            catch (PostgresBinariesNotFoundException ex)
+            {
+                throw new InvalidOperationException($"{ex.Message}, or set {ServerVariable} to a server you own", ex);
+            }
+
             _adminConnectionString = Cluster.GetConnectionString();
         }
 

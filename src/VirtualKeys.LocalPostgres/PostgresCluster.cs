@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
-namespace VirtualKeys.Testing.Postgres;
+namespace VirtualKeys.LocalPostgres;
 
 /// <summary>
 /// A throwaway PostgreSQL 15 cluster in a temp directory, listening on 127.0.0.1 on a free port,
-/// with trust authentication for the <c>postgres</c> superuser and fsync off.
+/// with trust authentication for the <c>postgres</c> superuser and fsync off. <c>vk demo</c>, the
+/// tests and the benchmarks start one each; disposing it kills the server and deletes the directory.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -14,20 +17,19 @@ namespace VirtualKeys.Testing.Postgres;
 /// as a crash would) and <see cref="StartAsync"/> it again on the same data directory and port.
 /// </para>
 /// <para>
-/// PostgreSQL refuses to run as root, so when the test process is root every PostgreSQL command runs
+/// PostgreSQL refuses to run as root, so when this process is root every PostgreSQL command runs
 /// as the <c>postgres</c> user through <c>runuser</c> and the temp directory belongs to that user.
 /// A watchdog shell, fed by a pipe from this process, kills the cluster and removes the directory
-/// when the pipe closes, which also happens when the test process dies without disposing anything.
+/// when the pipe closes, which also happens when this process dies without disposing anything.
 /// </para>
 /// </remarks>
 public sealed class PostgresCluster : IAsyncDisposable
 {
-    private const string ServiceUser = "postgres";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
     private readonly string _binDirectory;
     private readonly Process _watchdog;
-    private bool _disposed;
+    private int _disposed;
 
     private PostgresCluster(string rootDirectory, int port, string binDirectory, Process watchdog)
     {
@@ -45,7 +47,7 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     public int Port { get; }
 
-    public string Username => ServiceUser;
+    public string Username => ServiceUserProcess.ServiceUser;
 
     /// <summary>The temp directory that holds the data directory and the server log; removed on dispose.</summary>
     public string RootDirectory { get; }
@@ -57,20 +59,34 @@ public sealed class PostgresCluster : IAsyncDisposable
     public bool IsRunning { get; private set; }
 
     /// <summary>Creates a cluster with <c>initdb</c> and starts it.</summary>
-    public static async Task<PostgresCluster> StartNewAsync(string? binDirectory = null, CancellationToken cancellationToken = default)
+    /// <param name="binDirectory">Where <c>initdb</c> and <c>pg_ctl</c> are; <see cref="DefaultBinDirectory"/> when null.</param>
+    /// <param name="directoryPrefix">The start of the temp directory's name, so a reader of <c>/tmp</c> sees who made it.</param>
+    /// <param name="cancellationToken">Stops the start; the cluster made so far is removed.</param>
+    /// <exception cref="PostgresBinariesNotFoundException">The binaries are not in <paramref name="binDirectory"/>.</exception>
+    /// <exception cref="InvalidOperationException">initdb or the server failed; the message shows the end of the server log.</exception>
+    /// <exception cref="TimeoutException">A PostgreSQL command did not finish in time.</exception>
+    public static async Task<PostgresCluster> StartNewAsync(
+        string? binDirectory = null,
+        string directoryPrefix = "vk-pg-",
+        CancellationToken cancellationToken = default)
     {
         binDirectory ??= DefaultBinDirectory;
-        if (!File.Exists(Path.Combine(binDirectory, "initdb")))
+        if (!File.Exists(Path.Combine(binDirectory, "initdb")) || !File.Exists(Path.Combine(binDirectory, "pg_ctl")))
         {
-            throw new InvalidOperationException(
-                $"PostgreSQL binaries not found in {binDirectory}: install postgresql-15, set VK_POSTGRES_BIN, or set VK_TEST_POSTGRES to a server you own.");
+            throw new PostgresBinariesNotFoundException(binDirectory);
         }
 
-        var root = await CreateRootDirectoryAsync(cancellationToken);
-        var watchdog = StartWatchdog(root);
-        var cluster = new PostgresCluster(root, LoopbackPorts.Free(), binDirectory, watchdog);
+        var root = CreateRootDirectory(directoryPrefix);
+
+        // From here on the watchdog owns the directory: whatever fails below, it is removed.
+        var cluster = new PostgresCluster(root, FreeLoopbackPort(), binDirectory, StartWatchdog(root));
         try
         {
+            if (ServiceUserProcess.RunsAsRoot)
+            {
+                await ServiceUserProcess.RunAsync("chown", [ServiceUserProcess.ServiceUser + ":", root], CommandTimeout, cancellationToken, asServiceUser: false);
+            }
+
             await cluster.InitializeDataDirectoryAsync(cancellationToken);
             await cluster.StartAsync(cancellationToken);
             return cluster;
@@ -85,11 +101,11 @@ public sealed class PostgresCluster : IAsyncDisposable
     public string GetConnectionString(string database = "postgres") =>
         string.Create(
             CultureInfo.InvariantCulture,
-            $"Host={Host};Port={Port};Username={ServiceUser};Database={database};Timeout=15;Command Timeout=60");
+            $"Host={Host};Port={Port};Username={Username};Database={database};Timeout=15;Command Timeout=60");
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (IsRunning)
         {
             return;
@@ -97,15 +113,17 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         try
         {
-            await RunAsync(
+            await ServiceUserProcess.RunAsync(
                 Tool("pg_ctl"),
                 ["-D", DataDirectory, "-l", LogFile, "-w", "-t", "60", "-s", "start"],
+                CommandTimeout,
                 cancellationToken);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
         {
-            var log = File.Exists(LogFile) ? string.Join(Environment.NewLine, File.ReadLines(LogFile).TakeLast(15)) : "(no log)";
-            throw new InvalidOperationException($"PostgreSQL on port {Port} did not start; the end of {LogFile}:{Environment.NewLine}{log}", ex);
+            // The log goes with the directory on dispose: its end is quoted here, on one line.
+            var log = File.Exists(LogFile) ? string.Join(" | ", File.ReadLines(LogFile).TakeLast(10)) : "no log";
+            throw new InvalidOperationException($"PostgreSQL did not start on {Host}:{Port}: {ex.Message} (the end of its log: {log})", ex);
         }
 
         IsRunning = true;
@@ -119,7 +137,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             return;
         }
 
-        await RunAsync(Tool("pg_ctl"), ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "-s", "stop"], cancellationToken);
+        await ServiceUserProcess.RunAsync(Tool("pg_ctl"), ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "-s", "stop"], CommandTimeout, cancellationToken);
         IsRunning = false;
     }
 
@@ -158,6 +176,11 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         IsRunning = false;
+        if (!Directory.Exists(DataDirectory))
+        {
+            // initdb never got that far: there is no server and no lock file.
+            return;
+        }
 
         // A postmaster left as an unreaped zombie still answers kill(pid, 0), and PostgreSQL would take
         // its lock files for a live server's and refuse to start.
@@ -174,12 +197,11 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        _disposed = true;
         try
         {
             // Everything is thrown away, so there is nothing to checkpoint: a kill is the quickest stop.
@@ -190,27 +212,34 @@ public sealed class PostgresCluster : IAsyncDisposable
             // Closing the pipe lets the watchdog remove the directory; it is the same path as a crash of this process.
             _watchdog.StandardInput.Close();
             using var timeout = new CancellationTokenSource(CommandTimeout);
-            await _watchdog.WaitForExitAsync(timeout.Token);
+            try
+            {
+                await _watchdog.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _watchdog.Kill(entireProcessTree: true);
+            }
+
             _watchdog.Dispose();
         }
     }
-
-    private static bool RunsAsRoot => Environment.IsPrivilegedProcess;
 
     private string Tool(string name) => Path.Combine(_binDirectory, name);
 
     private async Task InitializeDataDirectoryAsync(CancellationToken cancellationToken)
     {
-        await RunAsync(
+        await ServiceUserProcess.RunAsync(
             Tool("initdb"),
-            ["-D", DataDirectory, "-U", ServiceUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+            ["-D", DataDirectory, "-U", Username, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+            CommandTimeout,
             cancellationToken);
 
-        // fsync off: a test never survives an OS crash anyway. synchronous_commit stays on, so a
+        // fsync off: nobody keeps this cluster past an OS crash. synchronous_commit stays on, so a
         // commit is in the WAL before it returns and survives KillAsync, as in production.
         var settings = new StringBuilder()
             .AppendLine()
-            .AppendLine("# VirtualKeys.Testing: a throwaway cluster, speed over durability against OS crashes")
+            .AppendLine("# VirtualKeys.LocalPostgres: a throwaway cluster, speed over durability against OS crashes")
             .AppendLine("listen_addresses = '127.0.0.1'")
             .AppendLine(CultureInfo.InvariantCulture, $"port = {Port}")
             .AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{RootDirectory}'")
@@ -274,18 +303,13 @@ public sealed class PostgresCluster : IAsyncDisposable
         return [.. found.OrderBy(pid => pid == postmaster ? 0 : 1)];
     }
 
-    private static async Task<string> CreateRootDirectoryAsync(CancellationToken cancellationToken)
+    private static string CreateRootDirectory(string prefix)
     {
-        var root = Path.Combine(Path.GetTempPath(), "vk-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        var root = Path.Combine(Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(root);
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
-        if (RunsAsRoot)
-        {
-            await RunAsync("chown", [ServiceUser + ":", root], cancellationToken, runAsServiceUser: false);
         }
 
         return root;
@@ -318,64 +342,21 @@ public sealed class PostgresCluster : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        return Process.Start(start) ?? throw new InvalidOperationException("Could not start the PostgreSQL cleanup watchdog.");
-    }
-
-    private static Task<int> RunAsync(string file, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
-        RunAsync(file, arguments, cancellationToken, runAsServiceUser: true);
-
-    private static async Task<int> RunAsync(
-        string file,
-        IReadOnlyList<string> arguments,
-        CancellationToken cancellationToken,
-        bool runAsServiceUser,
-        bool allowFailure = false)
-    {
-        var start = new ProcessStartInfo
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (runAsServiceUser && RunsAsRoot)
-        {
-            start.FileName = "runuser";
-            foreach (var argument in new[] { "-u", ServiceUser, "--", file })
-            {
-                start.ArgumentList.Add(argument);
-            }
-        }
-        else
-        {
-            start.FileName = file;
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(CommandTimeout);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            return Process.Start(start) ?? throw new InvalidOperationException("the PostgreSQL clean-up watchdog did not start");
         }
-        catch (OperationCanceledException)
+        catch
         {
-            process.Kill(entireProcessTree: true);
+            Directory.Delete(root, recursive: true);
             throw;
         }
+    }
 
-        if (process.ExitCode != 0 && !allowFailure)
-        {
-            throw new InvalidOperationException(
-                $"{Path.GetFileName(file)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {(await error).Trim()} {(await output).Trim()}");
-        }
-
-        return process.ExitCode;
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace VirtualKeys.Cli.Local;
+namespace VirtualKeys.LocalPostgres;
 
 /// <summary>
 /// Runs a program to completion with a time limit, as the <c>postgres</c> user when this process is

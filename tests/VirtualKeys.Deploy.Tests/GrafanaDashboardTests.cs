@@ -1,14 +1,12 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using VirtualKeys.Deploy.Tests.Support;
-using VirtualKeys.Testing.Metrics;
 using YamlDotNet.RepresentationModel;
 
 namespace VirtualKeys.Deploy.Tests;
 
 /// <summary>The chart's Grafana dashboard: shipped when asked for, and every query one Prometheus accepts over series the project serves.</summary>
-public partial class GrafanaDashboardTests
+public class GrafanaDashboardTests
 {
     [Fact]
     public async Task The_dashboard_ships_only_when_enabled_in_a_ConfigMap_the_Grafana_sidecar_loads()
@@ -25,7 +23,7 @@ public partial class GrafanaDashboardTests
     }
 
     [Fact]
-    public async Task Every_query_parses_reads_documented_metrics_and_uses_the_chosen_data_source()
+    public async Task Every_query_parses_reads_documented_metrics_and_labels_and_uses_the_chosen_data_source()
     {
         var configMap = await RenderDashboardConfigMapAsync();
         using var dashboard = JsonDocument.Parse(((YamlScalarNode)configMap.Path("data", "virtual-key-operator.json")!).Value!);
@@ -33,16 +31,26 @@ public partial class GrafanaDashboardTests
             .Where(panel => panel.TryGetProperty("targets", out _))
             .SelectMany(panel => panel.GetProperty("targets").EnumerateArray().Select(target => (Panel: panel.GetProperty("title").GetString()!, Target: target)))
             .ToList();
-        var documented = MetricFamilies.Documented("vk_");
+        var documented = QueryLabels.Documented();
 
         Assert.True(targets.Count >= 15, $"only {targets.Count} queries");
         foreach (var (panel, target) in targets)
         {
             Assert.Equal("${datasource}", target.GetProperty("datasource").GetProperty("uid").GetString());
-            var read = MetricNames().Matches(target.GetProperty("expr").GetString()!).Select(m => m.Groups[1].Value).ToArray();
-            Assert.True(read.Length > 0, $"{panel}: reads no vk_ metric");
-            Assert.All(read, name => Assert.True(documented.Contains(name), $"{panel}: {name} is not a metric the operator or sidecar serves (docs/operations.md)"));
+            var expr = target.GetProperty("expr").GetString()!;
+            var read = QueryLabels.MetricsRead(expr);
+            Assert.True(read.Count > 0, $"{panel}: reads no vk_ metric");
+            Assert.All(read, name => Assert.True(documented.ContainsKey(name), $"{panel}: {name} is not a metric the operator or sidecar serves (docs/operations.md)"));
+            var legend = target.TryGetProperty("legendFormat", out var format) ? format.GetString() ?? "" : "";
+            var unknown = QueryLabels.Unknown(expr, documented, QueryLabels.InTemplate(legend));
+            Assert.True(unknown.Count == 0, $"{panel}: no series it reads has the label(s) {string.Join(", ", unknown)}");
         }
+
+        // The namespace variable lists the values of a label its metric has.
+        var variable = dashboard.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray()
+            .Single(v => v.GetProperty("name").GetString() == "namespace").GetProperty("definition").GetString()!;
+        var (metric, label) = (variable.Split('(', ',')[1].Trim(), variable.Split(',', ')')[1].Trim());
+        Assert.Contains(label, QueryLabels.Available(metric, documented));
 
         // Grafana's own variables replaced by what they stand for, every query becomes a recording
         // rule that promtool checks as Prometheus would parse it.
@@ -65,9 +73,4 @@ public partial class GrafanaDashboardTests
         var objects = await HelmChart.RenderAsync("vko", "-n", "platform", "-f", HelmChart.AllOptions);
         return Assert.Single(objects, o => o.Kind() == "ConfigMap");
     }
-
-    // A metric name as a query reads it; a histogram's _bucket series are its family's (the dashboard
-    // reads no _sum or _count, so a name with those is a typo here).
-    [GeneratedRegex(@"\b(vk_[a-z0-9_]+?)(?:_bucket)?\b")]
-    private static partial Regex MetricNames();
 }

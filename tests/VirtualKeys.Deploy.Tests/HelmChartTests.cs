@@ -1,6 +1,5 @@
 using VirtualKeys.Deploy.Tests.Support;
 using VirtualKeys.Testing;
-using VirtualKeys.Testing.Metrics;
 using VirtualKeys.Testing.Processes;
 using YamlDotNet.RepresentationModel;
 
@@ -89,18 +88,24 @@ public class HelmChartTests
 
     // An alert on a series nobody serves never fires: every metric the rules read is one the operator or
     // the sidecar serves, as docs/operations.md lists them (the operator's and sidecar's tests hold that
-    // list to their scrapes).
+    // list to their scrapes), and every label they group by, match on or print is one those series have.
     [Fact]
-    public async Task Every_metric_the_alerts_read_is_a_documented_one()
+    public async Task Every_metric_and_label_the_alerts_use_is_a_documented_one()
     {
         var objects = await HelmChart.RenderAsync("vko", "-n", "platform", "-f", AllOptions);
         var rule = objects.Single(o => o.Kind() == "PrometheusRule");
-        var expressions = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
-            .Children.OfType<YamlMappingNode>().Select(r => r.Scalar("expr")).ToArray();
-        var read = expressions.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, "vk_[a-z0-9_]+").Select(m => m.Value)).ToHashSet();
+        var alerts = ((YamlSequenceNode)((YamlMappingNode)((YamlSequenceNode)rule.Path("spec", "groups")!).Children[0])["rules"])
+            .Children.OfType<YamlMappingNode>().ToArray();
+        var documented = QueryLabels.Documented();
+        var read = alerts.SelectMany(a => QueryLabels.MetricsRead(a.Scalar("expr"))).ToHashSet();
 
         Assert.NotEmpty(read);
-        Assert.Subset(MetricFamilies.Documented("vk_").ToHashSet(), read);
+        Assert.Subset(documented.Keys.ToHashSet(), read);
+        Assert.All(alerts, alert =>
+        {
+            var unknown = QueryLabels.Unknown(alert.Scalar("expr"), documented, QueryLabels.InTemplate(((YamlMappingNode)alert["annotations"]).Scalar("summary")));
+            Assert.True(unknown.Count == 0, $"{alert.Scalar("alert")}: no series it reads has the label(s) {string.Join(", ", unknown)}");
+        });
     }
 
     [Fact]

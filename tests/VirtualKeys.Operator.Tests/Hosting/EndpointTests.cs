@@ -32,6 +32,14 @@ public sealed class EndpointTests(PostgresFixture postgres)
         var served = MetricFamilies.InScrape(metrics, "vk_");
         var documented = MetricFamilies.Documented("vk_").Where(name => !name.StartsWith("vk_sidecar_", StringComparison.Ordinal));
         Assert.Equal(documented.Order(StringComparer.Ordinal), served.Order(StringComparer.Ordinal));
+
+        // ... and each family's samples carry exactly the labels listed for it there.
+        var labels = MetricFamilies.LabelsInScrape(metrics, "vk_");
+        var documentedLabels = MetricFamilies.DocumentedLabels("vk_");
+        Assert.Contains("vk_leader_election_is_leader", labels.Keys);
+        Assert.All(labels, family => Assert.True(
+            documentedLabels[family.Key].SetEquals(family.Value),
+            $"{family.Key} carries {{{string.Join(',', family.Value.Order())}}}, docs/operations.md lists {{{string.Join(',', documentedLabels[family.Key].Order())}}}"));
     }
 
     [Fact]

@@ -86,6 +86,40 @@ public sealed class ObservabilityTests
         Assert.Equal(documented.Order(StringComparer.Ordinal), served.Order(StringComparer.Ordinal));
     }
 
+    // Alerts and dashboards group by label names: each family's samples carry exactly the labels
+    // docs/operations.md lists for it (key included while per-key labels are on, as by default).
+    [Fact]
+    public async Task Every_sidecar_series_carries_the_labels_documented_for_its_metric()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync("shop", customize: e => e.With(defaultModel: "gpt-4o", limits: new KeyLimits(RequestsPerMinute: 1)));
+        using (var served = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone()))
+        using (var limited = await sidecar.ProxyAsync("/v1/chat/completions", token, (JsonObject)Chat.DeepClone()))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        }
+
+        var (_, other) = await sidecar.AddKeyAsync("lab");
+        using (var unpriced = await sidecar.ResolveAsync(other, "made-up-model-12345"))
+        {
+            Assert.Equal(HttpStatusCode.OK, unpriced.StatusCode);
+        }
+
+        await sidecar.WaitForUsageAsync(r => r.Count > 0);
+
+        var labels = MetricFamilies.LabelsInScrape(await sidecar.MetricsAsync(), "vk_sidecar_");
+        var documented = MetricFamilies.DocumentedLabels("vk_sidecar_");
+
+        Assert.Superset(
+            new HashSet<string>(["vk_sidecar_requests_total", "vk_sidecar_tokens_total", "vk_sidecar_cost_usd_total", "vk_sidecar_rejections_total",
+                "vk_sidecar_upstream_duration_seconds", "vk_sidecar_resolve_duration_seconds", "vk_sidecar_unpriced_model_requests_total", "vk_sidecar_degraded"]),
+            labels.Keys.ToHashSet());
+        Assert.All(labels, family => Assert.True(
+            documented[family.Key].SetEquals(family.Value),
+            $"{family.Key} carries {{{string.Join(',', family.Value.Order())}}}, docs/operations.md lists {{{string.Join(',', documented[family.Key].Order())}}}"));
+    }
+
     [Fact]
     public async Task Metrics_include_the_process_cpu_memory_and_collections()
     {
@@ -127,6 +161,7 @@ public sealed class ObservabilityTests
 
         Assert.Contains("vk_sidecar_requests_total{model=\"gpt-4o\",outcome=\"success\"} 1", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("team-a/quiet", metrics, StringComparison.Ordinal);
+        Assert.All(MetricFamilies.LabelsInScrape(metrics, "vk_sidecar_"), family => Assert.DoesNotContain("key", family.Value));
     }
 
     [Fact]

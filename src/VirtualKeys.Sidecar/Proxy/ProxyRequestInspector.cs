@@ -53,7 +53,10 @@ internal static class ProxyRequestInspector
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
-                    model = reader.GetString();
+                    if (!TryGetText(ref reader, out model))
+                    {
+                        return new ProxyRequestInfo { Error = "'model' is not valid text: it holds bytes that are not UTF-8, or a lone surrogate escape." };
+                    }
                 }
                 else if (reader.TokenType != JsonTokenType.Null)
                 {
@@ -134,6 +137,22 @@ internal static class ProxyRequestInspector
             NullStreamOptionsEnd = nullStreamOptionsEnd,
             MaxOutputTokens = maxTokens,
         };
+    }
+
+    // The reader checks a string's bytes only when it is read as text: invalid UTF-8, or an escaped
+    // lone surrogate, throws InvalidOperationException there, not JsonException.
+    private static bool TryGetText(ref Utf8JsonReader reader, out string? text)
+    {
+        try
+        {
+            text = reader.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
     }
 
     private static bool Once(ref Seen seen, Seen field)

@@ -41,6 +41,11 @@ internal static class HostileRequestCorpus
         Api("json-null", "the literal null", 400, Resolve, "null");
         Api("json-empty", "an empty body", 400, Usage, "");
         Api("json-chat-truncated", "a chat body cut off", 400, Chat, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi", bearer: Valid);
+        Add("chat-model-invalid-utf8", "a chat model with bytes that are not UTF-8", 400, ExpectedAnswer.JsonError,
+            keys => Whole(RawHttp.Request("POST", Chat, Json, [.. "{\"model\":\""u8, 0xFF, 0xFE, .. "\"}"u8], Auth(keys.Valid))));
+        Add("messages-model-invalid-utf8", "an Anthropic model with bytes that are not UTF-8", 400, ExpectedAnswer.JsonError,
+            keys => Whole(RawHttp.Request("POST", Messages, Json, [.. "{\"model\":\"claude-"u8, 0xC3, .. "\",\"max_tokens\":5}"u8], Auth(keys.Valid))));
+        Api("chat-model-lone-surrogate", "a chat model holding an escaped lone surrogate", 400, Chat, "{\"model\": \"gpt-4o\\ud800\"}", bearer: Valid);
 
         // Wrong types and values.
         Api("type-token-number", "virtualKey as a number", 400, Resolve, "{\"virtualKey\": 12345}");

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -34,6 +35,10 @@ public static class SidecarApp
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+
+            // Proxied answers carry the provider's headers as the upstream client read them (one
+            // character per byte): written back the same way, not refused as non-ASCII (which was a 500).
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
             kestrel.Listen(IPAddress.Parse(options.ListenAddress), options.Port, listen => listen.UseJsonRejectionBodies());
             if (options.MetricsPort is { } metricsPort)

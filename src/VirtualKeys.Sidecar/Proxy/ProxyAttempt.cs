@@ -184,7 +184,15 @@ internal sealed class ProxyAttempt
                     continue;
                 }
 
-                into[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues([.. values]);
+                try
+                {
+                    into[name] = values.Count == 1 ? new StringValues(values.ToString()) : new StringValues([.. values]);
+                }
+                catch (InvalidOperationException)
+                {
+                    // A value Kestrel will not write even as Latin-1 (a control character): the answer
+                    // goes on without that header rather than failing as a whole.
+                }
             }
         }
     }

@@ -29,6 +29,10 @@ internal sealed class UpstreamClient : IDisposable
                 // Kestrel reads header values as UTF-8; forwarded the same way, a client's non-ASCII
                 // header reaches the provider as it was sent instead of failing every attempt.
                 RequestHeaderEncodingSelector = static (_, _) => Encoding.UTF8,
+
+                // A provider's header bytes, one character each, which Kestrel writes back byte for byte
+                // (SidecarApp): a header that is not ASCII passes through as the provider sent it.
+                ResponseHeaderEncodingSelector = static (_, _) => Encoding.Latin1,
             },
             disposeHandler: true);
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VirtualKeys.MockProvider;
@@ -159,6 +160,37 @@ public sealed class ProxyTests
 
         await ErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, "no_compatible_provider");
         Assert.Empty(sidecar.Upstream.Requests);
+    }
+
+    // A provider may send a header value that is not ASCII (here "café" in UTF-8). It passes through
+    // byte for byte, and the answer with it: Kestrel refused such a value, which made the answer a 500.
+    [Fact]
+    public async Task A_provider_header_that_is_not_ascii_passes_through_byte_for_byte_with_the_answer()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var answer = """{"id":"c1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"""u8.ToArray();
+        byte[] note = [.. "caf"u8, 0xC3, 0xA9];
+        var upstream = Task.Run(async () =>
+        {
+            using var connection = await listener.AcceptTcpClientAsync(TestSidecar.Cancel);
+            var stream = connection.GetStream();
+            await ReadRequestAsync(stream);
+            byte[] head = [.. "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-note: "u8, .. note, .. Encoding.ASCII.GetBytes($"\r\nContent-Length: {answer.Length}\r\nConnection: close\r\n\r\n")];
+            await stream.WriteAsync(head, TestSidecar.Cancel);
+            await stream.WriteAsync(answer, TestSidecar.Cancel);
+        }, TestSidecar.Cancel);
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/v1")]);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+        await upstream;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(answer, await response.Content.ReadAsByteArrayAsync(TestSidecar.Cancel));
+        Assert.Equal(note, Encoding.Latin1.GetBytes(Assert.Single(response.Headers.NonValidated["x-note"])));
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((5, 7), (record.InputTokens, record.OutputTokens));
     }
 
     [Fact]
@@ -523,5 +555,30 @@ public sealed class ProxyTests
         Assert.Equal("José Müller", Assert.Single(sidecar.Upstream.Requests).Header("x-user-name"));
         var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
         Assert.Equal(UsageOutcome.Success, record.Outcome);
+    }
+
+    /// <summary>Reads one HTTP/1.1 request with a Content-Length body off the stream.</summary>
+    private static async Task ReadRequestAsync(Stream stream)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        int headEnd;
+        while ((headEnd = IndexOfHeadEnd(received)) < 0)
+        {
+            var read = await stream.ReadAsync(buffer, TestSidecar.Cancel);
+            Assert.True(read > 0, "the sidecar closed the connection before its request head");
+            received.AddRange(buffer.AsSpan(0, read));
+        }
+
+        var head = Encoding.ASCII.GetString([.. received[..headEnd]]);
+        var length = int.Parse(head.Split("\r\n").Single(line => line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        for (var body = received.Count - headEnd - 4; body < length;)
+        {
+            var read = await stream.ReadAsync(buffer, TestSidecar.Cancel);
+            Assert.True(read > 0, "the sidecar closed the connection before its request body");
+            body += read;
+        }
+
+        static int IndexOfHeadEnd(List<byte> bytes) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes).IndexOf("\r\n\r\n"u8);
     }
 }

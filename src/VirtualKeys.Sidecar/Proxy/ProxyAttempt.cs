@@ -64,6 +64,11 @@ internal sealed class ProxyAttempt
     /// <summary>A forwarded response was relayed to its end.</summary>
     public bool Completed { get; private set; }
 
+    /// <summary>The whole request body was written to the provider's connection: from then on the provider may charge for it.</summary>
+    public bool RequestSent => _content?.Sent ?? false;
+
+    private SentContent? _content;
+
     public async Task SendAsync(HttpContext context, ServingProvider provider, Uri target, ArraySegment<byte> payload)
     {
         Result = AttemptResult.NoResponse;
@@ -73,6 +78,7 @@ internal sealed class ProxyAttempt
         Completed = false;
 
         using var request = CreateRequest(context.Request.Headers, provider, target, payload);
+        _content = (SentContent)request.Content!;
 
         // One source for the client going away and for the provider's silence; the timer restarts
         // before each read of the body.
@@ -127,7 +133,7 @@ internal sealed class ProxyAttempt
 
     private static HttpRequestMessage CreateRequest(IHeaderDictionary headers, ServingProvider provider, Uri target, ArraySegment<byte> payload)
     {
-        var content = new ByteArrayContent(payload.Array!, payload.Offset, payload.Count);
+        var content = new SentContent(payload.Array!, payload.Offset, payload.Count);
         var request = new HttpRequestMessage(HttpMethod.Post, target)
         {
             // HTTP/2 where TLS negotiates it, HTTP/1.1 otherwise (and always for plain http).
@@ -252,6 +258,32 @@ internal sealed class ProxyAttempt
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The request body, remembering whether it was written out whole.</summary>
+    private sealed class SentContent(byte[] content, int offset, int count) : ByteArrayContent(content, offset, count)
+    {
+        private volatile bool _sent;
+
+        public bool Sent => _sent;
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await base.SerializeToStreamAsync(stream, context, cancellationToken);
+            _sent = true;
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await base.SerializeToStreamAsync(stream, context);
+            _sent = true;
+        }
+
+        protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            base.SerializeToStream(stream, context, cancellationToken);
+            _sent = true;
         }
     }
 }

@@ -205,7 +205,7 @@ internal sealed partial class ProxyHandler
         {
             if (decision.TryClaim())
             {
-                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, Stopwatch.GetElapsedTime(started)));
+                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, attempt.RequestSent, Stopwatch.GetElapsedTime(started)));
             }
         }
     }
@@ -238,9 +238,11 @@ internal sealed partial class ProxyHandler
     /// provider's report where it has one and at least the input estimate and the output relayed so far
     /// (about four bytes a token, at most the reserved output): a stream cut short is charged by the
     /// provider all the same, and its early counts (Anthropic's message_start says one output token) are
-    /// not its final ones.
+    /// not its final ones. A client that goes away before a byte reached it, once the provider had the
+    /// whole request, is charged the input estimate: the provider goes on with a request it received.
     /// </summary>
-    private static UsageRecorder.Completion Completion(Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, TimeSpan elapsed)
+    private static UsageRecorder.Completion Completion(
+        Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, bool requestSent, TimeSpan elapsed)
     {
         var latency = elapsed.TotalMilliseconds;
         if (scanner.SawUsage && outcome == UsageOutcome.Success)
@@ -255,6 +257,11 @@ internal sealed partial class ProxyHandler
             var input = scanner.InputTokens ?? decision.EstimatedInputTokens;
             var output = Math.Max(scanner.OutputTokens ?? 0, relayed);
             return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true);
+        }
+
+        if (outcome == UsageOutcome.Cancelled && requestSent)
+        {
+            return new UsageRecorder.Completion(decision.EstimatedInputTokens, 0, outcome, detail, provider, latency, Estimated: true);
         }
 
         return new UsageRecorder.Completion(0, 0, outcome, detail, provider, latency);

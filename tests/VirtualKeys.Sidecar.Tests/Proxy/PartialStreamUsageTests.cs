@@ -78,4 +78,39 @@ public sealed class PartialStreamUsageTests
         Assert.True(record.InputTokens > 0);
         Assert.True(record.CostUsd > 0m);
     }
+
+    // The provider had the whole request when the client gave up waiting: it goes on and charges for
+    // it, so the request is not metered as free (before: 0 tokens, $0, not marked as estimated).
+    [Fact]
+    public async Task A_client_that_gives_up_before_the_first_byte_is_charged_the_input_estimate()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.DelayNext(1, TimeSpan.FromSeconds(5));
+        var body = Chat();
+        body.Remove("stream");
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(TestSidecar.Cancel);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = TestSidecar.Json(body) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        var sent = sidecar.Client.SendAsync(request, giveUp.Token);
+        using (var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20)))
+        {
+            while (sidecar.Upstream.Requests.Count == 0)
+            {
+                await Task.Delay(10, bounded.Token);
+            }
+        }
+
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.Cancelled, record.Outcome);
+        Assert.True(record.Estimated);
+        Assert.Equal((body.ToJsonString().Length + 3) / 4, record.InputTokens);
+        Assert.Equal(0, record.OutputTokens);
+        Assert.True(record.CostUsd > 0m);
+        Assert.Contains("vk_sidecar_usage_estimated_total 1", await sidecar.MetricsAsync(), StringComparison.Ordinal);
+    }
 }

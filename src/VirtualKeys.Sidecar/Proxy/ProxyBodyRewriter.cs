@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace VirtualKeys.Sidecar.Proxy;
 
 /// <summary>
-/// Splices the effective model (and, when asked, <c>stream_options</c>) into the client's JSON by
+/// Splices the effective model (and, when asked, <c>stream_options.include_usage</c>) into the client's JSON by
 /// byte offsets: the rest of the body is copied untouched, never re-serialized.
 /// </summary>
 internal static class ProxyBodyRewriter
@@ -14,6 +14,8 @@ internal static class ProxyBodyRewriter
     private static ReadOnlySpan<byte> StreamUsageProperty => "\"stream_options\":{\"include_usage\":true}"u8;
 
     private static ReadOnlySpan<byte> StreamUsageValue => "{\"include_usage\":true}"u8;
+
+    private static ReadOnlySpan<byte> IncludeUsageProperty => "\"include_usage\":true"u8;
 
     /// <summary>Null when the body can go as it is; otherwise a pooled array the caller returns.</summary>
     public static byte[]? Rewrite(ReadOnlySpan<byte> body, in ProxyRequestInfo info, string model, bool addStreamUsage, out int length)
@@ -30,9 +32,10 @@ internal static class ProxyBodyRewriter
         var written = 0;
 
         // Properties the body lacks go first; values it has (a model, a null stream_options) are
-        // replaced where they stand, so that no property ever appears twice.
+        // replaced where they stand, and an options object gets include_usage inside its brace, so
+        // that no property ever appears twice.
         var modelInPlace = replaceModel && info.ModelStart >= 0;
-        var streamUsageInPlace = addStreamUsage && info.NullStreamOptionsEnd > info.NullStreamOptionsStart;
+        var streamUsageInPlace = addStreamUsage && (info.StreamOptionsIsObject || info.StreamOptionsEnd > info.StreamOptionsStart);
         Append(body[..info.ObjectStart]);
         var inserted = false;
         if (replaceModel && !modelInPlace)
@@ -58,9 +61,9 @@ internal static class ProxyBodyRewriter
             Append(","u8);
         }
 
-        // At most two values replaced in place, copied in the order they appear.
+        // At most two edits inside the body, copied in the order they appear.
         var position = info.ObjectStart;
-        var modelFirst = !streamUsageInPlace || (modelInPlace && info.ModelStart < info.NullStreamOptionsStart);
+        var modelFirst = !streamUsageInPlace || (modelInPlace && info.ModelStart < info.StreamOptionsStart);
         for (var pass = 0; pass < 2; pass++)
         {
             var isModel = (pass == 0) == modelFirst;
@@ -72,9 +75,21 @@ internal static class ProxyBodyRewriter
             }
             else if (!isModel && streamUsageInPlace)
             {
-                Append(body[position..info.NullStreamOptionsStart]);
-                Append(StreamUsageValue);
-                position = info.NullStreamOptionsEnd;
+                Append(body[position..info.StreamOptionsStart]);
+                if (info.StreamOptionsIsObject)
+                {
+                    Append(IncludeUsageProperty);
+                    if (info.StreamOptionsHasProperties)
+                    {
+                        Append(","u8);
+                    }
+                }
+                else
+                {
+                    Append(StreamUsageValue);
+                }
+
+                position = info.StreamOptionsEnd;
             }
         }
 

@@ -110,7 +110,7 @@ internal sealed partial class ProxyHandler
             byte[]? rewritten = null;
             try
             {
-                var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && !info.HasStreamOptions;
+                var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && info.CanAddStreamUsage;
                 rewritten = ProxyBodyRewriter.Rewrite(body.Span, info, decision.Model, addStreamUsage, out var length);
                 var payload = rewritten is null ? body.Memory : rewritten.AsMemory(0, length);
                 await ForwardAsync(context, route, decision, payload, anthropic);

@@ -19,12 +19,24 @@ internal readonly record struct ProxyRequestInfo
 
     public bool Stream { get; init; }
 
-    public bool HasStreamOptions { get; init; }
+    /// <summary>
+    /// The client left <c>include_usage</c> open: no <c>stream_options</c>, <c>null</c>, or an object
+    /// without it. An object that sets it (either way), or a value that is no object, is left as sent.
+    /// </summary>
+    public bool CanAddStreamUsage { get; init; }
 
-    /// <summary>Byte range of a <c>"stream_options": null</c> value, to be replaced rather than repeated; empty otherwise.</summary>
-    public int NullStreamOptionsStart { get; init; }
+    /// <summary>
+    /// Where <c>include_usage</c> goes when the property is there: the byte range of a <c>null</c>
+    /// value, to be replaced, or the empty range just inside an object's brace; both 0 when absent.
+    /// </summary>
+    public int StreamOptionsStart { get; init; }
 
-    public int NullStreamOptionsEnd { get; init; }
+    public int StreamOptionsEnd { get; init; }
+
+    /// <summary><c>stream_options</c> is an object; <see cref="StreamOptionsHasProperties"/> says whether it is empty.</summary>
+    public bool StreamOptionsIsObject { get; init; }
+
+    public bool StreamOptionsHasProperties { get; init; }
 
     public long? MaxOutputTokens { get; init; }
 }

@@ -35,8 +35,9 @@ internal static class ProxyRequestInspector
         string? model = null;
         int modelStart = -1, modelEnd = -1;
         var stream = false;
-        var hasStreamOptions = false;
-        int nullStreamOptionsStart = 0, nullStreamOptionsEnd = 0;
+        var canAddStreamUsage = true;
+        int streamOptionsStart = 0, streamOptionsEnd = 0;
+        bool streamOptionsIsObject = false, streamOptionsHasProperties = false;
         long? maxTokens = null;
         var seen = Seen.None;
 
@@ -89,14 +90,28 @@ internal static class ProxyRequestInspector
                 }
 
                 reader.Read();
-                hasStreamOptions = reader.TokenType != JsonTokenType.Null;
-                if (!hasStreamOptions)
+                if (reader.TokenType == JsonTokenType.Null)
                 {
-                    nullStreamOptionsStart = (int)reader.TokenStartIndex;
-                    nullStreamOptionsEnd = (int)reader.BytesConsumed;
+                    streamOptionsStart = (int)reader.TokenStartIndex;
+                    streamOptionsEnd = (int)reader.BytesConsumed;
                 }
-
-                reader.Skip();
+                else if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    streamOptionsIsObject = true;
+                    streamOptionsStart = streamOptionsEnd = (int)reader.BytesConsumed;
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        streamOptionsHasProperties = true;
+                        canAddStreamUsage &= !reader.ValueTextEquals("include_usage"u8);
+                        reader.Read();
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    canAddStreamUsage = false;
+                    reader.Skip();
+                }
             }
             else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
             {
@@ -132,9 +147,11 @@ internal static class ProxyRequestInspector
             ModelStart = modelStart,
             ModelEnd = modelEnd,
             Stream = stream,
-            HasStreamOptions = hasStreamOptions,
-            NullStreamOptionsStart = nullStreamOptionsStart,
-            NullStreamOptionsEnd = nullStreamOptionsEnd,
+            CanAddStreamUsage = canAddStreamUsage,
+            StreamOptionsStart = streamOptionsStart,
+            StreamOptionsEnd = streamOptionsEnd,
+            StreamOptionsIsObject = streamOptionsIsObject,
+            StreamOptionsHasProperties = streamOptionsHasProperties,
             MaxOutputTokens = maxTokens,
         };
     }

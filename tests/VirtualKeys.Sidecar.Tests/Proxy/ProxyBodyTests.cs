@@ -18,6 +18,9 @@ public sealed class ProxyBodyTests
     [InlineData("{\"stream_options\": null ,\"stream\":true,\"model\":\"fast\"}", "gpt-4o", true, "{\"stream_options\": {\"include_usage\":true} ,\"stream\":true,\"model\":\"gpt-4o\"}")]
     [InlineData("{\"stream\":true,\"stream_options\":null}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}")]
     [InlineData("{\"model\":\"gpt-4o\",\"stream_options\":null,\"stream\":true}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream_options\":{\"include_usage\":true},\"stream\":true}")]
+    [InlineData("{\"stream\":true,\"stream_options\":{\"include_obfuscation\":false}}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_obfuscation\":false}}")]
+    [InlineData("{\"stream_options\": { } ,\"model\":\"fast\",\"stream\":true}", "gpt-4o", true, "{\"stream_options\": {\"include_usage\":true } ,\"model\":\"gpt-4o\",\"stream\":true}")]
+    [InlineData("{\"model\":\"fast\",\"stream_options\":{\"x\":{\"include_usage\":false}},\"stream\":true}", "gpt-4o", true, "{\"model\":\"gpt-4o\",\"stream_options\":{\"include_usage\":true,\"x\":{\"include_usage\":false}},\"stream\":true}")]
     public void The_body_is_rewritten_in_place(string body, string model, bool streamUsage, string expected)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
@@ -40,15 +43,17 @@ public sealed class ProxyBodyTests
     }
 
     [Theory]
-    [InlineData("{\"model\":\"a\",\"stream\":true,\"max_completion_tokens\":300,\"stream_options\":{\"include_usage\":false}}", "a", true, 300L, true)]
-    [InlineData("{\"max_tokens\":10,\"nested\":{\"model\":\"ignored\",\"max_tokens\":99999}}", null, false, 10L, false)]
-    [InlineData("{\"model\":\"a\",\"stream\":false,\"stream_options\":null}", "a", false, null, false)]
-    public void The_inspector_reads_only_top_level_fields(string body, string? model, bool stream, long? maxTokens, bool streamOptions)
+    [InlineData("{\"model\":\"a\",\"stream\":true,\"max_completion_tokens\":300,\"stream_options\":{\"include_usage\":false}}", "a", true, 300L, false)]
+    [InlineData("{\"max_tokens\":10,\"nested\":{\"model\":\"ignored\",\"max_tokens\":99999}}", null, false, 10L, true)]
+    [InlineData("{\"model\":\"a\",\"stream\":false,\"stream_options\":null}", "a", false, null, true)]
+    [InlineData("{\"stream\":true,\"stream_options\":{\"include_obfuscation\":false,\"x\":[1,{\"include_usage\":true}]}}", null, true, null, true)]
+    [InlineData("{\"stream\":true,\"stream_options\":\"usage please\"}", null, true, null, false)]
+    public void The_inspector_reads_only_top_level_fields(string body, string? model, bool stream, long? maxTokens, bool canAddStreamUsage)
     {
         var info = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(body));
 
         Assert.Null(info.Error);
-        Assert.Equal((model, stream, maxTokens, streamOptions), (info.Model, info.Stream, info.MaxOutputTokens, info.HasStreamOptions));
+        Assert.Equal((model, stream, maxTokens, canAddStreamUsage), (info.Model, info.Stream, info.MaxOutputTokens, info.CanAddStreamUsage));
     }
 
     [Theory]

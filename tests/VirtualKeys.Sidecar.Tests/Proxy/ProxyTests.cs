@@ -266,6 +266,28 @@ public sealed class ProxyTests
         Assert.False(record.Estimated);
     }
 
+    // Options a client sets for itself (here OpenAI's include_obfuscation) keep theirs, and gain
+    // include_usage, so the stream is still metered from the provider's own counts.
+    [Fact]
+    public async Task Stream_options_without_include_usage_gain_it_and_the_stream_is_metered_from_the_provider()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        var body = Chat("gpt-4o", stream: true);
+        body["stream_options"] = new JsonObject { ["include_obfuscation"] = false };
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, body);
+        var rest = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var options = JsonNode.Parse(Assert.Single(sidecar.Upstream.Requests).Body)!["stream_options"]!;
+        Assert.Equal("""{"include_usage":true,"include_obfuscation":false}""", options.ToJsonString());
+        var usage = JsonDocument.Parse(rest.Split('\n').Single(l => l.Contains("\"usage\":{", StringComparison.Ordinal))["data: ".Length..]).RootElement.GetProperty("usage");
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((usage.GetProperty("prompt_tokens").GetInt64(), usage.GetProperty("completion_tokens").GetInt64()), (record.InputTokens, record.OutputTokens));
+        Assert.False(record.Estimated);
+    }
+
     [Fact]
     public async Task An_Anthropic_stream_is_metered_from_message_start_and_message_delta()
     {

@@ -286,7 +286,17 @@ public sealed class MockLlmProvider : IAsyncDisposable
                 return;
             }
 
-            var operation = deployment is not null ? azureOperation : path;
+            if (deployment is not null && azureOperation == "/responses")
+            {
+                // As Azure: the Responses API is not served per deployment, only by the v1 API.
+                await MockResponses.ErrorAsync(context, 404, "Resource not found: Azure serves the Responses API at /openai/v1/responses.", anthropic);
+                return;
+            }
+
+            // Azure's v1 API (/openai/v1/...) takes the deployment in the body's model, like OpenAI.
+            var operation = deployment is not null ? azureOperation
+                : path.StartsWith("/openai/v1/", StringComparison.Ordinal) ? path["/openai".Length..]
+                : path;
             var call = Call(json, model, operation);
             switch (operation)
             {

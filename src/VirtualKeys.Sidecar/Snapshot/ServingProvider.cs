@@ -22,6 +22,7 @@ internal sealed class ServingProvider
     private readonly ConcurrentDictionary<string, ProviderInfo>? _azureInfos;
     private readonly ConcurrentDictionary<(int Route, string Model), Uri>? _azureUris;
     private readonly ProviderInfo? _info;
+    private Uri? _azureResponsesUri;
 
     private ServingProvider(ProviderEntry entry, string baseUrl, SnapshotInterner? interner)
     {
@@ -153,6 +154,13 @@ internal sealed class ServingProvider
         if (_azureUris is null)
         {
             return _routeUris[route.Index] ?? throw new InvalidOperationException($"{TypeName} does not serve {route.Path}.");
+        }
+
+        if (route == ProxyRoute.Responses)
+        {
+            // Azure serves the Responses API only through its v1 API, not per deployment: the
+            // deployment goes in the body's model, which the proxy has set already.
+            return _azureResponsesUri ??= new Uri($"{BaseUrl}/openai/v1/responses");
         }
 
         if (_azureUris.TryGetValue((route.Index, model), out var uri))

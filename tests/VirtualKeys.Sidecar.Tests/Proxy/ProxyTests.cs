@@ -209,6 +209,25 @@ public sealed class ProxyTests
         Assert.Null(sent.Header("Authorization"));
     }
 
+    // Azure serves the Responses API at /openai/v1/responses (its v1 API), not per deployment and not
+    // with the deployments' api-version: the deployment is the body's model.
+    [Fact]
+    public async Task Azure_gets_the_responses_api_at_its_v1_url_with_the_deployment_as_the_model()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Of(ProviderType.AzureOpenAI, sidecar.Upstream.RootUrl, "azure-real-key", "azure", apiVersion: "2024-10-21")]);
+
+        using var response = await sidecar.ProxyAsync("/v1/responses", token, new JsonObject { ["model"] = "gpt-4o", ["input"] = "say hello" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("/openai/v1/responses", sent.Path);
+        Assert.Equal("", sent.Query);
+        Assert.Equal("gpt-4o", JsonNode.Parse(sent.Body)!["model"]!.GetValue<string>());
+        Assert.Equal("azure-real-key", sent.Header("api-key"));
+        Assert.True(Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0)).OutputTokens > 0);
+    }
+
     [Theory]
     [InlineData(ProviderType.Gemini, "x-goog-api-key", "gemini-real-key")]
     [InlineData(ProviderType.OpenAICompatible, "Authorization", "Bearer gemini-real-key")]

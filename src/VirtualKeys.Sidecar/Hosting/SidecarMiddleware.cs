@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Sidecar.Errors;
 using VirtualKeys.Sidecar.Observability;
+using VirtualKeys.Sidecar.Proxy;
 using VirtualKeys.Sidecar.Serialization;
 
 namespace VirtualKeys.Sidecar.Hosting;
@@ -45,7 +46,7 @@ internal sealed partial class SidecarMiddleware
         else if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
         {
             _metrics.Rejected(null, Refusals.ForbiddenRemoteCaller.Code);
-            await JsonResponses.WriteErrorAsync(context, Refusals.ForbiddenRemoteCaller);
+            await JsonResponses.WriteErrorAsync(context, Refusals.ForbiddenRemoteCaller, AnthropicShaped(context));
             return;
         }
 
@@ -68,7 +69,7 @@ internal sealed partial class SidecarMiddleware
                 ? Refusals.TooLarge(context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? _options.MaxRequestBodyBytes)
                 : Refusals.StatusOnly(ex.StatusCode);
             context.Response.Clear();
-            await JsonResponses.WriteErrorAsync(context, refusal);
+            await JsonResponses.WriteErrorAsync(context, refusal, AnthropicShaped(context));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -78,7 +79,7 @@ internal sealed partial class SidecarMiddleware
         {
             Log.Unhandled(_logger, context.Request.Method, context.Request.Path.Value ?? "", ex.GetType().Name);
             context.Response.Clear();
-            await JsonResponses.WriteErrorAsync(context, Refusals.Internal);
+            await JsonResponses.WriteErrorAsync(context, Refusals.Internal, AnthropicShaped(context));
         }
     }
 
@@ -91,8 +92,12 @@ internal sealed partial class SidecarMiddleware
             StatusCodes.Status405MethodNotAllowed => Refusals.MethodNotAllowed(context.Request.Method),
             _ => Refusals.StatusOnly(status),
         };
-        return JsonResponses.WriteErrorAsync(context, refusal);
+        return JsonResponses.WriteErrorAsync(context, refusal, AnthropicShaped(context));
     }
+
+    // Errors on the Anthropic route carry Anthropic's top-level "type": "error" wherever they are made.
+    private static bool AnthropicShaped(HttpContext context) =>
+        context.Request.Path.Equals(ProxyRoute.AnthropicMessages.Path, StringComparison.Ordinal);
 
     private static bool IsMetricsPortPath(PathString path) =>
         path.Equals("/metrics", StringComparison.Ordinal)

@@ -59,4 +59,40 @@ public sealed class LoopbackGuardTests
         Assert.Contains("internal_error", text, StringComparison.Ordinal);
         Assert.DoesNotContain("sk-should-not-leak", text, StringComparison.Ordinal);
     }
+
+    // Errors the pipeline makes itself (an unexpected failure, Kestrel's refusal of a body, an unknown
+    // method) carry Anthropic's top-level "type": "error" on the Anthropic route, as the proxy's own do.
+    [Theory]
+    [InlineData("/v1/messages", "failure", 500, true)]
+    [InlineData("/v1/messages", "too_large", 413, true)]
+    [InlineData("/v1/messages", "method", 405, true)]
+    [InlineData("/v1/chat/completions", "failure", 500, false)]
+    [InlineData("/v1/chat/completions", "too_large", 413, false)]
+    public async Task Pipeline_errors_on_the_anthropic_route_have_the_anthropic_shape(string path, string failure, int status, bool anthropic)
+    {
+        var options = new SidecarOptions();
+        RequestDelegate next = failure switch
+        {
+            "failure" => _ => throw new InvalidOperationException("unexpected"),
+            "too_large" => _ => throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge),
+            _ => context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                return Task.CompletedTask;
+            },
+        };
+        var middleware = new SidecarMiddleware(next, options, new SidecarMetrics(options), NullLogger<SidecarMiddleware>.Instance);
+        var context = new DefaultHttpContext();
+        context.Request.Path = path;
+        context.Response.Body = new MemoryStream();
+
+        await middleware.InvokeAsync(context);
+        await context.Response.CompleteAsync();
+
+        Assert.Equal(status, context.Response.StatusCode);
+        context.Response.Body.Position = 0;
+        var body = JsonDocument.Parse(context.Response.Body).RootElement;
+        Assert.True(body.TryGetProperty("error", out _));
+        Assert.Equal(anthropic ? "error" : null, body.TryGetProperty("type", out var type) ? type.GetString() : null);
+    }
 }

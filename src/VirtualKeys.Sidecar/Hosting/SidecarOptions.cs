@@ -48,7 +48,7 @@ public sealed class SidecarOptions
     /// How many keys get series of their own while <see cref="PerKeyMetricLabels"/> is on; the keys
     /// first seen get them, every later one counts under <c>key="(other)"</c>. A cardinality limit,
     /// as OpenTelemetry SDKs have one: each key adds about four series to every scrape of every
-    /// replica, and each costs the sidecar about half a kilobyte.
+    /// replica, and each costs the sidecar about 2 KiB (27 MiB resident with 10,000 keys, measured in 929d083).
     /// </summary>
     public int PerKeyMetricKeyLimit { get; set; } = 2000;
 

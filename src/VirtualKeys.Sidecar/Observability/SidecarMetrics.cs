@@ -112,7 +112,7 @@ internal sealed class SidecarMetrics
 
     /// <summary>
     /// A model the key's configuration names, else the pricing table's name for it (a client's
-    /// "gpt-4o-anything" counts as "gpt-4o"), else "other": never free text from a request, which
+    /// "gpt-4o-2024-08-06" counts as "gpt-4o"), else "other": never free text from a request, which
     /// would grow the series without bound and show whatever a client wrote on /metrics.
     /// </summary>
     public static string ModelLabel(ServingKey key, string model, string? pricedAs) =>

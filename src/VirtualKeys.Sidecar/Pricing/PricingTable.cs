@@ -53,12 +53,15 @@ public sealed class PricingTable
     }
 
     /// <summary>
-    /// Exact match first, then the longest known prefix ending at a '-' (so "claude-sonnet-4-20250514"
-    /// is priced as "claude-sonnet-4"). Allocation-free.
+    /// Exact match first; failing that, a snapshot suffix (see <see cref="SnapshotSuffixLength"/>) is taken
+    /// off the end and the rest looked up, repeatedly, so "claude-sonnet-4-20250514" is priced as
+    /// "claude-sonnet-4" and "gpt-4o-2024-08-06" as "gpt-4o". Nothing else is taken off: "o1-pro",
+    /// "gpt-4o-audio-preview" or "gpt-4o-anything" are other models, priced only when listed themselves,
+    /// else at <see cref="UnknownModelPrice"/>. Allocation-free.
     /// </summary>
     public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price) => TryFind(model, out price, out _);
 
-    /// <param name="entry">The table's name for the price found (the model, or the prefix that priced it).</param>
+    /// <param name="entry">The table's name for the price found (the model, or the undated model that priced its snapshot).</param>
     public bool TryFind(ReadOnlySpan<char> model, out ModelPrice price, [NotNullWhen(true)] out string? entry)
     {
         var candidate = model;
@@ -69,17 +72,98 @@ public sealed class PricingTable
                 return true;
             }
 
-            var dash = candidate.LastIndexOf('-');
-            if (dash <= 0)
+            var suffix = SnapshotSuffixLength(candidate);
+            if (suffix == 0)
             {
                 price = UnknownModelPrice;
                 entry = null;
                 return false;
             }
 
-            candidate = candidate[..dash];
+            candidate = candidate[..^suffix];
         }
     }
+
+    /// <summary>
+    /// The length of the suffix at the end of <paramref name="model"/> (its leading '-' included) that names
+    /// a snapshot or version alias of the model before it, or 0. Providers' dated and versioned ids:
+    /// <list type="bullet">
+    /// <item><c>-YYYY-MM-DD</c> (OpenAI: gpt-4o-2024-08-06), <c>-YYYYMMDD</c> (Anthropic: claude-sonnet-4-20250514),
+    /// <c>-MMDD</c> (OpenAI: gpt-3.5-turbo-0125); years 20xx, months 01-12, days 01-31;</item>
+    /// <item><c>-latest</c> (claude-3-5-haiku-latest);</item>
+    /// <item><c>-0NN</c>, three digits starting with 0 (Gemini's stable versions: gemini-2.0-flash-001);</item>
+    /// <item><c>-preview-</c> or <c>-exp-</c> followed by a date without a year or with the year last:
+    /// <c>MM-DD</c>, <c>MMDD</c> or <c>MM-YYYY</c> (Gemini: gemini-2.5-pro-preview-06-05, gemini-2.5-flash-preview-09-2025).</item>
+    /// </list>
+    /// A bare "-preview" or "-exp" is not one (o1-preview, gpt-4o-audio-preview are models of their own), nor is
+    /// "-preview-" before a date with its year first (o1-preview-2024-09-12 is a snapshot of o1-preview).
+    /// </summary>
+    private static int SnapshotSuffixLength(ReadOnlySpan<char> model)
+    {
+        if (!TrySplitLast(model, out var rest, out var last))
+        {
+            return 0;
+        }
+
+        if (last.SequenceEqual("latest") || IsVersion(last) || IsYearMonthDay(last))
+        {
+            return model.Length - rest.Length;
+        }
+
+        if (IsDay(last) && TrySplitLast(rest, out var beforeMonth, out var month) && IsMonth(month))
+        {
+            return TrySplitLast(beforeMonth, out var beforeYear, out var year) && IsYear(year)
+                ? model.Length - beforeYear.Length
+                : MarkedDateLength(model, beforeMonth);
+        }
+
+        if (IsYear(last) && TrySplitLast(rest, out beforeMonth, out month) && IsMonth(month))
+        {
+            return MarkedDateLength(model, beforeMonth);
+        }
+
+        if (IsMonthDay(last))
+        {
+            var marked = MarkedDateLength(model, rest);
+            return marked > 0 ? marked : model.Length - rest.Length;
+        }
+
+        return 0;
+    }
+
+    // The suffix from a "-preview" or "-exp" that ends beforeDate to the end of the model, or 0 without one.
+    private static int MarkedDateLength(ReadOnlySpan<char> model, ReadOnlySpan<char> beforeDate) =>
+        TrySplitLast(beforeDate, out var rest, out var marker) && marker is "preview" or "exp" ? model.Length - rest.Length : 0;
+
+    // Splits at the last '-', when there is a non-empty part before it.
+    private static bool TrySplitLast(ReadOnlySpan<char> text, out ReadOnlySpan<char> before, out ReadOnlySpan<char> last)
+    {
+        var dash = text.LastIndexOf('-');
+        if (dash <= 0)
+        {
+            before = last = default;
+            return false;
+        }
+
+        before = text[..dash];
+        last = text[(dash + 1)..];
+        return true;
+    }
+
+    private static bool IsVersion(ReadOnlySpan<char> s) => s.Length == 3 && s[0] == '0' && char.IsAsciiDigit(s[1]) && char.IsAsciiDigit(s[2]);
+
+    private static bool IsYearMonthDay(ReadOnlySpan<char> s) => s.Length == 8 && IsYear(s[..4]) && IsMonthDay(s[4..]);
+
+    private static bool IsMonthDay(ReadOnlySpan<char> s) => s.Length == 4 && IsMonth(s[..2]) && IsDay(s[2..]);
+
+    private static bool IsYear(ReadOnlySpan<char> s) => s.Length == 4 && s[0] == '2' && s[1] == '0' && char.IsAsciiDigit(s[2]) && char.IsAsciiDigit(s[3]);
+
+    private static bool IsMonth(ReadOnlySpan<char> s) => TwoDigits(s) is >= 1 and <= 12;
+
+    private static bool IsDay(ReadOnlySpan<char> s) => TwoDigits(s) is >= 1 and <= 31;
+
+    private static int TwoDigits(ReadOnlySpan<char> s) =>
+        s.Length == 2 && char.IsAsciiDigit(s[0]) && char.IsAsciiDigit(s[1]) ? ((s[0] - '0') * 10) + (s[1] - '0') : -1;
 
     public ModelPrice Find(string model, out bool known)
     {

@@ -57,7 +57,9 @@ public sealed class ObservabilityTests
     {
         await using var sidecar = await TestSidecar.StartAsync();
         var (_, token) = await sidecar.AddKeyAsync();
-        foreach (var made in new[] { "gpt-4o-madeupQ1x", "gpt-4o-madeupQ2y" })
+
+        // Dated snapshots are priced, and labelled, as their model; any other tail is another model.
+        foreach (var made in new[] { "gpt-4o-2031-01-01", "gpt-4o-20320202", "gpt-4o-madeupQ1x", "gpt-4o-madeupQ2y" })
         {
             using var resolve = await sidecar.ResolveAsync(token, made);
             Assert.Equal(HttpStatusCode.OK, resolve.StatusCode);
@@ -69,7 +71,10 @@ public sealed class ObservabilityTests
         var metrics = await sidecar.MetricsAsync();
 
         Assert.DoesNotContain("madeup", metrics, StringComparison.Ordinal);
-        Assert.Contains("model=\"gpt-4o\"", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("gpt-4o-20", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_requests_total{key=\"team-a/app\",model=\"gpt-4o\",outcome=\"success\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_requests_total{key=\"team-a/app\",model=\"other\",outcome=\"success\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("vk_sidecar_unpriced_model_requests_total{model=\"other\"} 2", metrics, StringComparison.Ordinal);
     }
 
     // docs/operations.md is where an operator of the sidecar looks a series up: every family the sidecar

@@ -75,11 +75,7 @@ public sealed class LoopbackGuardTests
         {
             "failure" => _ => throw new InvalidOperationException("unexpected"),
             "too_large" => _ => throw new BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge),
-            _ => context =>
-            {
-                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-                return Task.CompletedTask;
-            },
+            _ => MethodNotAllowed,
         };
         var middleware = new SidecarMiddleware(next, options, new SidecarMetrics(options), NullLogger<SidecarMiddleware>.Instance);
         var context = new DefaultHttpContext();
@@ -94,5 +90,11 @@ public sealed class LoopbackGuardTests
         var body = JsonDocument.Parse(context.Response.Body).RootElement;
         Assert.True(body.TryGetProperty("error", out _));
         Assert.Equal(anthropic ? "error" : null, body.TryGetProperty("type", out var type) ? type.GetString() : null);
+    }
+
+    private static Task MethodNotAllowed(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+        return Task.CompletedTask;
     }
 }

@@ -4,6 +4,7 @@ using VirtualKeys.MockProvider;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Registry.Usage;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Registry;
@@ -118,6 +119,22 @@ internal sealed class RegistrySidecar : IAsyncDisposable
 
             response.Dispose();
             await Task.Delay(TimeSpan.FromMilliseconds(50), Cancel);
+        }
+    }
+
+    /// <summary>The key's usage totals in the registry once <paramref name="condition"/> holds, or as they are after 15 s.</summary>
+    public async Task<UsageTotals> WaitForUsageAsync(string keyId, Func<UsageTotals, bool> condition)
+    {
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var totals = await Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, DateTimeOffset.UtcNow, Cancel);
+            if (condition(totals) || DateTimeOffset.UtcNow >= deadline)
+            {
+                return totals;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), Cancel);
         }
     }
 

@@ -101,7 +101,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
             Cancel);
         Assert.True(reported.IsSuccessStatusCode, $"POST /v1/usage answered {(int)reported.StatusCode}");
 
-        var totals = await WaitForUsageAsync(keyId, t => t.Requests >= 1);
+        var totals = await Sidecar.WaitForUsageAsync(keyId, t => t.Requests >= 1);
         Assert.Equal(1, totals.Requests);
         Assert.Equal(120, totals.InputTokens);
         Assert.Equal(30, totals.OutputTokens);
@@ -124,7 +124,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
             Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         }
 
-        var totals = await WaitForUsageAsync(keyId, t => t.Rejections.Values.Sum() >= Refused);
+        var totals = await Sidecar.WaitForUsageAsync(keyId, t => t.Rejections.Values.Sum() >= Refused);
         Assert.Equal(Refused, totals.Rejections.GetValueOrDefault("rpm"));
     }
 
@@ -258,20 +258,5 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
             connection);
         command.Parameters.AddWithValue("keyId", keyId);
         Assert.Equal(1, await command.ExecuteNonQueryAsync(Cancel));
-    }
-
-    private async Task<UsageTotals> WaitForUsageAsync(string keyId, Func<UsageTotals, bool> condition)
-    {
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            var totals = await Sidecar.Registry.GetUsageAsync(keyId, BudgetPeriodKind.Total, DateTimeOffset.UtcNow, Cancel);
-            if (condition(totals) || DateTimeOffset.UtcNow >= deadline)
-            {
-                return totals;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), Cancel);
-        }
     }
 }

@@ -28,6 +28,13 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// </remarks>
 internal sealed partial class ProxyHandler
 {
+    /// <summary>
+    /// The input estimate for one base64 image or file in a request: Anthropic counts an image as about
+    /// width × height / 750 tokens and scales larger ones down to about 1,600; OpenAI's high-detail
+    /// images cost up to about 1,100. Usage settles at what the provider reports.
+    /// </summary>
+    private const long TokensPerEmbeddedFile = 1_600;
+
     private readonly KeyResolver _resolver;
     private readonly UsageRecorder _recorder;
     private readonly UpstreamClient _upstream;
@@ -96,8 +103,9 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
-            // Rough input estimate for admission: about four bytes of JSON per token.
-            var estimatedInput = (body.Length + 3) / 4;
+            // Rough input estimate for admission: about four bytes of JSON per token, and a fixed
+            // count for each base64 file, which providers price by its pixels, not its bytes.
+            var estimatedInput = ((body.Length - info.EmbeddedBytes + 3) / 4) + (info.EmbeddedItems * TokensPerEmbeddedFile);
             var maxOutput = route.ProducesOutput ? info.MaxOutputTokens ?? _options.DefaultMaxOutputTokens : 0;
             var resolved = await _resolver.ResolveAsync(
                 PresentedKey(context.Request.Headers), info.Model, estimatedInput, maxOutput, route.Family, route.Path, context.RequestAborted);

@@ -39,4 +39,9 @@ internal readonly record struct ProxyRequestInfo
     public bool StreamOptionsHasProperties { get; init; }
 
     public long? MaxOutputTokens { get; init; }
+
+    /// <summary>Bytes of base64 files (images, documents) inside the body, and how many there are.</summary>
+    public long EmbeddedBytes { get; init; }
+
+    public int EmbeddedItems { get; init; }
 }

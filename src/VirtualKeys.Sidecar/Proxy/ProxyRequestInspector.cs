@@ -10,6 +10,12 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// </summary>
 internal static class ProxyRequestInspector
 {
+    /// <summary>Base64 strings shorter than this are counted as text: a file of under 1 KiB is no image worth a guess.</summary>
+    public const int MinEmbeddedBytes = 1024;
+
+    private static readonly System.Buffers.SearchValues<byte> Base64Bytes =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\\"u8);
+
     public static ProxyRequestInfo Inspect(ReadOnlySpan<byte> json)
     {
         try
@@ -39,6 +45,8 @@ internal static class ProxyRequestInspector
         int streamOptionsStart = 0, streamOptionsEnd = 0;
         bool streamOptionsIsObject = false, streamOptionsHasProperties = false;
         long? maxTokens = null;
+        long embeddedBytes = 0;
+        var embeddedItems = 0;
         var seen = Seen.None;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -130,7 +138,7 @@ internal static class ProxyRequestInspector
             else
             {
                 reader.Read();
-                reader.Skip();
+                SkipCountingEmbedded(ref reader, ref embeddedBytes, ref embeddedItems);
             }
         }
 
@@ -153,7 +161,51 @@ internal static class ProxyRequestInspector
             StreamOptionsIsObject = streamOptionsIsObject,
             StreamOptionsHasProperties = streamOptionsHasProperties,
             MaxOutputTokens = maxTokens,
+            EmbeddedBytes = embeddedBytes,
+            EmbeddedItems = embeddedItems,
         };
+    }
+
+    /// <summary>
+    /// Skips the value the reader is on, counting the strings in it that carry a file rather than text:
+    /// base64 of at least <see cref="MinEmbeddedBytes"/> bytes, bare (Anthropic's <c>"data"</c>) or as a
+    /// data URL (OpenAI's <c>image_url</c>). Four bytes of such a string are not a token: a provider
+    /// counts an image by its size in pixels.
+    /// </summary>
+    private static void SkipCountingEmbedded(ref Utf8JsonReader reader, ref long bytes, ref int items)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        {
+            CountEmbedded(ref reader, ref bytes, ref items);
+            return;
+        }
+
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            CountEmbedded(ref reader, ref bytes, ref items);
+        }
+    }
+
+    private static void CountEmbedded(ref Utf8JsonReader reader, ref long bytes, ref int items)
+    {
+        if (reader.TokenType == JsonTokenType.String && !reader.HasValueSequence && reader.ValueSpan.Length >= MinEmbeddedBytes && IsEmbeddedFile(reader.ValueSpan))
+        {
+            bytes += reader.ValueSpan.Length;
+            items++;
+        }
+    }
+
+    // "data:<type>;base64,<base64>" or plain base64 (JSON may escape its '/' as "\/").
+    private static bool IsEmbeddedFile(ReadOnlySpan<byte> raw)
+    {
+        if (raw.StartsWith("data:"u8))
+        {
+            var comma = raw[..Math.Min(raw.Length, 256)].IndexOf((byte)',');
+            return comma > 0 && raw[..comma].EndsWith(";base64"u8);
+        }
+
+        return raw.IndexOfAnyExcept(Base64Bytes) < 0;
     }
 
     // The reader checks a string's bytes only when it is read as text: invalid UTF-8, or an escaped

@@ -56,6 +56,28 @@ public sealed class ProxyBodyTests
         Assert.Equal((model, stream, maxTokens, canAddStreamUsage), (info.Model, info.Stream, info.MaxOutputTokens, info.CanAddStreamUsage));
     }
 
+    [Fact]
+    public void Base64_files_are_counted_apart_from_text_wherever_they_are()
+    {
+        var image = Convert.ToBase64String(new byte[3000]);
+        var escaped = image.Replace("/", "\\/", StringComparison.Ordinal);
+        var words = string.Join(' ', Enumerable.Repeat("lorem", 500));
+        var openAI = $$$"""{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,{{{image}}}"}}]}]}""";
+        var anthropic = $$$"""{"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"{{{image}}}"}},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"{{{escaped}}}"}}]}],"max_tokens":5}""";
+        var text = $$$"""{"messages":[{"role":"user","content":"{{{words}}}"}],"short":"{{{image[..100]}}}"}""";
+
+        var fromOpenAI = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(openAI));
+        var fromAnthropic = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(anthropic));
+        var fromText = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(text));
+
+        Assert.Equal((1, "data:image/png;base64,".Length + image.Length), (fromOpenAI.EmbeddedItems, (int)fromOpenAI.EmbeddedBytes));
+        Assert.Equal("gpt-4o", fromOpenAI.Model);
+        Assert.Equal(2, fromAnthropic.EmbeddedItems);
+        Assert.True(fromAnthropic.EmbeddedBytes >= 2 * image.Length);
+        Assert.Equal(5, fromAnthropic.MaxOutputTokens);
+        Assert.Equal((0, 0L), (fromText.EmbeddedItems, fromText.EmbeddedBytes));
+    }
+
     [Theory]
     [InlineData("{\"model\":\"a\",\"model\":\"b\"}")]
     [InlineData("{\"model\":1}")]

@@ -307,6 +307,32 @@ public sealed class ProxyTests
         Assert.False(record.Estimated);
     }
 
+    // A 200 KB image is about 50,000 tokens at four bytes a token, which a 20,000 TPM key could never
+    // admit; providers count it by its pixels (at most about 1,600 tokens), and so does the estimate.
+    [Fact]
+    public async Task A_request_with_a_large_image_is_estimated_by_the_image_not_by_its_base64_bytes()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "gpt-4o", limits: new KeyLimits(TokensPerMinute: 20_000)));
+        var image = "data:image/png;base64," + Convert.ToBase64String(new byte[150_000]);
+        var body = new JsonObject
+        {
+            ["max_tokens"] = 100,
+            ["messages"] = new JsonArray(new JsonObject
+            {
+                ["role"] = "user",
+                ["content"] = new JsonArray(
+                    new JsonObject { ["type"] = "text", ["text"] = "what is in this picture?" },
+                    new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = image } }),
+            }),
+        };
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(sidecar.Upstream.Requests);
+    }
+
     [Fact]
     public async Task An_Anthropic_stream_is_metered_from_message_start_and_message_delta()
     {

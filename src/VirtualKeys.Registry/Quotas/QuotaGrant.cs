@@ -20,6 +20,13 @@ public readonly record struct QuotaGrant(
     public long? TokensLeft { get; init; }
 
     /// <summary>
+    /// Of the <see cref="QuotaBudgetAsk.Held"/> the replica said it holds, what is still leased to it
+    /// (migration 0012): all of it, unless its lease was reclaimed while it was taken for dead (then
+    /// none). The replica drops the rest. Null when no budget was asked.
+    /// </summary>
+    public decimal? BudgetKeptUsd { get; init; }
+
+    /// <summary>
     /// The grant refreshed this replica's presence (migration 0005). False when the presence had
     /// lapsed or the replica never heartbeated: only a heartbeat brings it back.
     /// </summary>

@@ -101,12 +101,15 @@ public sealed class QuotaLedger
                 // so two batches never wait for each other's rows in opposite orders. Its spend read
                 // can be long (a key that just gained its budget reads all of its usage, migration
                 // 0011), and going first it holds none of the key's window rows while it reads.
+                // The lease is recorded for this replica (migration 0012), so that what it has not
+                // spent goes back to the pool if it lapses; a grant the pool cannot fill takes back
+                // the leases of replicas that lapsed.
                 if (request.Budget is { } budget)
                 {
                     statements.Add(new GrantStatement(
-                        "g.given, g.remaining",
-                        2,
-                        "vk.quota_grant_budget($1, $2, $3, $4, $5, $6) AS g",
+                        "g.given, g.remaining, g.kept",
+                        3,
+                        "vk.quota_grant_budget_lease($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS g",
                         [
                             Text(request.KeyId),
                             Text(PeriodText(budget.Period)),
@@ -114,6 +117,10 @@ public sealed class QuotaLedger
                             Numeric(Math.Max(0m, budget.Cap)),
                             Numeric(Math.Max(0m, budget.Want)),
                             Numeric(Math.Max(0m, budget.Charge)),
+                            Text(request.ReplicaId),
+                            Time(request.Now),
+                            Time(request.Now - replicaTtl),
+                            NullableNumeric(budget.Held is { } held ? Math.Max(0m, held) : null),
                         ]));
                 }
 
@@ -169,13 +176,14 @@ public sealed class QuotaLedger
                 long grantedRequests = 0, grantedTokens = 0;
                 long? requestsLeft = null, tokensLeft = null;
                 decimal grantedUsd = 0m;
-                decimal? remainingUsd = null;
+                decimal? remainingUsd = null, keptUsd = null;
                 var grantedSlots = 0;
                 if (request.Budget is not null)
                 {
                     await NextAsync();
                     grantedUsd = reader.GetDecimal(0);
                     remainingUsd = reader.GetDecimal(1);
+                    keptUsd = reader.GetDecimal(2);
                 }
 
                 if (request.Requests is not null)
@@ -202,6 +210,7 @@ public sealed class QuotaLedger
                 {
                     RequestsLeft = requestsLeft,
                     TokensLeft = tokensLeft,
+                    BudgetKeptUsd = keptUsd,
                     Present = present,
                     LiveReplicas = liveReplicas,
                 };
@@ -226,11 +235,14 @@ public sealed class QuotaLedger
                 await using var batch = new NpgsqlBatch(connection);
                 if (leftover.BudgetPeriodStart is { } start && leftover.BudgetUsd > 0)
                 {
-                    var command = new NpgsqlBatchCommand("SELECT vk.quota_return_budget($1, $2, $3, $4)");
+                    // Never more than the ledger counts as leased to this replica (migration 0012).
+                    var command = new NpgsqlBatchCommand("SELECT vk.quota_return_budget_lease($1, $2, $3, $4, $5, $6)");
                     command.Parameters.Add(Text(leftover.KeyId));
                     command.Parameters.Add(Text(PeriodText(leftover.BudgetPeriod)));
                     command.Parameters.Add(Time(start));
+                    command.Parameters.Add(Text(leftover.ReplicaId));
                     command.Parameters.Add(Numeric(leftover.BudgetUsd));
+                    command.Parameters.Add(NullableNumeric(leftover.BudgetHeld is { } held ? Math.Max(0m, held) : null));
                     batch.BatchCommands.Add(command);
                 }
 
@@ -302,8 +314,9 @@ public sealed class QuotaLedger
     }
 
     /// <summary>
-    /// Marks the replica alive, forgets replicas whose heartbeat lapsed (freeing their slots) and
-    /// old windows, and counts the live replicas.
+    /// Marks the replica alive, forgets replicas whose heartbeat lapsed (freeing their slots, and giving
+    /// the unused part of their dollar leases back to the pools, migration 0012) and old windows, and
+    /// counts the live replicas.
     /// </summary>
     /// <param name="replicaTtl">A replica not seen for this long is dead.</param>
     /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
@@ -383,6 +396,9 @@ public sealed class QuotaLedger
     private static NpgsqlParameter<long> Int64(long value) => new() { TypedValue = value };
 
     private static NpgsqlParameter<decimal> Numeric(decimal value) => new() { TypedValue = value };
+
+    private static NpgsqlParameter NullableNumeric(decimal? value) =>
+        new() { Value = value is { } number ? number : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric };
 
     private static NpgsqlParameter<DateTime> Time(DateTimeOffset value) =>
         new() { TypedValue = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };

@@ -17,6 +17,12 @@ public sealed record QuotaReturn(string KeyId, string ReplicaId, DateTimeOffset 
 
     public decimal BudgetUsd { get; init; }
 
+    /// <summary>
+    /// What of its dollar lease the replica has not settled after this return (spend in flight), as
+    /// <see cref="QuotaBudgetAsk.Held"/>; null when the caller does not keep count.
+    /// </summary>
+    public decimal? BudgetHeld { get; init; }
+
     public int Slots { get; init; }
 
     public bool IsEmpty => Requests <= 0 && Tokens <= 0 && (BudgetPeriodStart is null || BudgetUsd <= 0) && Slots <= 0;

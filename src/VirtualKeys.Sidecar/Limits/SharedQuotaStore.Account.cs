@@ -53,6 +53,27 @@ public sealed partial class SharedQuotaStore
         public decimal BudgetOverdraft;
         public decimal? BudgetRemaining;
 
+        /// <summary>
+        /// The estimates reserved by this period's requests in flight, wherever they came from (the lease
+        /// or beyond it). With <see cref="BudgetLease"/> it makes what of the leases this replica has not
+        /// settled yet (<see cref="LeaseHeld"/>), which every grant and return tells the ledger.
+        /// </summary>
+        public decimal BudgetReserved;
+
+        /// <summary>
+        /// What of the dollars leased to this replica in the period (and the charges it paid) it has not
+        /// settled as spend: the unused lease plus what is reserved in flight. The ledger records it per
+        /// replica and gives it back to the pool if this replica lapses (migration 0012).
+        /// </summary>
+        public decimal LeaseHeld => Math.Max(0m, BudgetLease + BudgetReserved);
+
+        /// <summary>
+        /// This replica was taken for dead while it held a dollar lease, so the ledger may have given the
+        /// lease back to the pool: the next admission asks the ledger (a grant, which says whether the
+        /// lease is still this replica's) before it spends from it.
+        /// </summary>
+        public bool BudgetUnverified;
+
         /// <summary>Spend beyond the lease, to be charged to the pool: what in-flight reservations do not explain of a negative lease.</summary>
         public decimal BudgetDebt => Math.Max(0m, -(BudgetLease + BudgetOverdraft));
         public decimal Spent;
@@ -142,6 +163,8 @@ public sealed partial class SharedQuotaStore
                 OwnSettledBeforeRecorded = 0m;
                 BudgetLease = 0m;
                 BudgetOverdraft = 0m;
+                BudgetReserved = 0m;
+                BudgetUnverified = false;
                 BudgetRemaining = null;
                 BudgetExhaustedUntil = 0;
             }

@@ -82,6 +82,27 @@ public sealed partial class SharedQuotaStore
         }
     }
 
+    /// <summary>
+    /// This replica's presence had lapsed: another replica's heartbeat may have given its dollar leases
+    /// back to the pools meanwhile (migration 0012). Each is asked about at its key's next admission,
+    /// whose grant says what of it is still this replica's; until then nothing is spent from it. (The
+    /// first heartbeat of a replica that was never present finds nothing to doubt: its leases are too
+    /// recent to have been taken back.)
+    /// </summary>
+    private void DoubtBudgetLeases()
+    {
+        foreach (var account in _accounts.Values)
+        {
+            lock (account.Gate)
+            {
+                if (account.LeaseHeld > 0m)
+                {
+                    account.BudgetUnverified = true;
+                }
+            }
+        }
+    }
+
     private static void ClearExhausted(Account account)
     {
         lock (account.Gate)
@@ -94,7 +115,9 @@ public sealed partial class SharedQuotaStore
 
     /// <summary>
     /// Whether the others must know this replica alive: it admitted a limited key lately (its outage
-    /// share counts the live replicas) or holds parallel slots (which count only while it is alive).
+    /// share counts the live replicas), holds parallel slots (which count only while it is alive), or
+    /// holds dollars of a budget (requests in flight longer than the TTL, or a lease it could not give
+    /// back): a lapsed replica's dollar leases go back to the pool (migration 0012).
     /// </summary>
     private bool NeedsLiveness(DateTimeOffset now)
     {
@@ -108,6 +131,14 @@ public sealed partial class SharedQuotaStore
             if (Volatile.Read(ref account.SlotsHeld) > 0)
             {
                 return true;
+            }
+
+            lock (account.Gate)
+            {
+                if (account.LeaseHeld > 0m)
+                {
+                    return true;
+                }
             }
         }
 
@@ -189,8 +220,14 @@ public sealed partial class SharedQuotaStore
         }
 
         _liveReplicas = Math.Max(1, heartbeat.LiveReplicas);
+        var wasPresent = Volatile.Read(ref _lastPresenceTicks) > 0;
         MarkPresent(now);
         AdvanceTo(ref _lastHeartbeatTicks, now);
+        if (heartbeat.Rejoined && wasPresent)
+        {
+            DoubtBudgetLeases();
+        }
+
         if (heartbeat.Rejoined)
         {
             // The others stopped counting this replica's slots and PostgreSQL dropped them: start over.

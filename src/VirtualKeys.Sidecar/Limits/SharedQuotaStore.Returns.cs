@@ -17,6 +17,7 @@ public sealed partial class SharedQuotaStore
         {
             QuotaReturn? leftover = null;
             Refill? debts = null;
+            TaskCompletionSource? busy = null;
             lock (account.Gate)
             {
                 account.Roll(minute, account.Period, now);
@@ -27,44 +28,106 @@ public sealed partial class SharedQuotaStore
 
                 leftover = TakeLeftover(account, windowStart);
                 debts = TakeDebts(account, now);
+                if (leftover is null && debts is null)
+                {
+                    continue;
+                }
+
+                // Stands for a refill while the return is on its way: the key's next grant waits for it,
+                // so the ledger hears what this replica holds in the order it changed (migration 0012).
+                busy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                account.Refill = busy.Task;
             }
 
-            if (leftover is not null)
+            bool sent;
+            try
             {
-                try
+                sent = await GiveBackAsync(account, leftover, debts, minute, cancellationToken);
+            }
+            finally
+            {
+                lock (account.Gate)
                 {
-                    await _ledger.ReturnAsync(leftover, cancellationToken);
+                    account.Refill = null;
                 }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+
+                busy.SetResult();
+            }
+
+            if (!sent)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Sends one key's leftover and debts; false (PostgreSQL marked unavailable) when that failed.</summary>
+    private async Task<bool> GiveBackAsync(Account account, QuotaReturn? leftover, Refill? debts, long minute, CancellationToken cancellationToken)
+    {
+        if (leftover is not null)
+        {
+            try
+            {
+                await _ledger.ReturnAsync(leftover, cancellationToken);
+                if (leftover.BudgetPeriodStart is { } periodStart && leftover.BudgetUsd > 0m)
                 {
+                    // What this replica holds now (in flight) is leased to it again if the lease had
+                    // been taken back (migration 0012): nothing is left to doubt.
                     lock (account.Gate)
                     {
-                        Restore(account, leftover, minute);
+                        if (account.PeriodStart == periodStart)
+                        {
+                            account.BudgetUnverified = false;
+                        }
                     }
-
-                    MarkUnavailable(ex);
-                    return;
                 }
             }
-
-            if (debts is not null)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                try
+                lock (account.Gate)
                 {
-                    await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, cancellationToken);
-                }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    lock (account.Gate)
+                    Restore(account, leftover, minute);
+                    if (debts is not null)
                     {
                         UndoCharges(account, debts);
                     }
-
-                    MarkUnavailable(ex);
-                    return;
                 }
+
+                MarkUnavailable(ex);
+                return false;
             }
         }
+
+        if (debts is not null)
+        {
+            try
+            {
+                var grant = await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, cancellationToken);
+                if (debts.Request.Budget is { } budget)
+                {
+                    lock (account.Gate)
+                    {
+                        if (account.PeriodStart == debts.PeriodStart)
+                        {
+                            account.BudgetLease -= Forfeited(budget, grant);
+                            account.BudgetUnverified = false;
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                lock (account.Gate)
+                {
+                    UndoCharges(account, debts);
+                }
+
+                MarkUnavailable(ex);
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private QuotaReturn? TakeLeftover(Account account, DateTimeOffset windowStart)
@@ -80,6 +143,7 @@ public sealed partial class SharedQuotaStore
             BudgetPeriod = ToRegistry(account.Period),
             BudgetPeriodStart = dollars > 0m ? RegistryBudgetPeriod.StartOf(ToRegistry(account.Period), account.PeriodStart) : null,
             BudgetUsd = dollars,
+            BudgetHeld = Math.Max(0m, account.BudgetLease - dollars + account.BudgetReserved),
             Slots = slots,
         };
         if (leftover.IsEmpty)
@@ -121,7 +185,9 @@ public sealed partial class SharedQuotaStore
         {
             Requests = requests > 0 ? new QuotaWindowAsk(long.MaxValue, 0, requests) : null,
             Tokens = tokens > 0 ? new QuotaWindowAsk(long.MaxValue, 0, tokens) : null,
-            Budget = dollars > 0m && account.BudgetCap is { } cap ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) : null,
+            Budget = dollars > 0m && account.BudgetCap is { } cap
+                ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) { Held = Math.Max(0m, account.BudgetLease + dollars + account.BudgetReserved) }
+                : null,
         };
         var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch))
         {

@@ -24,8 +24,11 @@ namespace VirtualKeys.Sidecar.Limits;
 /// (<see cref="QuotaLedger.ReturnsChannel"/>). So a refused request costs no round trip.</item>
 /// <item>The sum of grants never exceeds a limit, so the admissions of all replicas together do not
 /// either. Unused leases go back when a key is idle and at shutdown; a replica that crashes loses
-/// what it held for the rest of the minute (requests, tokens), the period (dollars) or until its
-/// heartbeat lapses (slots).</item>
+/// what it held for the rest of the minute (requests, tokens) or until its heartbeat lapses (slots,
+/// and dollars: the ledger records each replica's dollar leases, and every grant and return says
+/// what of them this replica has not settled, <see cref="Account.LeaseHeld"/>; the heartbeat that
+/// forgets a lapsed replica gives that back, less the spend recorded since). A replica taken for dead
+/// that comes back is told at its next grant that its dollar lease is gone (<see cref="QuotaGrant.BudgetKeptUsd"/>).</item>
 /// <item>Budgets: a lease is admitted from while it is above zero, so concurrent requests overshoot
 /// the cap by at most their in-flight estimates, as in <see cref="LocalQuotaStore"/>. Use beyond a
 /// lease (an estimate too low, or while PostgreSQL was away) is charged to the shared counter at the
@@ -137,6 +140,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 {
                     account.BudgetLease += ticket.ReservedCostUsd - cost;
                     account.BudgetOverdraft = Math.Max(0m, account.BudgetOverdraft - ticket.BudgetOverdraft);
+                    account.BudgetReserved = Math.Max(0m, account.BudgetReserved - ticket.ReservedCostUsd);
                 }
                 else
                 {
@@ -452,7 +456,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     private static QuotaRefusalReason Shortfall(Account account, QuotaDemand demand, long tokens, bool degraded, int live)
     {
         var limits = demand.Limits;
-        if (demand.Budget is { } budget && !(account.BudgetLease > 0m || (degraded && account.BudgetLease + BudgetShare(account, budget, live) > 0m)))
+        // A lease the ledger may have taken back (see DoubtBudgetLeases) is asked about before it is used.
+        if (demand.Budget is { } budget
+            && !((account.BudgetLease > 0m && (degraded || !account.BudgetUnverified)) || (degraded && account.BudgetLease + BudgetShare(account, budget, live) > 0m)))
         {
             return QuotaRefusalReason.Budget;
         }
@@ -515,6 +521,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             overdraft = cost - Math.Min(cost, Math.Max(0m, account.BudgetLease));
             account.BudgetLease -= cost;
             account.BudgetOverdraft += overdraft;
+            account.BudgetReserved += cost;
             periodStart = account.PeriodStart;
         }
 
@@ -573,11 +580,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             var block = Block(budget.MaxCostUsd);
             var charge = account.BudgetDebt;
             var exhausted = account.IsExhausted(QuotaRefusalReason.Budget, nowTicks);
-            if (charge > 0m || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
+            if (charge > 0m || account.BudgetUnverified || (!exhausted && (account.BudgetLease <= 0m || account.BudgetLease < Math.Max(cost, block / 4))))
             {
                 budgetCharge = charge;
                 var want = exhausted ? 0m : Math.Max(block, cost + account.WaitingCost - (account.BudgetLease + charge));
-                budgetAsk = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge);
+                budgetAsk = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge)
+                {
+                    Held = Math.Max(0m, account.BudgetLease + charge + account.BudgetReserved),
+                };
             }
         }
 
@@ -677,7 +687,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             if (request.Budget is { } budget && account.PeriodStart == plan.PeriodStart)
             {
-                account.BudgetLease += grant.BudgetUsd;
+                account.BudgetLease += grant.BudgetUsd - Forfeited(budget, grant);
+                account.BudgetUnverified = false;
                 account.BudgetRemaining = grant.BudgetRemainingUsd;
                 if (grant.BudgetUsd < budget.Want)
                 {
@@ -697,6 +708,14 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             }
         }
     }
+
+    /// <summary>
+    /// What of the lease this replica said it held the ledger no longer counts as its own: the lease was
+    /// given back to the pool while this replica was taken for dead (migration 0012). It is dropped, so
+    /// what this replica spent since it said so comes out of what it holds now, or is charged.
+    /// </summary>
+    private static decimal Forfeited(QuotaBudgetAsk ask, QuotaGrant grant) =>
+        ask.Held is { } held && grant.BudgetKeptUsd is { } kept ? Math.Max(0m, held - kept) : 0m;
 
     private static void UndoCharges(Account account, Refill plan)
     {
@@ -741,7 +760,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         [LoggerMessage(33, LogLevel.Debug, "Not listening for other replicas' quota returns ({ErrorType}: {ErrorMessage}); retrying in {Retry}")]
         public static partial void ListenFailed(ILogger logger, string errorType, string errorMessage, TimeSpan retry);
 
-        [LoggerMessage(32, LogLevel.Warning, "Giving back quota leases at shutdown failed ({ErrorType}: {ErrorMessage}); they stay counted until their window or period ends")]
+        [LoggerMessage(32, LogLevel.Warning, "Giving back quota leases at shutdown failed ({ErrorType}: {ErrorMessage}); requests and tokens stay counted until their window ends, dollars and parallel slots until this replica's heartbeat lapses")]
         public static partial void LeaveFailed(ILogger logger, string errorType, string errorMessage);
     }
 }

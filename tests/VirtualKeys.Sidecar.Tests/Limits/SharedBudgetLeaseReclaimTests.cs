@@ -1,0 +1,155 @@
+using VirtualKeys.Registry.Quotas;
+using VirtualKeys.Sidecar.Limits;
+using VirtualKeys.Sidecar.Snapshot;
+using VirtualKeys.Testing.Postgres;
+using RegistryBudgetPeriod = VirtualKeys.Registry.Usage.BudgetPeriod;
+using RegistryBudgetPeriodKind = VirtualKeys.Registry.Usage.BudgetPeriodKind;
+
+namespace VirtualKeys.Sidecar.Tests.Limits;
+
+/// <summary>
+/// A dollar budget shared by two <see cref="SharedQuotaStore"/> replicas when one of them is killed
+/// or cut off while it holds a lease (migration 0012). A killed replica is a store nobody stops: it
+/// neither gives its lease back nor heartbeats again.
+/// </summary>
+public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : SharedQuotaTestBase(database), IClassFixture<PostgresDatabase>
+{
+    /// <summary>What every request reserves and costs: a tenth of the budget, the other replica's lease block.</summary>
+    private const decimal Cost = 0.10m;
+
+    [Theory]
+    [InlineData(BudgetPeriod.Total)]
+    [InlineData(BudgetPeriod.Daily)]
+    public async Task After_a_killed_replicas_heartbeat_lapses_the_other_spends_the_budget_up_to_the_cap_less_what_the_killed_one_spent(BudgetPeriod period)
+    {
+        var ledger = new QuotaLedger(Database);
+        var killed = Unstopped(ledger, leaseFraction: 0.5);
+        var survivor = NewStore(ledger, o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, period), 0, Cost);
+        await killed.HeartbeatNowAsync(Cancel);
+        await survivor.HeartbeatNowAsync(Cancel);
+
+        // The killed replica leases half the budget, spends 0.20 of it (its usage reached the
+        // registry), and dies holding the other 0.30.
+        Assert.Equal(2, await AdmitUntilRefusedAsync(killed, key, demand, max: 2));
+        await RecordSpendAsync(key, period, 0.20m);
+        var beforeTtl = await AdmitUntilRefusedAsync(survivor, key, demand);
+
+        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+        await survivor.HeartbeatNowAsync(Cancel);
+        var afterTtl = await AdmitUntilRefusedAsync(survivor, key, demand);
+
+        Assert.Equal(5, beforeTtl);
+        Assert.Equal(3, afterTtl);
+    }
+
+    [Fact]
+    public async Task A_replica_taken_for_dead_that_comes_back_neither_spends_nor_gives_back_the_lease_it_lost()
+    {
+        var ledger = new QuotaLedger(Database);
+        var cutOff = Unstopped(ledger, leaseFraction: 0.5);
+        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+        await cutOff.HeartbeatNowAsync(Cancel);
+        await other.HeartbeatNowAsync(Cancel);
+        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
+        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+
+        // Cut off past the TTL: the other replica's heartbeat gives back the 0.40 it had not spent,
+        // and the other replica spends the rest of the budget.
+        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+        await other.HeartbeatNowAsync(Cancel);
+        var byOther = await AdmitUntilRefusedAsync(other, key, demand);
+
+        // Back: its heartbeat says it lapsed, it gives back what it thinks it holds, and asks to admit.
+        await cutOff.HeartbeatNowAsync(Cancel);
+        await cutOff.ReturnIdleNowAsync(Cancel);
+        var byCutOffAfter = await AdmitUntilRefusedAsync(cutOff, key, demand);
+        Time.Advance(TimeSpan.FromSeconds(2));
+        var byOtherAfter = await AdmitUntilRefusedAsync(other, key, demand);
+
+        Assert.Equal(9, byOther);
+        Assert.Equal(0, byCutOffAfter);
+        Assert.Equal(0, byOtherAfter);
+        Assert.Equal(1.00m, await GrantedAsync(key));
+    }
+
+    [Fact]
+    public async Task A_replica_taken_for_dead_that_comes_back_asks_before_it_spends_its_lease_again()
+    {
+        var ledger = new QuotaLedger(Database);
+        var cutOff = Unstopped(ledger, leaseFraction: 0.5);
+        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+        await cutOff.HeartbeatNowAsync(Cancel);
+        await other.HeartbeatNowAsync(Cancel);
+        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
+        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+
+        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+        await other.HeartbeatNowAsync(Cancel);
+        var byOther = await AdmitUntilRefusedAsync(other, key, demand, max: 5);
+
+        // Its lease of 0.40 went back to the pool; 0.40 is left there, which it may lease again.
+        await cutOff.HeartbeatNowAsync(Cancel);
+        var tripsBefore = ledger.RoundTrips;
+        var byCutOff = await AdmitUntilRefusedAsync(cutOff, key, demand);
+        var byOtherAfter = await AdmitUntilRefusedAsync(other, key, demand);
+
+        Assert.Equal(5, byOther);
+        Assert.Equal(4, byCutOff + byOtherAfter);
+        Assert.True(ledger.RoundTrips > tripsBefore, "the replica that came back asked the ledger before it admitted");
+        Assert.Equal(1.00m, await GrantedAsync(key));
+    }
+
+    /// <summary>A replica the test never stops: killed, it gives nothing back.</summary>
+    private SharedQuotaStore Unstopped(QuotaLedger ledger, double leaseFraction) =>
+        new(ledger, new QuotaOptions { ReplicaId = "killed-" + Guid.NewGuid().ToString("N")[..8], LeaseFraction = leaseFraction }, Time);
+
+    /// <summary>Admits one request at a time, each settled at <see cref="Cost"/>, until refused or <paramref name="max"/>.</summary>
+    private static async Task<int> AdmitUntilRefusedAsync(SharedQuotaStore store, string key, QuotaDemand demand, int max = 1_000)
+    {
+        var admitted = 0;
+        while (admitted < max)
+        {
+            var decision = await store.TryAdmitAsync(key, demand, Cancel);
+            if (!decision.Admitted)
+            {
+                Assert.Equal(QuotaRefusalReason.Budget, decision.Reason);
+                break;
+            }
+
+            admitted++;
+            await store.SettleAsync(decision.Ticket, 0, Cost, Cancel);
+        }
+
+        return admitted;
+    }
+
+    /// <summary>What a replica's usage flush leaves in the totals (a Total budget is the sum of a key's months).</summary>
+    private Task RecordSpendAsync(string key, BudgetPeriod period, decimal costUsd)
+    {
+        var (rowPeriod, rowStart) = period == BudgetPeriod.Total
+            ? ("monthly", RegistryBudgetPeriod.StartOf(RegistryBudgetPeriodKind.Monthly, Time.GetUtcNow()))
+            : ("daily", RegistryBudgetPeriod.StartOf(RegistryBudgetPeriodKind.Daily, Time.GetUtcNow()));
+        return PostgresScalar.ReadAsync<int>(
+            ConnectionString,
+            "WITH i AS (INSERT INTO vk.usage_totals (key_id, period, period_start, requests, cost_usd, updated_at) VALUES ($1, $2, $3, 1, $4, now()) RETURNING 1) SELECT count(*)::int FROM i",
+            Cancel,
+            key,
+            rowPeriod,
+            rowStart,
+            costUsd);
+    }
+
+    private Task<decimal> GrantedAsync(string key) =>
+        PostgresScalar.ReadAsync<decimal>(
+            ConnectionString,
+            "SELECT granted FROM vk.quota_budgets WHERE key_id = $1 AND period = 'daily' AND period_start = $2",
+            Cancel,
+            key,
+            RegistryBudgetPeriod.StartOf(RegistryBudgetPeriodKind.Daily, Time.GetUtcNow()));
+}

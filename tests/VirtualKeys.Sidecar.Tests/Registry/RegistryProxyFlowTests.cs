@@ -18,32 +18,13 @@ namespace VirtualKeys.Sidecar.Tests.Registry;
 /// credential in the provider's own scheme, failover between tiers, an Anthropic stream, and each way
 /// a key is refused. Usage lands in the registry's totals.
 /// </summary>
-public sealed class RegistryProxyFlowTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>, IAsyncLifetime
+public sealed class RegistryProxyFlowTests(SidecarRegistryFixture database) : RegistrySidecarTests(database)
 {
     private const string OpenAICredential = "sk-flow-openai-credential-0001";
     private const string AnthropicCredential = "sk-ant-flow-anthropic-credential-0002";
 
     /// <summary>A model no key in this class allows: asking for it tells whether the sidecar serves the key yet, without a decision.</summary>
     private const string ProbeModel = "probe-model-not-allowed";
-
-    private RegistrySidecar? _sidecar;
-
-    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
-
-    private RegistrySidecar Sidecar => _sidecar ?? throw new InvalidOperationException("Not started.");
-
-    public async ValueTask InitializeAsync()
-    {
-        _sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_sidecar is not null)
-        {
-            await _sidecar.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task Proxied_requests_take_the_default_model_aliases_and_the_allowlist_with_the_decrypted_credential_and_are_recorded()

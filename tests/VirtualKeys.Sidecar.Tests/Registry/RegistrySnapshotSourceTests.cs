@@ -9,32 +9,13 @@ using RegistryKeyLimits = VirtualKeys.Registry.Keys.KeyLimits;
 
 namespace VirtualKeys.Sidecar.Tests.Registry;
 
-public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database) : IClassFixture<SidecarRegistryFixture>, IAsyncLifetime
+public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database) : RegistrySidecarTests(database)
 {
     /// <summary>How fast a registry change reaches the sidecar (NOTIFY): the tests of propagation assert it.</summary>
     private static readonly TimeSpan ChangeDeadline = TimeSpan.FromSeconds(1);
 
     /// <summary>For tests about something else, waiting for their key to be served first: generous, for loaded CI machines.</summary>
     private static readonly TimeSpan PreconditionDeadline = TimeSpan.FromSeconds(10);
-
-    private RegistrySidecar? _sidecar;
-
-    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
-
-    private RegistrySidecar Sidecar => _sidecar ?? throw new InvalidOperationException("Not started.");
-
-    public async ValueTask InitializeAsync()
-    {
-        _sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_sidecar is not null)
-        {
-            await _sidecar.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task A_key_upserted_in_the_registry_resolves_with_its_default_model_and_decrypted_credential()
@@ -136,7 +117,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
             [new UsageEvent(Guid.NewGuid().ToString(), keyId, DateTimeOffset.UtcNow, "gpt-4o-mini", "openai", 1000, 1000, 1.50m)],
             Cancel);
 
-        await using var restarted = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath);
+        await using var restarted = await RegistrySidecar.StartAsync(Database.ConnectionString, Database.KekPath);
         using var response = await restarted.ResolveAsync(token);
 
         Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
@@ -147,7 +128,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     [Fact]
     public async Task A_change_no_notification_announced_is_picked_up_by_the_periodic_comparison()
     {
-        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
+        await using var sidecar = await RegistrySidecar.StartAsync(Database.ConnectionString, Database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
         var (_, keyId, token) = await sidecar.AddKeyAsync();
         using (var served = await sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, PreconditionDeadline))
         {
@@ -166,7 +147,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
         // Checks every 2 s; a usage batch's change version stands in for the check's own read for 1 s.
         // Were a newer version in a batch taken for "nothing missed", only every tenth check (20 s)
         // would read every key and find the change.
-        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromSeconds(2));
+        await using var sidecar = await RegistrySidecar.StartAsync(Database.ConnectionString, Database.KekPath, fullSyncInterval: TimeSpan.FromSeconds(2));
         var (_, keyId, token) = await sidecar.AddKeyAsync();
         var (_, _, busyToken) = await sidecar.AddKeyAsync();
         foreach (var served in new[] { token, busyToken })
@@ -202,7 +183,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     public async Task A_credential_replaced_without_notification_is_served_after_the_periodic_comparison()
     {
         const string Replaced = "sk-registry-upstream-credential-0002";
-        await using var sidecar = await RegistrySidecar.StartAsync(database.ConnectionString, database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
+        await using var sidecar = await RegistrySidecar.StartAsync(Database.ConnectionString, Database.KekPath, fullSyncInterval: TimeSpan.FromMilliseconds(500));
         var (identity, keyId, token) = await sidecar.AddKeyAsync();
         using (var served = await sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, PreconditionDeadline))
         {
@@ -229,7 +210,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     /// <summary>A provider Secret's new key written straight into the row, encrypted as the registry does, with no NOTIFY.</summary>
     private async Task ReplaceCredentialWithoutNotifyAsync(RegistrySidecar sidecar, VirtualKeyIdentity identity, string keyId, string credential)
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync(Cancel);
         await using var command = new NpgsqlCommand(
             """
@@ -247,7 +228,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     /// <summary>What a NOTIFY lost on the way looks like to the sidecar: the row changes, nobody is told.</summary>
     private async Task TombstoneWithoutNotifyAsync(string keyId)
     {
-        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         await connection.OpenAsync(Cancel);
         await using var command = new NpgsqlCommand(
             """

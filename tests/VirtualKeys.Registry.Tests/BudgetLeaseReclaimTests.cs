@@ -224,16 +224,20 @@ public sealed class BudgetLeaseReclaimTests(PostgresDatabase database) : IClassF
     }
 
     [Fact]
-    public async Task A_leaving_replica_forgets_its_leases_and_what_they_hold_stays_counted()
+    public async Task What_a_leaving_replica_could_not_give_back_is_reclaimed_at_the_next_heartbeat()
     {
-        var (key, a, _) = Names();
+        var (key, a, b) = Names();
         var t0 = Tuesday.AddHours(-9);
         await GrantAsync(key, a, t0, BudgetPeriodKind.Daily, want: 4m, held: 0m);
         await ReturnAsync(key, a, t0, BudgetPeriodKind.Daily, amount: 3m, held: 0.25m);
         await _ledger.LeaveAsync(a, Ct);
+        var afterLeave = await GrantedAsync(key, BudgetPeriodKind.Daily, t0);
 
-        Assert.Equal(1m, await GrantedAsync(key, BudgetPeriodKind.Daily, t0));
-        Assert.Equal(0L, await PostgresScalar.ReadAsync<long>(database.ConnectionString, "SELECT count(*) FROM vk.quota_budget_leases WHERE replica_id = $1", Ct, a));
+        // Another replica's heartbeat right after: no TTL to wait for, nothing recorded since.
+        await _ledger.HeartbeatAsync(b, t0.AddSeconds(1), Ttl, Ct);
+
+        Assert.Equal(1m, afterLeave);
+        Assert.Equal(0.75m, await GrantedAsync(key, BudgetPeriodKind.Daily, t0));
     }
 
     [Fact]
@@ -297,7 +301,8 @@ public sealed class BudgetLeaseReclaimTests(PostgresDatabase database) : IClassF
                 GRANT USAGE ON SCHEMA vk TO {role};
                 GRANT SELECT ON ALL TABLES IN SCHEMA vk TO {role};
                 GRANT INSERT ON vk.usage_events, vk.usage_pending TO {role};
-                GRANT INSERT, UPDATE, DELETE ON vk.quota_windows, vk.quota_budgets, vk.quota_replicas, vk.quota_slots TO {role};
+                GRANT INSERT, UPDATE, DELETE ON vk.quota_windows, vk.quota_replicas, vk.quota_slots TO {role};
+                GRANT INSERT, UPDATE ON vk.quota_budgets TO {role};
                 """,
                 Ct);
             await migrator.MigrateAsync(Ct);
@@ -313,6 +318,10 @@ public sealed class BudgetLeaseReclaimTests(PostgresDatabase database) : IClassF
             var forB = await ledger.GrantAsync(
                 new QuotaGrantRequest(key, "b", t0 + Ttl + TimeSpan.FromSeconds(1)) { Budget = new QuotaBudgetAsk(BudgetPeriodKind.Daily, 10m, 100m) { Held = 0m } }, Ttl, Ct);
 
+            await ledger.LeaveAsync("b", Ct);
+
+            // No function before 0012 deleted from vk.quota_budgets, so such a role may have no DELETE
+            // there; the lease rows, which the heartbeat and leave delete, need it all the same.
             Assert.Equal((4m, 10m), (leased.BudgetUsd, forB.BudgetUsd));
         }
         finally

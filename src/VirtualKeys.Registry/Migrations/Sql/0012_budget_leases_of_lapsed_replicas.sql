@@ -63,25 +63,28 @@ CREATE TABLE vk.quota_budget_leases (
 CREATE INDEX quota_budget_leases_seen ON vk.quota_budget_leases (seen_at) WHERE reclaimed_at IS NULL;
 CREATE INDEX quota_budget_leases_reclaimed ON vk.quota_budget_leases (reclaimed_at) WHERE reclaimed_at IS NOT NULL;
 
--- Whoever may read or write the pool may read or write its leases: a sidecar's role given rights on
--- the vk.quota_* tables one by one keeps working. (A role given rights on every table in the schema
--- afterwards, or through default privileges, has them already.)
+-- Whoever may read the pool may read its leases, and whoever may update the pool may also insert,
+-- update and delete lease rows: the grant, return, heartbeat and leave functions do all three, where
+-- no earlier function deleted from vk.quota_budgets (a least-privilege sidecar role has no DELETE
+-- there). A sidecar's role given rights on the vk.quota_* tables one by one keeps working. (A role
+-- given rights on every table in the schema afterwards, or through default privileges, has them.)
 DO $$
 DECLARE
     v_grant record;
 BEGIN
     FOR v_grant IN
         SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee,
-               string_agg(DISTINCT a.privilege_type, ', ') AS privileges
+               bool_or(a.privilege_type = 'UPDATE') AS writes
         FROM pg_class c
         CROSS JOIN LATERAL aclexplode(c.relacl) a
         LEFT JOIN pg_roles r ON r.oid = a.grantee
         WHERE c.oid = 'vk.quota_budgets'::regclass
           AND a.grantee <> c.relowner
-          AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+          AND a.privilege_type IN ('SELECT', 'UPDATE')
         GROUP BY 1
     LOOP
-        EXECUTE format('GRANT %s ON vk.quota_budget_leases TO %s', v_grant.privileges, v_grant.grantee);
+        EXECUTE format('GRANT %s ON vk.quota_budget_leases TO %s',
+            CASE WHEN v_grant.writes THEN 'SELECT, INSERT, UPDATE, DELETE' ELSE 'SELECT' END, v_grant.grantee);
     END LOOP;
 END;
 $$;
@@ -350,10 +353,14 @@ BEGIN
 END;
 $$;
 
--- A replica shutting down has given its leases back; what its lease rows still hold is spend it
--- made since its last grant, or has in flight, and stays counted. Its slots are free at once.
+-- A replica shutting down has given its leases back as far as it could. What its lease rows still
+-- hold (a return that failed, a refill in flight, a grant whose answer was lost, requests in flight)
+-- is left for the next heartbeat of any replica to reclaim at once, less the spend recorded since:
+-- deleted, it would stay counted for good. Its slots are free at once. The lease rows go first,
+-- before the presence, in the order a grant takes them.
 CREATE OR REPLACE FUNCTION vk.quota_leave(p_replica text)
 RETURNS void LANGUAGE sql AS $$
+    DELETE FROM vk.quota_budget_leases WHERE replica_id = p_replica AND held = 0 AND reclaimed_at IS NULL;
+    UPDATE vk.quota_budget_leases SET seen_at = '-infinity' WHERE replica_id = p_replica AND reclaimed_at IS NULL;
     DELETE FROM vk.quota_replicas WHERE replica_id = p_replica;
-    DELETE FROM vk.quota_budget_leases WHERE replica_id = p_replica;
 $$;

@@ -97,7 +97,7 @@ internal sealed partial class SidecarMiddleware
 
     // Errors on the Anthropic route carry Anthropic's top-level "type": "error" wherever they are made.
     private static bool AnthropicShaped(HttpContext context) =>
-        context.Request.Path.Equals(ProxyRoute.AnthropicMessages.Path, StringComparison.Ordinal);
+        context.Request.Path.Equals(ProxyRoute.AnthropicMessages.Path, StringComparison.OrdinalIgnoreCase);
 
     private static bool IsMetricsPortPath(PathString path) =>
         path.Equals("/metrics", StringComparison.Ordinal)

@@ -65,7 +65,14 @@ public sealed partial class SharedQuotaStore
         /// settled as spend: the unused lease plus what is reserved in flight. The ledger records it per
         /// replica and gives it back to the pool if this replica lapses (migration 0012).
         /// </summary>
-        public decimal LeaseHeld => Math.Max(0m, BudgetLease + BudgetReserved);
+        public decimal LeaseHeld => LeaseHeldAfter(0m);
+
+        /// <summary>
+        /// <see cref="LeaseHeld"/> once <paramref name="change"/> dollars have moved between the lease and
+        /// the pool (a return takes them off, a charge of spend beyond the lease adds them): what a grant
+        /// or return that moves them tells the ledger this replica holds.
+        /// </summary>
+        public decimal LeaseHeldAfter(decimal change) => Math.Max(0m, BudgetLease + change + BudgetReserved);
 
         /// <summary>
         /// This replica was taken for dead while it held a dollar lease, so the ledger may have given the

@@ -143,7 +143,7 @@ public sealed partial class SharedQuotaStore
             BudgetPeriod = ToRegistry(account.Period),
             BudgetPeriodStart = dollars > 0m ? RegistryBudgetPeriod.StartOf(ToRegistry(account.Period), account.PeriodStart) : null,
             BudgetUsd = dollars,
-            BudgetHeld = Math.Max(0m, account.BudgetLease - dollars + account.BudgetReserved),
+            BudgetHeld = account.LeaseHeldAfter(-dollars),
             Slots = slots,
         };
         if (leftover.IsEmpty)
@@ -186,7 +186,7 @@ public sealed partial class SharedQuotaStore
             Requests = requests > 0 ? new QuotaWindowAsk(long.MaxValue, 0, requests) : null,
             Tokens = tokens > 0 ? new QuotaWindowAsk(long.MaxValue, 0, tokens) : null,
             Budget = dollars > 0m && account.BudgetCap is { } cap
-                ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) { Held = Math.Max(0m, account.BudgetLease + dollars + account.BudgetReserved) }
+                ? new QuotaBudgetAsk(ToRegistry(account.Period), cap, 0m, dollars) { Held = account.LeaseHeldAfter(dollars) }
                 : null,
         };
         var plan = new Refill(request, account.Minute, account.PeriodStart, Volatile.Read(ref _slotEpoch))

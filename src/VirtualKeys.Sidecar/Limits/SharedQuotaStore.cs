@@ -586,7 +586,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 var want = exhausted ? 0m : Math.Max(block, cost + account.WaitingCost - (account.BudgetLease + charge));
                 budgetAsk = new QuotaBudgetAsk(ToRegistry(budget.Period), budget.MaxCostUsd, want, charge)
                 {
-                    Held = Math.Max(0m, account.BudgetLease + charge + account.BudgetReserved),
+                    Held = account.LeaseHeldAfter(charge),
                 };
             }
         }

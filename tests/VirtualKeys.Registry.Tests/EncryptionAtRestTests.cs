@@ -264,7 +264,7 @@ public sealed class EncryptionAtRestTests(RegistryFixture fixture) : IClassFixtu
     /// <summary>Changes one byte of a key's stored credential ciphertext, as tampering with the table would.</summary>
     private Task FlipCiphertextByteAsync(string keyId) => ExecuteAsync(
         """
-        UPDATE vk.provider_credentials c SET ciphertext = overlay(ciphertext placing '\xff'::bytea from length(ciphertext) - 5 for 1)
+        UPDATE vk.provider_credentials c SET ciphertext = set_byte(ciphertext, length(ciphertext) - 6, get_byte(ciphertext, length(ciphertext) - 6) # 1)
         FROM vk.virtual_keys k WHERE k.id = c.virtual_key AND k.key_id = @keyId
         """,
         keyId);

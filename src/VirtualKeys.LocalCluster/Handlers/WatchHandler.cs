@@ -49,6 +49,7 @@ internal sealed class WatchHandler
         var initial = sendInitialEvents || since is null;
         var timeout = query["timeoutSeconds"].ToString() is { Length: > 0 } timeoutText
             && int.TryParse(timeoutText, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            && seconds > 0
             ? TimeSpan.FromSeconds(seconds)
             : _options.DefaultWatchTimeout;
 
@@ -85,14 +86,24 @@ internal sealed class WatchHandler
                 state.AnnounceInitialEnd = false;
             }
 
+            // Events already queued (the initial state above all) are written before the timeout is
+            // looked at, so a short or late-starting watch still delivers what it was promised.
             var nextBookmark = DateTime.UtcNow + _options.BookmarkInterval;
-            while (!token.IsCancellationRequested)
+            while (true)
             {
-                var wait = bookmarks ? nextBookmark - DateTime.UtcNow : Timeout.InfiniteTimeSpan;
-                if (wait < TimeSpan.Zero)
+                if (await WriteQueuedAsync(context, type, watcher, labels, fields, accept, state, writeToken))
                 {
-                    wait = TimeSpan.Zero;
+                    await context.Response.Body.FlushAsync(writeToken);
                 }
+
+                if (token.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                // Only a watch that allows bookmarks waits with a deadline (Timeout.InfiniteTimeSpan
+                // is negative, so it must not be clamped like an overdue bookmark).
+                var wait = bookmarks ? TimeSpan.FromTicks(Math.Max(0, (nextBookmark - DateTime.UtcNow).Ticks)) : Timeout.InfiniteTimeSpan;
 
                 bool available;
                 using (var waitToken = CancellationTokenSource.CreateLinkedTokenSource(token))
@@ -118,23 +129,6 @@ internal sealed class WatchHandler
                 {
                     break;
                 }
-
-                while (watcher.Events.TryRead(out var change))
-                {
-                    var frame = Project(type, change, labels, fields, accept, state);
-                    if (frame is not null)
-                    {
-                        await context.Response.Body.WriteAsync(frame, writeToken);
-                    }
-
-                    if (state.InitialRemaining > 0 && --state.InitialRemaining == 0 && state.AnnounceInitialEnd)
-                    {
-                        await WriteBookmarkAsync(context, type, watcher, initialEnd: true, writeToken);
-                        state.AnnounceInitialEnd = false;
-                    }
-                }
-
-                await context.Response.Body.FlushAsync(writeToken);
             }
         }
         catch (OperationCanceledException)
@@ -145,6 +139,29 @@ internal sealed class WatchHandler
         {
             _store.Unsubscribe(watcher);
         }
+    }
+
+    /// <summary>Writes every event queued so far; true when anything was written.</summary>
+    private async Task<bool> WriteQueuedAsync(HttpContext context, ResourceType type, Watcher watcher, LabelSelector labels, FieldSelector fields, AcceptHeader accept, StreamState state, CancellationToken token)
+    {
+        var wrote = false;
+        while (watcher.Events.TryRead(out var change))
+        {
+            var frame = Project(type, change, labels, fields, accept, state);
+            if (frame is not null)
+            {
+                await context.Response.Body.WriteAsync(frame, token);
+                wrote = true;
+            }
+
+            if (state.InitialRemaining > 0 && --state.InitialRemaining == 0 && state.AnnounceInitialEnd)
+            {
+                await WriteBookmarkAsync(context, type, watcher, initialEnd: true, token);
+                state.AnnounceInitialEnd = false;
+            }
+        }
+
+        return wrote;
     }
 
     private byte[]? Project(ResourceType type, WatchEvent change, LabelSelector labels, FieldSelector fields, AcceptHeader accept, StreamState state)

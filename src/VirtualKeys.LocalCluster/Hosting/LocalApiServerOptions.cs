@@ -17,7 +17,7 @@ public sealed class LocalApiServerOptions
     /// <summary>How many changes are kept for watches that resume from a resourceVersion; older ones answer 410 Gone.</summary>
     public int WatchHistoryCapacity { get; set; } = 10_000;
 
-    /// <summary>Watch duration when a client gives no timeoutSeconds (a real server picks 30–60 minutes).</summary>
+    /// <summary>Watch duration when a client gives no timeoutSeconds or 0 (a real server picks 30–60 minutes).</summary>
     public TimeSpan DefaultWatchTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>How often a watch that allows bookmarks receives one (a real server: about a minute).</summary>

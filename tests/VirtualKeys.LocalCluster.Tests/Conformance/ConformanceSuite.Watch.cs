@@ -113,6 +113,17 @@ public abstract partial class ConformanceSuite<TBackend>
     }
 
     [Fact]
+    public async Task A_watch_that_does_not_allow_bookmarks_receives_none()
+    {
+        await using var s = await SessionAsync();
+        await s.Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "plain" } }, s.Namespace, cancellationToken: Token);
+        var response = await s.GetAsync($"api/v1/namespaces/{s.Namespace}/configmaps?watch=true&timeoutSeconds=1");
+        Assert.Equal(200, response.Code);
+        var types = response.Body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => (string?)JsonNode.Parse(line)!["type"]);
+        Assert.Equal(["ADDED"], types);
+    }
+
+    [Fact]
     public async Task Watch_list_sends_initial_events_then_a_bookmark_marking_their_end()
     {
         await using var s = await SessionAsync();

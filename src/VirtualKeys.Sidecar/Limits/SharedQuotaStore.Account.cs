@@ -75,11 +75,36 @@ public sealed partial class SharedQuotaStore
         public decimal LeaseHeldAfter(decimal change) => Math.Max(0m, BudgetLease + change + BudgetReserved);
 
         /// <summary>
-        /// This replica was taken for dead while it held a dollar lease, so the ledger may have given the
-        /// lease back to the pool: the next admission asks the ledger (a grant, which says whether the
-        /// lease is still this replica's) before it spends from it.
+        /// This replica was taken for dead while it held a dollar lease, or may have been (cut off from
+        /// PostgreSQL past half the replica TTL), so the ledger may have given the lease back to the pool:
+        /// the next admission asks the ledger (a grant, which says whether the lease is still this
+        /// replica's) before it spends from it. While PostgreSQL stays away, what the lease held then
+        /// (<see cref="BudgetDoubted"/>) does not count; this replica admits from its share alone.
         /// </summary>
         public bool BudgetUnverified;
+
+        /// <summary>The clock of the last grant for the budget: the ledger's lease row is that fresh (its seen_at).</summary>
+        public long BudgetGrantedTicks;
+
+        /// <summary>The unused lease when it was doubted (<see cref="BudgetUnverified"/>); spend since takes the lease below it.</summary>
+        public decimal BudgetDoubted;
+
+        /// <summary>The lease may have been given back to the pool: see <see cref="BudgetUnverified"/>.</summary>
+        public void DoubtBudgetLease()
+        {
+            if (!BudgetUnverified)
+            {
+                BudgetUnverified = true;
+                BudgetDoubted = Math.Max(0m, BudgetLease);
+            }
+        }
+
+        /// <summary>The ledger said what of the lease is this replica's, or took it back as given: nothing is left to doubt.</summary>
+        public void BudgetVerified()
+        {
+            BudgetUnverified = false;
+            BudgetDoubted = 0m;
+        }
 
         /// <summary>Spend beyond the lease, to be charged to the pool: what in-flight reservations do not explain of a negative lease.</summary>
         public decimal BudgetDebt => Math.Max(0m, -(BudgetLease + BudgetOverdraft));
@@ -171,7 +196,7 @@ public sealed partial class SharedQuotaStore
                 BudgetLease = 0m;
                 BudgetOverdraft = 0m;
                 BudgetReserved = 0m;
-                BudgetUnverified = false;
+                BudgetVerified();
                 BudgetRemaining = null;
                 BudgetExhaustedUntil = 0;
             }

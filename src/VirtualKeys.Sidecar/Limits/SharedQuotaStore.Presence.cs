@@ -97,7 +97,7 @@ public sealed partial class SharedQuotaStore
             {
                 if (account.LeaseHeld > 0m)
                 {
-                    account.BudgetUnverified = true;
+                    account.DoubtBudgetLease();
                 }
             }
         }

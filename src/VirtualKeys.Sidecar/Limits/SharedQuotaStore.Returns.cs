@@ -77,7 +77,7 @@ public sealed partial class SharedQuotaStore
                     {
                         if (account.PeriodStart == periodStart)
                         {
-                            account.BudgetUnverified = false;
+                            account.BudgetVerified();
                         }
                     }
                 }
@@ -110,7 +110,8 @@ public sealed partial class SharedQuotaStore
                         if (account.PeriodStart == debts.PeriodStart)
                         {
                             account.BudgetLease -= Forfeited(budget, grant);
-                            account.BudgetUnverified = false;
+                            account.BudgetVerified();
+                            account.BudgetGrantedTicks = Math.Max(account.BudgetGrantedTicks, debts.Request.Now.UtcTicks);
                         }
                     }
                 }

@@ -351,6 +351,9 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         var cost = Math.Max(0m, demand.EstimatedCostUsd);
         var degraded = _degraded;
         var live = _liveReplicas;
+        // Cut off or paused this long, the others may have taken this replica for dead (a replica
+        // holding a dollar lease heartbeats, so its presence is stale only then).
+        var presenceStale = PresenceIsStale(now);
         TaskCompletionSource? started = null;
         Refill? pending = null;
         QuotaDecision decision;
@@ -369,6 +372,13 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             if (neverFits is { } refused)
             {
                 return refused;
+            }
+
+            // The ledger reclaims a lease once neither the replica's presence nor the lease's last
+            // grant is within the TTL; half of it is the margin, as for the presence.
+            if (presenceStale && account.LeaseHeld > 0m && now.UtcTicks - account.BudgetGrantedTicks >= _options.ReplicaTtl.Ticks / 2)
+            {
+                account.DoubtBudgetLease();
             }
 
             var shortfall = Shortfall(account, demand, tokens, degraded, live);
@@ -456,9 +466,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     private static QuotaRefusalReason Shortfall(Account account, QuotaDemand demand, long tokens, bool degraded, int live)
     {
         var limits = demand.Limits;
-        // A lease the ledger may have taken back (see DoubtBudgetLeases) is asked about before it is used.
-        if (demand.Budget is { } budget
-            && !((account.BudgetLease > 0m && (degraded || !account.BudgetUnverified)) || (degraded && account.BudgetLease + BudgetShare(account, budget, live) > 0m)))
+        if (demand.Budget is { } budget && !BudgetCovers(account, budget, degraded, live))
         {
             return QuotaRefusalReason.Budget;
         }
@@ -481,6 +489,24 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         }
 
         return QuotaRefusalReason.None;
+    }
+
+    /// <summary>
+    /// Whether the budget admits one more request: from the lease while above zero (a lease the ledger
+    /// may have taken back is asked about first, see <see cref="Account.BudgetUnverified"/>); while
+    /// degraded, from the lease and then this replica's share. A doubted lease counts nothing while
+    /// degraded, since another replica may be spending it: what was spent from it since counts
+    /// against the share, as use beyond a lease does.
+    /// </summary>
+    private static bool BudgetCovers(Account account, KeyBudget budget, bool degraded, int live)
+    {
+        if (!degraded)
+        {
+            return account.BudgetLease > 0m && !account.BudgetUnverified;
+        }
+
+        var lease = account.BudgetUnverified ? account.BudgetLease - account.BudgetDoubted : account.BudgetLease;
+        return lease > 0m || lease + BudgetShare(account, budget, live) > 0m;
     }
 
     /// <summary>
@@ -688,7 +714,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             if (request.Budget is { } budget && account.PeriodStart == plan.PeriodStart)
             {
                 account.BudgetLease += grant.BudgetUsd - Forfeited(budget, grant);
-                account.BudgetUnverified = false;
+                account.BudgetVerified();
+                account.BudgetGrantedTicks = Math.Max(account.BudgetGrantedTicks, request.Now.UtcTicks);
                 account.BudgetRemaining = grant.BudgetRemainingUsd;
                 if (grant.BudgetUsd < budget.Want)
                 {

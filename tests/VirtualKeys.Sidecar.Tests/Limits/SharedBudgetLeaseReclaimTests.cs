@@ -1,3 +1,4 @@
+using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
@@ -103,6 +104,66 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
         Assert.Equal(4, byCutOff + byOtherAfter);
         Assert.True(ledger.RoundTrips > tripsBefore, "the replica that came back asked the ledger before it admitted");
         Assert.Equal(1.00m, await GrantedAsync(key));
+    }
+
+    [Fact]
+    public async Task A_replica_paused_past_the_ttl_asks_before_it_spends_its_lease_even_before_its_next_heartbeat()
+    {
+        var ledger = new QuotaLedger(Database);
+        var paused = Unstopped(ledger, leaseFraction: 0.5);
+        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+        await paused.HeartbeatNowAsync(Cancel);
+        await other.HeartbeatNowAsync(Cancel);
+        Assert.Equal(1, await AdmitUntilRefusedAsync(paused, key, demand, max: 1));
+        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+
+        // Paused (no heartbeat, no grant) past the TTL: the other replica takes the 0.40 back and
+        // spends the rest of the cap. The paused one then admits before any heartbeat of its own.
+        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+        await other.HeartbeatNowAsync(Cancel);
+        var byOther = await AdmitUntilRefusedAsync(other, key, demand);
+        var tripsBefore = ledger.RoundTrips;
+        var byPaused = await AdmitUntilRefusedAsync(paused, key, demand);
+
+        Assert.Equal(9, byOther);
+        Assert.Equal(0, byPaused);
+        Assert.True(ledger.RoundTrips > tripsBefore, "the paused replica asked the ledger before it admitted");
+    }
+
+    [Fact]
+    public async Task A_replica_cut_off_past_the_ttl_stops_spending_the_lease_the_other_took_back_and_keeps_to_its_share()
+    {
+        // The cut-off replica logs in as a role of its own, which the test then locks out.
+        await using var role = await Server.CreateRoleWithoutRightsAsync(ConnectionString, "cutoff", Cancel);
+        await Server.ExecuteAsync($"ALTER ROLE {role.Name} SUPERUSER", Cancel);
+        await using var cutOffDatabase = RegistryDatabase.Create(role.ConnectionString);
+        var cutOff = Unstopped(new QuotaLedger(cutOffDatabase), leaseFraction: 0.5);
+        var other = NewStore(new QuotaLedger(Database), o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+        await cutOff.HeartbeatNowAsync(Cancel);
+        await other.HeartbeatNowAsync(Cancel);
+        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
+        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+
+        await Server.ExecuteAsync($"ALTER ROLE {role.Name} NOLOGIN", Cancel);
+        await Server.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role.Name}'", Cancel);
+        await cutOff.HeartbeatNowAsync(Cancel);
+        Assert.True(cutOff.Health.Degraded);
+
+        // Past the TTL the other replica takes the unspent 0.40 back and spends the rest of the cap.
+        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+        await other.HeartbeatNowAsync(Cancel);
+        var byOther = await AdmitUntilRefusedAsync(other, key, demand);
+        var byCutOff = await AdmitUntilRefusedAsync(cutOff, key, demand);
+
+        // The cut-off replica admits from its share alone: half of the 0.50 the pool had left at its
+        // grant, two live replicas. Admitted while above zero: 0.25, 0.15, 0.05. Spending its old
+        // lease too, it would have admitted four more on top.
+        Assert.Equal(9, byOther);
+        Assert.Equal(3, byCutOff);
     }
 
     /// <summary>A replica the test never stops: killed, it gives nothing back.</summary>

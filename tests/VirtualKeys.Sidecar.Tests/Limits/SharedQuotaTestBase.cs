@@ -26,6 +26,9 @@ public abstract class SharedQuotaTestBase(PostgresDatabase database) : IAsyncLif
 
     protected string ConnectionString => database.ConnectionString;
 
+    /// <summary>The server, for what a test does around the registry as its superuser (roles).</summary>
+    protected PostgresFixture Server => database.Server;
+
     public async ValueTask InitializeAsync()
     {
         Database = RegistryDatabase.Create(database.ConnectionString);

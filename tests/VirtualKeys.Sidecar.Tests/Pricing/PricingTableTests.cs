@@ -22,6 +22,16 @@ public sealed class PricingTableTests
     [InlineData("o1-pro", 150.00, 600.00)]
     [InlineData("o3-pro", 20.00, 80.00)]
     [InlineData("gpt-5-pro", 15.00, 120.00)]
+    [InlineData("gpt-4-turbo", 10.00, 30.00)]
+    [InlineData("gpt-4", 30.00, 60.00)]
+    [InlineData("gpt-4.5-preview", 75.00, 150.00)]
+    [InlineData("gpt-3.5-turbo-instruct", 1.50, 2.00)]
+    [InlineData("o1-preview", 15.00, 60.00)]
+    [InlineData("claude-3-opus", 15.00, 75.00)]
+    [InlineData("claude-3-opus-20240229", 15.00, 75.00)]
+    [InlineData("gemini-2.0-flash-lite", 0.075, 0.30)]
+    [InlineData("gemini-1.5-pro", 1.25, 5.00)]
+    [InlineData("gemini-1.5-flash", 0.075, 0.30)]
     public void The_shipped_table_prices_common_models_and_their_dated_versions(string model, double input, double output)
     {
         var table = PricingTable.Load(null, Unknown);
@@ -64,6 +74,29 @@ public sealed class PricingTableTests
         Assert.Null(entry);
     }
 
+    // A listed model whose id is another listed id plus a suffix is priced by its own entry, never by the
+    // shorter one: gemini-2.0-flash-lite is cheaper than gemini-2.0-flash, gpt-3.5-turbo-instruct dearer
+    // than gpt-3.5-turbo, gpt-4 three times gpt-4-turbo.
+    [Theory]
+    [InlineData("gemini-2.0-flash-lite", "gemini-2.0-flash")]
+    [InlineData("gemini-2.0-flash-lite-001", "gemini-2.0-flash")]
+    [InlineData("gpt-3.5-turbo-instruct", "gpt-3.5-turbo")]
+    [InlineData("gpt-3.5-turbo-instruct-0914", "gpt-3.5-turbo")]
+    [InlineData("gpt-4-turbo", "gpt-4")]
+    [InlineData("gpt-4-turbo-2024-04-09", "gpt-4")]
+    [InlineData("o1-preview", "o1")]
+    [InlineData("o1-preview-2024-09-12", "o1")]
+    public void A_listed_model_is_not_priced_as_the_listed_model_its_name_starts_with(string model, string shorter)
+    {
+        var table = PricingTable.Load(null, Unknown);
+
+        Assert.True(table.TryFind(model, out var price, out var entry));
+        Assert.NotEqual(shorter, entry);
+        Assert.StartsWith(shorter + "-", entry, StringComparison.Ordinal);
+        Assert.Equal(table.Prices[entry], price);
+        Assert.Contains(shorter, table.Prices);
+    }
+
     [Theory]
     [InlineData("gpt-4o-2024-08-06", "gpt-4o")]
     [InlineData("gpt-4o-mini-2024-07-18", "gpt-4o-mini")]
@@ -83,6 +116,18 @@ public sealed class PricingTableTests
     [InlineData("gemini-2.5-flash-preview-09-2025", "gemini-2.5-flash")]
     [InlineData("gemini-2.5-flash-lite-preview-06-17", "gemini-2.5-flash-lite")]
     [InlineData("gpt-4o-2024-08-06-latest", "gpt-4o")]
+    [InlineData("gpt-4-0613", "gpt-4")]
+    [InlineData("gpt-4-turbo-2024-04-09", "gpt-4-turbo")]
+    [InlineData("gpt-4.5-preview-2025-02-27", "gpt-4.5-preview")]
+    [InlineData("gpt-3.5-turbo-instruct-0914", "gpt-3.5-turbo-instruct")]
+    [InlineData("o1-preview-2024-09-12", "o1-preview")]
+    [InlineData("claude-3-opus-20240229", "claude-3-opus")]
+    [InlineData("claude-3-opus-latest", "claude-3-opus")]
+    [InlineData("gemini-2.0-flash-lite-001", "gemini-2.0-flash-lite")]
+    [InlineData("gemini-2.0-flash-lite-preview-02-05", "gemini-2.0-flash-lite")]
+    [InlineData("gemini-1.5-pro-002", "gemini-1.5-pro")]
+    [InlineData("gemini-1.5-pro-latest", "gemini-1.5-pro")]
+    [InlineData("gemini-1.5-flash-001", "gemini-1.5-flash")]
     public void A_dated_snapshot_or_version_alias_is_priced_as_its_model_and_named_by_it(string model, string expected)
     {
         var table = PricingTable.Load(null, Unknown);
@@ -101,13 +146,16 @@ public sealed class PricingTableTests
     [InlineData("gpt-4o-mini-tts")]
     [InlineData("gpt-4.1-turbo")]
     [InlineData("gpt-5-high")]
-    [InlineData("o1-preview")]
-    [InlineData("o1-preview-2024-09-12")]
+    [InlineData("gpt-4-turbo-preview")]
+    [InlineData("gpt-4-0125-preview")]
+    [InlineData("gpt-4-32k")]
+    [InlineData("gpt-4-32k-0613")]
     [InlineData("o3-deep-research")]
     [InlineData("claude-sonnet-4-9")]
     [InlineData("claude-3-5-haiku-turbo-latest")]
     [InlineData("gemini-2.0-flash-exp")]
-    [InlineData("gemini-2.0-flash-lite-001")]
+    [InlineData("gemini-1.5-flash-8b")]
+    [InlineData("gemini-1.5-flash-8b-001")]
     [InlineData("gemini-2.5-flash-preview-tts")]
     [InlineData("gemini-2.5-flash-image-preview")]
     [InlineData("gpt-4o-preview")]

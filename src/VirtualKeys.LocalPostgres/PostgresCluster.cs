@@ -28,12 +28,14 @@ public sealed class PostgresCluster : IAsyncDisposable
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
     private readonly string _binDirectory;
+    private readonly string _realDataDirectory;
     private readonly Process _watchdog;
     private int _disposed;
 
-    private PostgresCluster(string rootDirectory, int port, string binDirectory, Process watchdog)
+    private PostgresCluster(string rootDirectory, string realDataDirectory, int port, string binDirectory, Process watchdog)
     {
         RootDirectory = rootDirectory;
+        _realDataDirectory = realDataDirectory;
         Port = port;
         _binDirectory = binDirectory;
         _watchdog = watchdog;
@@ -78,8 +80,12 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         var root = CreateRootDirectory(directoryPrefix);
 
+        // /proc/[pid]/cwd shows the data directory with every symbolic link resolved (TMPDIR may
+        // go through one), so that is the path its processes are found by.
+        var realDataDirectory = Path.Join(RealPath.Of(root), "data");
+
         // From here on the watchdog owns the directory: whatever fails below, it is removed.
-        var cluster = new PostgresCluster(root, FreeLoopbackPort(), binDirectory, StartWatchdog(root));
+        var cluster = new PostgresCluster(root, realDataDirectory, FreeLoopbackPort(), binDirectory, StartWatchdog(root, realDataDirectory));
         try
         {
             if (ServiceUserProcess.RunsAsRoot)
@@ -152,7 +158,15 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         // Every PostgreSQL process works in its data directory, and each child calls setsid(), so
         // neither the parent pid nor the process group finds them all; the working directory does.
-        for (var processes = ProcessesIn(DataDirectory, postmaster); processes.Count > 0; processes = ProcessesIn(DataDirectory, postmaster))
+        var processes = ProcessesIn(_realDataDirectory, postmaster);
+        if (processes.Count == 0 && postmaster is not null && IsLive(postmaster.Value))
+        {
+            // The lock file names a live server that /proc does not show in the data directory: rather
+            // than leave it running, PostgreSQL's own immediate stop ends it and waits for its processes.
+            await ServiceUserProcess.RunAsync(Tool("pg_ctl"), ["-D", DataDirectory, "-m", "immediate", "-w", "-t", "60", "-s", "stop"], CommandTimeout, cancellationToken);
+        }
+
+        for (; processes.Count > 0; processes = ProcessesIn(_realDataDirectory, postmaster))
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -266,7 +280,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         return int.TryParse(firstLine, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
     }
 
-    /// <summary>Live (not zombie) processes whose working directory is <paramref name="directory"/>, the postmaster first.</summary>
+    /// <summary>Live (not zombie) processes whose working directory is <paramref name="directory"/> (a real path), the postmaster first.</summary>
     private static List<int> ProcessesIn(string directory, int? postmaster)
     {
         var found = new List<int>();
@@ -283,24 +297,35 @@ public sealed class PostgresCluster : IAsyncDisposable
                 {
                     continue;
                 }
-
-                // "pid (comm) state ...": the state follows the last ')'.
-                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
-                if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z'))
-                {
-                    continue;
-                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 continue;
             }
 
-            found.Add(pid);
+            if (IsLive(pid))
+            {
+                found.Add(pid);
+            }
         }
 
         // The postmaster goes first, so it forks nothing new while its children are killed.
         return [.. found.OrderBy(pid => pid == postmaster ? 0 : 1)];
+    }
+
+    /// <summary>Whether a process with this pid exists and is not a zombie (one that has exited but is not reaped).</summary>
+    private static bool IsLive(int pid)
+    {
+        try
+        {
+            // "pid (comm) state ...": the state follows the last ')'.
+            var stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+            return !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static string CreateRootDirectory(string prefix)
@@ -315,17 +340,17 @@ public sealed class PostgresCluster : IAsyncDisposable
         return root;
     }
 
-    private static Process StartWatchdog(string root)
+    private static Process StartWatchdog(string root, string realDataDirectory)
     {
         // Reads until this process closes the pipe (or dies), then kills every process working in the
-        // data directory and removes the directory.
+        // data directory ($2, its real path, as readlink shows a working directory) and removes the directory.
         const string Script =
             """
             cat >/dev/null
             while :; do
                 killed=
                 for proc in /proc/[0-9]*; do
-                    if [ "$(readlink "$proc/cwd" 2>/dev/null)" = "$1/data" ]; then kill -9 "${proc#/proc/}" 2>/dev/null && killed=1; fi
+                    if [ "$(readlink "$proc/cwd" 2>/dev/null)" = "$2" ]; then kill -9 "${proc#/proc/}" 2>/dev/null && killed=1; fi
                 done
                 [ -z "$killed" ] && break
                 sleep 0.2
@@ -337,7 +362,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-c", Script, "vk-postgres-watchdog", root })
+        foreach (var argument in new[] { "-c", Script, "vk-postgres-watchdog", root, realDataDirectory })
         {
             start.ArgumentList.Add(argument);
         }

@@ -34,7 +34,7 @@ public sealed class RegistryOutageTests : IAsyncLifetime
         var cluster = _cluster!;
         await using var sidecar = await RegistrySidecar.StartAsync(cluster.GetConnectionString(), _kekPath);
         var (_, _, before) = await sidecar.AddKeyAsync();
-        using (var served = await sidecar.ResolveUntilAsync(before, HttpStatusCode.OK, TimeSpan.FromSeconds(1)))
+        using (var served = await sidecar.ResolveUntilAsync(before, HttpStatusCode.OK, TimeSpan.FromSeconds(10)))
         {
             Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         }

@@ -22,7 +22,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     {
         var (identity, keyId, token) = await Sidecar.AddKeyAsync(defaultModel: "gpt-4.1-mini");
 
-        using var response = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline);
+        using var response = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, PreconditionDeadline);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await RegistrySidecar.ReadJsonAsync(response);
@@ -36,7 +36,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     public async Task A_tombstoned_key_is_refused_within_a_second()
     {
         var (identity, _, token) = await Sidecar.AddKeyAsync();
-        using (var served = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, ChangeDeadline))
+        using (var served = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, PreconditionDeadline))
         {
             Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         }
@@ -51,7 +51,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     public async Task After_a_rotation_the_retired_token_is_refused_and_the_new_one_served()
     {
         var (identity, keyId, oldToken) = await Sidecar.AddKeyAsync();
-        using (var served = await Sidecar.ResolveUntilAsync(oldToken, HttpStatusCode.OK, ChangeDeadline))
+        using (var served = await Sidecar.ResolveUntilAsync(oldToken, HttpStatusCode.OK, PreconditionDeadline))
         {
             Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         }
@@ -61,7 +61,7 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
             RegistrySidecar.NewUpsert(identity, "gpt-4o-mini", null, new TokenChanges([newToken], RetireOthersAt: DateTimeOffset.UtcNow.AddMinutes(-1)), generation: 2),
             Cancel);
 
-        using var newServed = await Sidecar.ResolveUntilAsync(newToken.Reveal(), HttpStatusCode.OK, ChangeDeadline);
+        using var newServed = await Sidecar.ResolveUntilAsync(newToken.Reveal(), HttpStatusCode.OK, PreconditionDeadline);
         using var oldRefused = await Sidecar.ResolveAsync(oldToken);
 
         Assert.Equal(HttpStatusCode.OK, newServed.StatusCode);
@@ -92,6 +92,13 @@ public sealed class RegistrySnapshotSourceTests(SidecarRegistryFixture database)
     [Fact]
     public async Task Refusals_reach_the_registry_one_per_refused_request()
     {
+        // The limit counts fixed UTC minutes: keep the admitted request and the refused ones in one.
+        var second = DateTime.UtcNow.Second;
+        if (second > 45)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(61 - second), Cancel);
+        }
+
         var (_, keyId, token) = await Sidecar.AddKeyAsync(limits: new RegistryKeyLimits(RequestsPerMinute: 1));
         using (var first = await Sidecar.ResolveUntilAsync(token, HttpStatusCode.OK, PreconditionDeadline))
         {

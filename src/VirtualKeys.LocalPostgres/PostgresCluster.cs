@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace VirtualKeys.LocalPostgres;
@@ -85,7 +83,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         var realDataDirectory = Path.Join(RealPath.Of(root), "data");
 
         // From here on the watchdog owns the directory: whatever fails below, it is removed.
-        var cluster = new PostgresCluster(root, realDataDirectory, FreeLoopbackPort(), binDirectory, StartWatchdog(root, realDataDirectory));
+        var cluster = new PostgresCluster(root, realDataDirectory, UnclaimedPort.Pick(), binDirectory, StartWatchdog(root, realDataDirectory));
         try
         {
             if (ServiceUserProcess.RunsAsRoot)
@@ -376,12 +374,5 @@ public sealed class PostgresCluster : IAsyncDisposable
             Directory.Delete(root, recursive: true);
             throw;
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,15 +1,10 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace VirtualKeys.Testing;
 
 public static class LoopbackPorts
 {
-    /// <summary>A loopback port nothing listens on right now (the system's pick; free until someone takes it).</summary>
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>
+    /// A loopback port nothing listens on right now, below the ephemeral range so that no server the
+    /// tests start on port 0 takes it before it is used (<see cref="VirtualKeys.LocalPostgres.UnclaimedPort"/>).
+    /// </summary>
+    public static int Free() => VirtualKeys.LocalPostgres.UnclaimedPort.Pick();
 }

@@ -213,7 +213,7 @@ internal sealed partial class ProxyHandler
         {
             if (decision.TryClaim())
             {
-                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, attempt.RequestSent, Stopwatch.GetElapsedTime(started)));
+                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, attempt.RequestSent, attempt.UpstreamStatus, Stopwatch.GetElapsedTime(started)));
             }
         }
     }
@@ -247,10 +247,11 @@ internal sealed partial class ProxyHandler
     /// (about four bytes a token, at most the reserved output): a stream cut short is charged by the
     /// provider all the same, and its early counts (Anthropic's message_start says one output token) are
     /// not its final ones. A client that goes away before a byte reached it, once the provider had the
-    /// whole request, is charged the input estimate: the provider goes on with a request it received.
+    /// whole request, is charged the input estimate: the provider goes on with a request it received,
+    /// unless it had already refused it (an error status: no tokens, as for any error answer).
     /// </summary>
     private static UsageRecorder.Completion Completion(
-        Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, bool requestSent, TimeSpan elapsed)
+        Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, bool requestSent, int upstreamStatus, TimeSpan elapsed)
     {
         var latency = elapsed.TotalMilliseconds;
         if (scanner.SawUsage && outcome == UsageOutcome.Success)
@@ -267,7 +268,7 @@ internal sealed partial class ProxyHandler
             return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true);
         }
 
-        if (outcome == UsageOutcome.Cancelled && requestSent)
+        if (outcome == UsageOutcome.Cancelled && requestSent && upstreamStatus is 0 or (>= 200 and < 300))
         {
             return new UsageRecorder.Completion(decision.EstimatedInputTokens, 0, outcome, detail, provider, latency, Estimated: true);
         }

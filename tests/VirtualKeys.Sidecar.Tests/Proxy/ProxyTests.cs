@@ -193,6 +193,40 @@ public sealed class ProxyTests
         Assert.Equal((5, 7), (record.InputTokens, record.OutputTokens));
     }
 
+    // A provider that refused the request charges nothing for it: a client that hangs up while the
+    // error body is relayed is not charged the input estimate (it was, as if the provider went on).
+    [Fact]
+    public async Task A_client_that_hangs_up_during_a_relayed_error_is_not_charged()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var hungUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var upstream = Task.Run(async () =>
+        {
+            using var connection = await listener.AcceptTcpClientAsync(TestSidecar.Cancel);
+            var stream = connection.GetStream();
+            await ReadRequestAsync(stream);
+            var head = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"error\":{\"message\":\"bad"u8.ToArray();
+            await stream.WriteAsync(head, TestSidecar.Cancel);
+            await hungUp.Task.WaitAsync(TestSidecar.Cancel);
+        }, TestSidecar.Cancel);
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.OpenAI($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/v1")]);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = TestSidecar.Json(Chat("gpt-4o")) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        using (var response = await sidecar.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestSidecar.Cancel))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        }
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        hungUp.SetResult();
+        await upstream;
+        Assert.Equal(UsageOutcome.Cancelled, record.Outcome);
+        Assert.Equal((0, 0, 0m, false), (record.InputTokens, record.OutputTokens, record.CostUsd, record.Estimated));
+    }
+
     [Fact]
     public async Task Azure_gets_its_deployment_url_api_version_and_api_key_header()
     {

@@ -1,10 +1,10 @@
-using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using NpgsqlTypes;
 using VirtualKeys.Registry.Connections;
 using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Registry.Usage;
+using VirtualKeys.Testing;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Registry.Tests;
@@ -326,13 +326,14 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
     {
         // The same deadlock, with the pause on a clock the test moves: the other session has
         // committed before the pause ends, so exactly one attempt follows it.
-        var clock = new FakeTimeProvider(Monday);
+        var clock = new ObservableTimeProvider(Monday);
         var ledger = new QuotaLedger(_database, clock);
         var (granting, roundTrips) = await DeadlockAGrantAsync(ledger);
         try
         {
-            // Rolled back and pausing: nothing but the clock can end the pause.
-            await Task.Delay(300, Ct);
+            // Rolled back and pausing: nothing but the clock can end the pause. Its timer must exist
+            // before the clock moves: a pause that starts after a move is not shortened by it.
+            await clock.WaitForTimerAsync(TimeSpan.FromSeconds(30));
             var pausedAttempts = ledger.RoundTrips - roundTrips;
             var pausedDone = granting.IsCompleted;
             clock.Advance(TimeSpan.FromMilliseconds(49));

@@ -25,7 +25,7 @@ internal static class DemoCommand
         var verbose = new Option<bool>("--verbose") { Description = "Also show the operator's log" };
         var requests = new Option<int?>("--requests")
         {
-            Description = "How many requests to send (default: the key's RPM limit plus three)",
+            Description = "How many requests to send (default: twice the key's RPM limit plus one)",
             HelpName = "N",
         };
         requests.Validators.Add(result =>

@@ -70,8 +70,10 @@ internal sealed class DemoRunner : IAsyncDisposable
             return running;
         }, cancellationToken);
 
+        // Twice the limit plus one: the limit counts per UTC minute, so if a minute starts mid-burst,
+        // one of the two windows still gets more requests than the limit and some are refused.
         var rpm = ready.Spec.Limits?.RequestsPerMinute;
-        var count = _options.Requests ?? (rpm ?? 5) + 3;
+        var count = _options.Requests ?? (2 * (rpm ?? 5)) + 1;
         var outcomes = await _progress.StepAsync(
             $"Sending {count} chat requests without a model through {new Uri(sidecar.BaseAddress, "v1/chat/completions")} (limit: {(rpm is null ? "none" : $"{rpm} per minute")})",
             () => ChatBurst.SendAsync(sidecar.BaseAddress, token, count, Report, cancellationToken),

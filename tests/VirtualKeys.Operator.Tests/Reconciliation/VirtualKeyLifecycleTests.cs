@@ -110,7 +110,9 @@ public sealed class VirtualKeyLifecycleTests(PostgresFixture postgres)
     public async Task RotateAnnotation_IssuesNewToken_AndTheOldOneIsRefusedAfterTheGrace()
     {
         await using var env = await OperatorEnvironment.StartAsync(postgres, "rotate");
-        var op = await env.StartOperatorAsync(env.Settings(grace: TimeSpan.FromSeconds(2)));
+
+        // Long enough that the old token is still accepted when the polls below reach it on a loaded machine.
+        var op = await env.StartOperatorAsync(env.Settings(grace: TimeSpan.FromSeconds(10)));
         await env.CreateProviderSecretAsync("sk-1");
         await env.CreateKeyAsync("rot");
         await env.WaitForReadyReasonAsync("rot", ConditionReasons.Reconciled);

@@ -80,7 +80,9 @@ internal sealed class OperatorEnvironment : IAsyncDisposable
             LeaseNamespace = Ns,
             LeaseName = "virtual-key-operator",
             Identity = identity,
-            LeaseDuration = leaseDuration ?? TimeSpan.FromSeconds(3),
+            // The default 15 s: a short lease ends a term on one slow renewal under load. Tests
+            // hand over by stopping the leader, which releases the lease, so none waits it out.
+            LeaseDuration = leaseDuration ?? TimeSpan.FromSeconds(15),
             Urls = "http://127.0.0.1:0",
         };
 

@@ -18,7 +18,8 @@ namespace VirtualKeys.Reliability.Tests.Authorization;
 public sealed class OperatorTokenTests(PostgresFixture postgres)
 {
     private const string KeyName = "rotating";
-    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
+    // Long enough that the new token reaches the sidecar and the old one is probed within it on a loaded machine.
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 

@@ -200,6 +200,10 @@ public sealed class SidecarBinaryTests(SidecarRegistryFixture database, Postgres
             {
                 // Not listening yet.
             }
+            catch (TaskCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                // One answer slower than the client's timeout (a loaded machine): ask again within the limit.
+            }
 
             Assert.True(DateTimeOffset.UtcNow < deadline, $"the sidecar was not ready within {StartLimit}");
             await Task.Delay(TimeSpan.FromMilliseconds(200), Cancel);

@@ -6,6 +6,7 @@ using VirtualKeys.Operator.Runtime.Controllers;
 using VirtualKeys.Operator.Runtime.Informers;
 using VirtualKeys.Operator.Runtime.Metrics;
 using VirtualKeys.Operator.Tests.Runtime.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Operator.Tests.Runtime.Controllers;
 

@@ -8,6 +8,7 @@ using VirtualKeys.Operator.Runtime.Hosting;
 using VirtualKeys.Operator.Runtime.Informers;
 using VirtualKeys.Operator.Runtime.Leadership;
 using VirtualKeys.Operator.Tests.Runtime.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Operator.Tests.Runtime.Hosting;
 

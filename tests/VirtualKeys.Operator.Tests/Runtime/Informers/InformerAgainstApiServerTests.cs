@@ -2,6 +2,7 @@ using k8s;
 using k8s.Models;
 using VirtualKeys.Operator.Runtime.Informers;
 using VirtualKeys.Operator.Tests.Runtime.Support;
+using VirtualKeys.Testing;
 
 namespace VirtualKeys.Operator.Tests.Runtime.Informers;
 

@@ -12,11 +12,15 @@ namespace VirtualKeys.Operator.Tests.Runtime.Leadership;
 
 /// <summary>
 /// Leader election on a Lease of the local API server. KubernetesClient's elector keeps real
-/// time, so these tests use short leases and bound every wait.
+/// time, so every wait is bounded. The lease is the default 15 s (a 5 s renew deadline): with a
+/// short one, a single slow renewal on a loaded machine ends the term and the candidate is elected
+/// again, a second term these tests would count. Only the takeover after a crash, which waits out
+/// the lease, uses a short one.
 /// </summary>
 public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
 {
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(4);
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan ShortLease = TimeSpan.FromSeconds(4);
     private readonly List<Candidate> _candidates = [];
     private TestCluster _cluster = null!;
 
@@ -42,8 +46,9 @@ public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
         await Wait.UntilAsync(() => a.Runner.IsLeader || b.Runner.IsLeader, () => "someone leads");
 
         // Several renewals and standby attempts happen in this window.
+        var window = 3 * Options(LeaseDuration).RetryPeriod;
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(2))
+        while (deadline.Elapsed < window)
         {
             Assert.False(a.Leading && b.Leading, "both candidates were leading at once");
             await Task.Delay(20, Ct);
@@ -88,8 +93,9 @@ public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
     public async Task A_standby_takes_over_within_the_lease_duration_when_the_leader_vanishes()
     {
         // A leader that crashed: its lease was renewed a moment ago and will never be again. It wrote
-        // the standby's wait into the Lease, as every replica of the operator does.
-        var options = Options();
+        // the standby's wait into the Lease, as every replica of the operator does. A short lease, so
+        // the wait fits the test's bound; a re-election of b would not change the two versions read.
+        var options = Options(ShortLease);
         var wait = options.StandbyWait;
         var now = DateTime.UtcNow;
         using var history = new LeaseHistory(_cluster.Server);
@@ -105,7 +111,7 @@ public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
         // Wait.Bound is only a safety limit: the elector keeps real time and on a loaded machine its
         // tries come late, so how soon b takes over is not timed here (the reliability suite measures
         // failover); what it must and must not do is read from the Lease.
-        var b = Campaign("b");
+        var b = Campaign("b", ShortLease);
         await Wait.UntilAsync(() => b.Runner.IsLeader, () => "b takes over");
 
         var versions = history.Versions;
@@ -129,8 +135,8 @@ public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
         Assert.Equal(crashed.Lease.Spec.LeaseDurationSeconds, takeover.Lease.Spec.LeaseDurationSeconds);
         var recordedWait = TimeSpan.FromSeconds(takeover.Lease.Spec.LeaseDurationSeconds ?? 0);
         Assert.True(
-            recordedWait + (2 * options.RetryPeriod) < LeaseDuration,
-            $"b recorded a wait of {recordedWait} and its standbys try every {options.RetryPeriod}: they may take over later than the lease duration ({LeaseDuration}) after its last renewal");
+            recordedWait + (2 * options.RetryPeriod) < ShortLease,
+            $"b recorded a wait of {recordedWait} and its standbys try every {options.RetryPeriod}: they may take over later than the lease duration ({ShortLease}) after its last renewal");
     }
 
     [Fact]
@@ -150,17 +156,17 @@ public sealed class LeaderElectionAgainstApiServerTests : IAsyncLifetime
     private async Task<V1Lease> ReadLeaseAsync() =>
         await _cluster.Client.CoordinationV1.ReadNamespacedLeaseAsync("operator", "default", cancellationToken: Ct);
 
-    private static LeaderElectionOptions Options()
+    private static LeaderElectionOptions Options(TimeSpan leaseDuration)
     {
-        var options = LeaderElectionOptions.ForLease(LeaseDuration);
+        var options = LeaderElectionOptions.ForLease(leaseDuration);
         options.LeaseName = "operator";
         options.LeaseNamespace = "default";
         return options;
     }
 
-    private Candidate Campaign(string identity)
+    private Candidate Campaign(string identity, TimeSpan? leaseDuration = null)
     {
-        var options = Options();
+        var options = Options(leaseDuration ?? LeaseDuration);
         options.Identity = identity;
         var runner = new LeaderElectionRunner(_cluster.Client, options);
         var candidate = new Candidate(runner);

@@ -159,6 +159,10 @@ internal sealed class SidecarProcess : IAsyncDisposable
             {
                 // Not listening yet.
             }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One answer slower than the client's timeout (a loaded machine): ask again within the limit.
+            }
 
             if (DateTimeOffset.UtcNow > deadline)
             {

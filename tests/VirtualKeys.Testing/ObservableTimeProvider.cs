@@ -1,14 +1,25 @@
 using Microsoft.Extensions.Time.Testing;
+using Xunit;
 
-namespace VirtualKeys.Operator.Tests.Runtime.Support;
+namespace VirtualKeys.Testing;
 
 /// <summary>
 /// A fake clock that also tells when code has started waiting on it, so a test advances time
 /// only after the timer it means to fire exists (advancing earlier would not fire it).
 /// </summary>
-internal sealed class ObservableTimeProvider : FakeTimeProvider
+public sealed class ObservableTimeProvider : FakeTimeProvider
 {
+    private static readonly TimeSpan DefaultBound = TimeSpan.FromSeconds(15);
     private readonly SemaphoreSlim _created = new(0);
+
+    public ObservableTimeProvider()
+    {
+    }
+
+    public ObservableTimeProvider(DateTimeOffset startDateTime)
+        : base(startDateTime)
+    {
+    }
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
@@ -18,9 +29,10 @@ internal sealed class ObservableTimeProvider : FakeTimeProvider
     }
 
     /// <summary>Waits until one more timer (a <c>Task.Delay</c> on this clock, say) has been created.</summary>
-    public async Task WaitForTimerAsync()
+    /// <param name="bound">How long to wait before failing; 15 s when null.</param>
+    public async Task WaitForTimerAsync(TimeSpan? bound = null)
     {
-        if (!await _created.WaitAsync(Wait.Bound, TestContext.Current.CancellationToken))
+        if (!await _created.WaitAsync(bound ?? DefaultBound, TestContext.Current.CancellationToken))
         {
             throw new TimeoutException("No timer was created on the fake clock.");
         }

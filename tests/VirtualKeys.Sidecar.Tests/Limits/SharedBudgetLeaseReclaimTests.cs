@@ -1,4 +1,5 @@
 using VirtualKeys.Registry.Connections;
+using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Quotas;
 using VirtualKeys.Sidecar.Limits;
 using VirtualKeys.Sidecar.Snapshot;
@@ -135,35 +136,49 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
     [Fact]
     public async Task A_replica_cut_off_past_the_ttl_stops_spending_the_lease_the_other_took_back_and_keeps_to_its_share()
     {
-        // The cut-off replica logs in as a role of its own, which the test then locks out.
-        await using var role = await Server.CreateRoleWithoutRightsAsync(ConnectionString, "cutoff", Cancel);
-        await Server.ExecuteAsync($"ALTER ROLE {role.Name} SUPERUSER", Cancel);
-        await using var cutOffDatabase = RegistryDatabase.Create(role.ConnectionString);
-        var cutOff = Unstopped(new QuotaLedger(cutOffDatabase), leaseFraction: 0.5);
-        var other = NewStore(new QuotaLedger(Database), o => o.LeaseFraction = 0.1);
-        var key = NewKeyId();
-        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
-        await cutOff.HeartbeatNowAsync(Cancel);
-        await other.HeartbeatNowAsync(Cancel);
-        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
-        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+        // A database of its own: the outage share divides by the live replicas, and the class's
+        // database holds other tests' replicas, present on the same fake clock.
+        var connectionString = await Server.CreateDatabaseAsync("cutoff", Cancel);
+        try
+        {
+            await using var registry = RegistryDatabase.Create(connectionString);
+            await new RegistryMigrator(registry).MigrateAsync(Cancel);
 
-        await Server.ExecuteAsync($"ALTER ROLE {role.Name} NOLOGIN", Cancel);
-        await Server.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role.Name}'", Cancel);
-        await cutOff.HeartbeatNowAsync(Cancel);
-        Assert.True(cutOff.Health.Degraded);
+            // The cut-off replica logs in as a role of its own, which the test then locks out.
+            await using var role = await Server.CreateRoleWithoutRightsAsync(connectionString, "cutoff", Cancel);
+            await Server.ExecuteAsync($"ALTER ROLE {role.Name} SUPERUSER", Cancel);
+            await using var cutOffRegistry = RegistryDatabase.Create(role.ConnectionString);
+            var cutOff = Unstopped(new QuotaLedger(cutOffRegistry), leaseFraction: 0.5);
+            await using var other = new SharedQuotaStore(new QuotaLedger(registry), new QuotaOptions { ReplicaId = "other", LeaseFraction = 0.1 }, Time);
+            var key = NewKeyId();
+            var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+            await cutOff.HeartbeatNowAsync(Cancel);
+            await other.HeartbeatNowAsync(Cancel);
+            Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
+            await RecordSpendAsync(key, BudgetPeriod.Daily, Cost, connectionString);
 
-        // Past the TTL the other replica takes the unspent 0.40 back and spends the rest of the cap.
-        Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
-        await other.HeartbeatNowAsync(Cancel);
-        var byOther = await AdmitUntilRefusedAsync(other, key, demand);
-        var byCutOff = await AdmitUntilRefusedAsync(cutOff, key, demand);
+            await Server.ExecuteAsync($"ALTER ROLE {role.Name} NOLOGIN", Cancel);
+            await Server.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role.Name}'", Cancel);
+            await cutOff.HeartbeatNowAsync(Cancel);
+            Assert.True(cutOff.Health.Degraded);
+            Assert.Equal(2, cutOff.Health.LiveReplicas);
 
-        // The cut-off replica admits from its share alone: half of the 0.50 the pool had left at its
-        // grant, two live replicas. Admitted while above zero: 0.25, 0.15, 0.05. Spending its old
-        // lease too, it would have admitted four more on top.
-        Assert.Equal(9, byOther);
-        Assert.Equal(3, byCutOff);
+            // Past the TTL the other replica takes the unspent 0.40 back and spends the rest of the cap.
+            Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
+            await other.HeartbeatNowAsync(Cancel);
+            var byOther = await AdmitUntilRefusedAsync(other, key, demand);
+            var byCutOff = await AdmitUntilRefusedAsync(cutOff, key, demand);
+
+            // The cut-off replica admits from its share alone: half of the 0.50 the pool had left at
+            // its grant, two live replicas. Admitted while above zero: 0.25, 0.15, 0.05. Spending its
+            // old lease too, it would have admitted four more on top.
+            Assert.Equal(9, byOther);
+            Assert.Equal(3, byCutOff);
+        }
+        finally
+        {
+            await Server.DropDatabaseAsync(connectionString, Cancel);
+        }
     }
 
     /// <summary>A replica the test never stops: killed, it gives nothing back.</summary>
@@ -191,13 +206,13 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
     }
 
     /// <summary>What a replica's usage flush leaves in the totals (a Total budget is the sum of a key's months).</summary>
-    private Task RecordSpendAsync(string key, BudgetPeriod period, decimal costUsd)
+    private Task RecordSpendAsync(string key, BudgetPeriod period, decimal costUsd, string? connectionString = null)
     {
         var (rowPeriod, rowStart) = period == BudgetPeriod.Total
             ? ("monthly", RegistryBudgetPeriod.StartOf(RegistryBudgetPeriodKind.Monthly, Time.GetUtcNow()))
             : ("daily", RegistryBudgetPeriod.StartOf(RegistryBudgetPeriodKind.Daily, Time.GetUtcNow()));
         return PostgresScalar.ReadAsync<int>(
-            ConnectionString,
+            connectionString ?? ConnectionString,
             "WITH i AS (INSERT INTO vk.usage_totals (key_id, period, period_start, requests, cost_usd, updated_at) VALUES ($1, $2, $3, 1, $4, now()) RETURNING 1) SELECT count(*)::int FROM i",
             Cancel,
             key,

@@ -25,6 +25,9 @@ public sealed class PostgresCluster : IAsyncDisposable
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long disposing waits for the watchdog to remove the directory before it does so itself.</summary>
+    private static readonly TimeSpan WatchdogGrace = TimeSpan.FromSeconds(10);
+
     private readonly string _binDirectory;
     private readonly string _realDataDirectory;
     private readonly Process _watchdog;
@@ -223,17 +226,33 @@ public sealed class PostgresCluster : IAsyncDisposable
         {
             // Closing the pipe lets the watchdog remove the directory; it is the same path as a crash of this process.
             _watchdog.StandardInput.Close();
-            using var timeout = new CancellationTokenSource(CommandTimeout);
-            try
-            {
-                await _watchdog.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _watchdog.Kill(entireProcessTree: true);
-            }
-
             _watchdog.Dispose();
+            await WaitUntilRemovedAsync();
+        }
+    }
+
+    /// <summary>
+    /// Waits for the watchdog (a process of its own session, not a child to wait for) to remove the
+    /// directory, and removes it here if that does not happen: the server is gone by now.
+    /// </summary>
+    private async Task WaitUntilRemovedAsync()
+    {
+        var deadline = DateTime.UtcNow + WatchdogGrace;
+        while (Directory.Exists(RootDirectory) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        try
+        {
+            if (Directory.Exists(RootDirectory))
+            {
+                Directory.Delete(RootDirectory, recursive: true);
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The watchdog removed it meanwhile.
         }
     }
 
@@ -342,8 +361,12 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         // Reads until this process closes the pipe (or dies), then kills every process working in the
         // data directory ($2, its real path, as readlink shows a working directory) and removes the directory.
+        // It ignores the signals a terminal's Ctrl+C or a hang-up sends the whole foreground process
+        // group, and runs in a session of its own (setsid -f: not a child of this process either), so
+        // that a kill of this process's group or tree does not take it along and leave the server running.
         const string Script =
             """
+            trap '' INT TERM HUP
             cat >/dev/null
             while :; do
                 killed=
@@ -355,12 +378,14 @@ public sealed class PostgresCluster : IAsyncDisposable
             done
             rm -rf -- "$1"
             """;
-        var start = new ProcessStartInfo("/bin/sh")
+        var setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+        var start = new ProcessStartInfo(setsid ?? "/bin/sh")
         {
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-c", Script, "vk-postgres-watchdog", root, realDataDirectory })
+        string[] shell = ["-c", Script, "vk-postgres-watchdog", root, realDataDirectory];
+        foreach (var argument in setsid is null ? shell : ["-f", "/bin/sh", .. shell])
         {
             start.ArgumentList.Add(argument);
         }

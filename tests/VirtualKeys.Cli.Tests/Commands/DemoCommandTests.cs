@@ -94,6 +94,57 @@ public partial class DemoCommandTests
         AssertCleanedUp(result.Stdout);
     }
 
+    // The server runs in a session of its own (pg_ctl), so a kill of vk's process group or tree does
+    // not reach it: the clean-up watchdog must survive that kill to stop the server and remove its files.
+    [Fact]
+    public async Task Killing_the_demos_whole_process_group_leaves_no_PostgreSQL_server_or_files_behind()
+    {
+        using var folder = new TemporaryDirectory();
+        await using var vk = VkProcess.Start(folder.Path, "demo", "--keep");
+        await vk.WaitForOutputAsync("press Ctrl+C to stop it", TimeSpan.FromMinutes(4));
+        var data = PostgresDirectory().Match(vk.Stdout).Groups[1].Value;
+        Assert.True(Directory.Exists(data), $"the demo printed no PostgreSQL directory:\n{vk.Stdout}");
+        Assert.NotEmpty(ProcessesNaming(data));
+
+        await vk.SignalGroupAsync("KILL");
+        await vk.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((Directory.Exists(data) || ProcessesNaming(data).Count > 0) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Empty(ProcessesNaming(data));
+        Assert.False(Directory.Exists(data), $"{data} was left behind");
+    }
+
+    /// <summary>Processes whose command line names <paramref name="path"/>: the postmaster (postgres -D {path}/data), and the watchdog until it is done.</summary>
+    private static List<int> ProcessesNaming(string path)
+    {
+        var found = new List<int>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(entry, "cmdline")).Replace('\0', ' ').Contains(path + "/", StringComparison.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile.
+            }
+        }
+
+        return found;
+    }
+
     private static void AssertCleanedUp(string progress)
     {
         foreach (Match match in PostgresDirectory().Matches(progress))

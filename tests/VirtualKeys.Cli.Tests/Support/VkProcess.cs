@@ -4,7 +4,11 @@ using System.Text;
 
 namespace VirtualKeys.Cli.Tests.Support;
 
-/// <summary>A long-running <c>vk</c> process (local-cluster, demo --keep): its output as it comes, Ctrl+C, and a kill on dispose.</summary>
+/// <summary>
+/// A long-running <c>vk</c> process (local-cluster, demo --keep) in a session and process group of its
+/// own, as a shell runs a command: its output as it comes, Ctrl+C and kills sent to its whole group as
+/// a terminal sends them, and a kill on dispose.
+/// </summary>
 internal sealed class VkProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -43,13 +47,16 @@ internal sealed class VkProcess : IAsyncDisposable
 
     public static VkProcess Start(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // setsid execs in place (a new child is no group leader), so the process is vk itself and its
+        // id is its group's.
+        var start = new ProcessStartInfo("setsid")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        start.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vk.dll"));
         foreach (var arg in args)
         {
@@ -85,15 +92,19 @@ internal sealed class VkProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends SIGINT, as Ctrl+C in a terminal does, and returns the exit code.</summary>
+    /// <summary>Sends SIGINT to the whole process group, as Ctrl+C in a terminal does, and returns the exit code.</summary>
     public async Task<int> InterruptAsync(TimeSpan timeout)
     {
-        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-        }
-
+        await SignalGroupAsync("INT");
         return await WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Sends a signal (INT, KILL, ...) to every process of the group: vk and whatever it started there.</summary>
+    public async Task SignalGroupAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", "--", "-" + _process.Id.ToString(CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, kill.ExitCode);
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)

@@ -49,15 +49,7 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
     [Fact]
     public async Task A_replica_taken_for_dead_that_comes_back_neither_spends_nor_gives_back_the_lease_it_lost()
     {
-        var ledger = new QuotaLedger(Database);
-        var cutOff = Unstopped(ledger, leaseFraction: 0.5);
-        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
-        var key = NewKeyId();
-        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
-        await cutOff.HeartbeatNowAsync(Cancel);
-        await other.HeartbeatNowAsync(Cancel);
-        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
-        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+        var (ledger, cutOff, other, key, demand) = await LeaseHalfAndSpendOneAsync();
 
         // Cut off past the TTL: the other replica's heartbeat gives back the 0.40 it had not spent,
         // and the other replica spends the rest of the budget.
@@ -81,15 +73,7 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
     [Fact]
     public async Task A_replica_taken_for_dead_that_comes_back_asks_before_it_spends_its_lease_again()
     {
-        var ledger = new QuotaLedger(Database);
-        var cutOff = Unstopped(ledger, leaseFraction: 0.5);
-        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
-        var key = NewKeyId();
-        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
-        await cutOff.HeartbeatNowAsync(Cancel);
-        await other.HeartbeatNowAsync(Cancel);
-        Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
-        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+        var (ledger, cutOff, other, key, demand) = await LeaseHalfAndSpendOneAsync();
 
         Time.Advance(new QuotaOptions().ReplicaTtl + TimeSpan.FromSeconds(1));
         await other.HeartbeatNowAsync(Cancel);
@@ -110,15 +94,7 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
     [Fact]
     public async Task A_replica_paused_past_the_ttl_asks_before_it_spends_its_lease_even_before_its_next_heartbeat()
     {
-        var ledger = new QuotaLedger(Database);
-        var paused = Unstopped(ledger, leaseFraction: 0.5);
-        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
-        var key = NewKeyId();
-        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
-        await paused.HeartbeatNowAsync(Cancel);
-        await other.HeartbeatNowAsync(Cancel);
-        Assert.Equal(1, await AdmitUntilRefusedAsync(paused, key, demand, max: 1));
-        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+        var (ledger, paused, other, key, demand) = await LeaseHalfAndSpendOneAsync();
 
         // Paused (no heartbeat, no grant) past the TTL: the other replica takes the 0.40 back and
         // spends the rest of the cap. The paused one then admits before any heartbeat of its own.
@@ -179,6 +155,24 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
         {
             await Server.DropDatabaseAsync(connectionString, Cancel);
         }
+    }
+
+    /// <summary>
+    /// A $1.00 daily budget and two present replicas: the first, never stopped, leases half of it and
+    /// spends one request (recorded); the second leases a tenth at a time.
+    /// </summary>
+    private async Task<(QuotaLedger Ledger, SharedQuotaStore Lapsing, SharedQuotaStore Other, string Key, QuotaDemand Demand)> LeaseHalfAndSpendOneAsync()
+    {
+        var ledger = new QuotaLedger(Database);
+        var lapsing = Unstopped(ledger, leaseFraction: 0.5);
+        var other = NewStore(ledger, o => o.LeaseFraction = 0.1);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(KeyLimits.None, new KeyBudget(1.00m, BudgetPeriod.Daily), 0, Cost);
+        await lapsing.HeartbeatNowAsync(Cancel);
+        await other.HeartbeatNowAsync(Cancel);
+        Assert.Equal(1, await AdmitUntilRefusedAsync(lapsing, key, demand, max: 1));
+        await RecordSpendAsync(key, BudgetPeriod.Daily, Cost);
+        return (ledger, lapsing, other, key, demand);
     }
 
     /// <summary>A replica the test never stops: killed, it gives nothing back.</summary>

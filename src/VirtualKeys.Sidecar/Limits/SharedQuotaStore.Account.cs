@@ -86,7 +86,11 @@ public sealed partial class SharedQuotaStore
         /// <summary>The clock of the last grant for the budget: the ledger's lease row is that fresh (its seen_at).</summary>
         public long BudgetGrantedTicks;
 
-        /// <summary>The unused lease when it was doubted (<see cref="BudgetUnverified"/>); spend since takes the lease below it.</summary>
+        /// <summary>
+        /// What of the lease this replica held when it was doubted (<see cref="BudgetUnverified"/>): the
+        /// unused lease and the reservations in flight, as the ledger's row counts them. Spend since,
+        /// and those requests as they settle, take the lease below it.
+        /// </summary>
         public decimal BudgetDoubted;
 
         /// <summary>The lease may have been given back to the pool: see <see cref="BudgetUnverified"/>.</summary>
@@ -95,7 +99,7 @@ public sealed partial class SharedQuotaStore
             if (!BudgetUnverified)
             {
                 BudgetUnverified = true;
-                BudgetDoubted = Math.Max(0m, BudgetLease);
+                BudgetDoubted = LeaseHeld;
             }
         }
 

@@ -89,19 +89,26 @@ public sealed partial class SharedQuotaStore
     /// first heartbeat of a replica that was never present finds nothing to doubt: its leases are too
     /// recent to have been taken back.)
     /// </summary>
-    private void DoubtBudgetLeases()
+    private void DoubtBudgetLeases(DateTimeOffset now)
     {
         foreach (var account in _accounts.Values)
         {
             lock (account.Gate)
             {
-                if (account.LeaseHeld > 0m)
+                if (account.LeaseHeld > 0m && !GrantedLately(account, now))
                 {
                     account.DoubtBudgetLease();
                 }
             }
         }
     }
+
+    /// <summary>
+    /// The key's last budget grant is within half the replica TTL: the ledger reclaims a lease only once
+    /// its last grant is older than the TTL, and a reclaim before that grant would have shown in it.
+    /// </summary>
+    private bool GrantedLately(Account account, DateTimeOffset now) =>
+        now.UtcTicks - account.BudgetGrantedTicks < _options.ReplicaTtl.Ticks / 2;
 
     private static void ClearExhausted(Account account)
     {
@@ -225,7 +232,7 @@ public sealed partial class SharedQuotaStore
         AdvanceTo(ref _lastHeartbeatTicks, now);
         if (heartbeat.Rejoined && wasPresent)
         {
-            DoubtBudgetLeases();
+            DoubtBudgetLeases(now);
         }
 
         if (heartbeat.Rejoined)

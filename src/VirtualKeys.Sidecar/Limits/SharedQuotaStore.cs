@@ -376,7 +376,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             // The ledger reclaims a lease once neither the replica's presence nor the lease's last
             // grant is within the TTL; half of it is the margin, as for the presence.
-            if (presenceStale && account.LeaseHeld > 0m && now.UtcTicks - account.BudgetGrantedTicks >= _options.ReplicaTtl.Ticks / 2)
+            if (presenceStale && account.LeaseHeld > 0m && !GrantedLately(account, now))
             {
                 account.DoubtBudgetLease();
             }

@@ -109,8 +109,10 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
         Assert.True(ledger.RoundTrips > tripsBefore, "the paused replica asked the ledger before it admitted");
     }
 
-    [Fact]
-    public async Task A_replica_cut_off_past_the_ttl_stops_spending_the_lease_the_other_took_back_and_keeps_to_its_share()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_replica_cut_off_past_the_ttl_stops_spending_the_lease_the_other_took_back_and_keeps_to_its_share(bool requestInFlight)
     {
         // A database of its own: the outage share divides by the live replicas, and the class's
         // database holds other tests' replicas, present on the same fake clock.
@@ -133,6 +135,15 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
             Assert.Equal(1, await AdmitUntilRefusedAsync(cutOff, key, demand, max: 1));
             await RecordSpendAsync(key, BudgetPeriod.Daily, Cost, connectionString);
 
+            // Optionally a request in flight through the outage, reserving 0.20 of the lease.
+            QuotaTicket? inFlight = null;
+            if (requestInFlight)
+            {
+                var admitted = await cutOff.TryAdmitAsync(key, demand with { EstimatedCostUsd = 0.20m }, Cancel);
+                Assert.True(admitted.Admitted);
+                inFlight = admitted.Ticket;
+            }
+
             await Server.ExecuteAsync($"ALTER ROLE {role.Name} NOLOGIN", Cancel);
             await Server.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role.Name}'", Cancel);
             await cutOff.HeartbeatNowAsync(Cancel);
@@ -144,10 +155,18 @@ public sealed class SharedBudgetLeaseReclaimTests(PostgresDatabase database) : S
             await other.HeartbeatNowAsync(Cancel);
             var byOther = await AdmitUntilRefusedAsync(other, key, demand);
             var byCutOff = await AdmitUntilRefusedAsync(cutOff, key, demand);
+            if (inFlight is { } ticket)
+            {
+                // The reservation in flight counted against the share; settled for nothing, it goes
+                // back to the share, not to the lease the other replica may be spending.
+                await cutOff.SettleAsync(ticket, 0, 0m, Cancel);
+                byCutOff += await AdmitUntilRefusedAsync(cutOff, key, demand);
+            }
 
             // The cut-off replica admits from its share alone: half of the 0.50 the pool had left at
             // its grant, two live replicas. Admitted while above zero: 0.25, 0.15, 0.05. Spending its
-            // old lease too, it would have admitted four more on top.
+            // old lease too, it would have admitted four more on top (two more with the request in
+            // flight, whose refund it would have spent from the lease).
             Assert.Equal(9, byOther);
             Assert.Equal(3, byCutOff);
         }

@@ -83,7 +83,16 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         // /proc/[pid]/cwd shows the data directory with every symbolic link resolved (TMPDIR may
         // go through one), so that is the path its processes are found by.
-        var realDataDirectory = Path.Join(RealPath.Of(root), "data");
+        string realDataDirectory;
+        try
+        {
+            realDataDirectory = Path.Join(RealPath.Of(root), "data");
+        }
+        catch
+        {
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
 
         // From here on the watchdog owns the directory: whatever fails below, it is removed.
         var cluster = new PostgresCluster(root, realDataDirectory, UnclaimedPort.Pick(), binDirectory, StartWatchdog(root, realDataDirectory));
@@ -160,7 +169,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         // Every PostgreSQL process works in its data directory, and each child calls setsid(), so
         // neither the parent pid nor the process group finds them all; the working directory does.
         var processes = ProcessesIn(_realDataDirectory, postmaster);
-        if (processes.Count == 0 && postmaster is not null && IsLive(postmaster.Value))
+        if (processes.Count == 0 && postmaster is not null && IsLive(postmaster.Value) && IsPostgres(postmaster.Value))
         {
             // The lock file names a live server that /proc does not show in the data directory: rather
             // than leave it running, PostgreSQL's own immediate stop ends it and waits for its processes.
@@ -243,16 +252,20 @@ public sealed class PostgresCluster : IAsyncDisposable
             await Task.Delay(50);
         }
 
+        // Never under a server that is still running (the kill above failed): its working directory
+        // would turn into "... (deleted)", which nothing could find it by any more.
+        if (!Directory.Exists(RootDirectory) || ProcessesIn(_realDataDirectory, null).Count > 0)
+        {
+            return;
+        }
+
         try
         {
-            if (Directory.Exists(RootDirectory))
-            {
-                Directory.Delete(RootDirectory, recursive: true);
-            }
+            Directory.Delete(RootDirectory, recursive: true);
         }
-        catch (DirectoryNotFoundException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // The watchdog removed it meanwhile.
+            // Removed by the watchdog meanwhile, or not ours to remove: disposing does not fail for it.
         }
     }
 
@@ -330,6 +343,19 @@ public sealed class PostgresCluster : IAsyncDisposable
         return [.. found.OrderBy(pid => pid == postmaster ? 0 : 1)];
     }
 
+    /// <summary>Whether the process is a PostgreSQL server's (a stale lock file may name a pid taken by another program since).</summary>
+    private static bool IsPostgres(int pid)
+    {
+        try
+        {
+            return File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/comm")).TrimEnd() is "postgres" or "postmaster";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Whether a process with this pid exists and is not a zombie (one that has exited but is not reaped).</summary>
     private static bool IsLive(int pid)
     {
@@ -378,26 +404,43 @@ public sealed class PostgresCluster : IAsyncDisposable
             done
             rm -rf -- "$1"
             """;
-        var setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
-        var start = new ProcessStartInfo(setsid ?? "/bin/sh")
-        {
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
         string[] shell = ["-c", Script, "vk-postgres-watchdog", root, realDataDirectory];
-        foreach (var argument in setsid is null ? shell : ["-f", "/bin/sh", .. shell])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         try
         {
-            return Process.Start(start) ?? throw new InvalidOperationException("the PostgreSQL clean-up watchdog did not start");
+            if (new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists) is { } setsid)
+            {
+                // util-linux's setsid forks the shell off and exits at once; one without -f (busybox)
+                // exits with an error and starts nothing, and the watchdog is then a plain child.
+                var detached = Start(setsid, ["-f", "/bin/sh", .. shell]);
+                if (!detached.WaitForExit(TimeSpan.FromSeconds(10)) || detached.ExitCode == 0)
+                {
+                    return detached;
+                }
+
+                detached.Dispose();
+            }
+
+            return Start("/bin/sh", shell);
         }
         catch
         {
             Directory.Delete(root, recursive: true);
             throw;
+        }
+
+        static Process Start(string program, string[] arguments)
+        {
+            var start = new ProcessStartInfo(program)
+            {
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            return Process.Start(start) ?? throw new InvalidOperationException("the PostgreSQL clean-up watchdog did not start");
         }
     }
 }

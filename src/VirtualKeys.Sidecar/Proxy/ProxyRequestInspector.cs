@@ -196,16 +196,19 @@ internal static class ProxyRequestInspector
         }
     }
 
-    // "data:<type>;base64,<base64>" or plain base64 (JSON may escape its '/' as "\/").
+    // "data:<type>;base64,<base64>" or plain base64 (JSON may escape its '/' as "\/"). A PDF is not
+    // counted as a file: providers read every page as text and images, thousands of tokens a page,
+    // so four bytes of its base64 a token is the closer estimate.
     private static bool IsEmbeddedFile(ReadOnlySpan<byte> raw)
     {
         if (raw.StartsWith("data:"u8))
         {
             var comma = raw[..Math.Min(raw.Length, 256)].IndexOf((byte)',');
-            return comma > 0 && raw[..comma].EndsWith(";base64"u8);
+            return comma > 0 && raw[..comma].EndsWith(";base64"u8) && !raw.StartsWith("data:application/pdf;"u8);
         }
 
-        return raw.IndexOfAnyExcept(Base64Bytes) < 0;
+        // "%PDF-" in base64.
+        return raw.IndexOfAnyExcept(Base64Bytes) < 0 && !raw.StartsWith("JVBERi0"u8);
     }
 
     // The reader checks a string's bytes only when it is read as text: invalid UTF-8, or an escaped

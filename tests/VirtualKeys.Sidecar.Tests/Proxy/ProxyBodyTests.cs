@@ -78,6 +78,22 @@ public sealed class ProxyBodyTests
         Assert.Equal((0, 0L), (fromText.EmbeddedItems, fromText.EmbeddedBytes));
     }
 
+    // A PDF is read page by page as text and images, thousands of tokens a page: its base64 counts
+    // four bytes a token, not as one image.
+    [Fact]
+    public void A_base64_PDF_is_counted_by_its_bytes_not_as_one_image()
+    {
+        var pdf = Convert.ToBase64String([.. "%PDF-1.7\n"u8, .. new byte[30_000]]);
+        var anthropic = $$$"""{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"{{{pdf}}}"}}]}],"max_tokens":5}""";
+        var openAI = $$$"""{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,{{{pdf}}}"}}]}]}""";
+
+        var fromAnthropic = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(anthropic));
+        var fromOpenAI = ProxyRequestInspector.Inspect(Encoding.UTF8.GetBytes(openAI));
+
+        Assert.Equal((0, 0L), (fromAnthropic.EmbeddedItems, fromAnthropic.EmbeddedBytes));
+        Assert.Equal((0, 0L), (fromOpenAI.EmbeddedItems, fromOpenAI.EmbeddedBytes));
+    }
+
     [Theory]
     [InlineData("{\"model\":\"a\",\"model\":\"b\"}")]
     [InlineData("{\"model\":1}")]

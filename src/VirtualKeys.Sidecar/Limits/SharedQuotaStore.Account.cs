@@ -103,6 +103,20 @@ public sealed partial class SharedQuotaStore
             }
         }
 
+        /// <summary>
+        /// A grant for the budget answered (a refill, or one charging debts): the lease gains what it gave
+        /// and drops what this replica said it held that the ledger no longer counts as its own (given
+        /// back to the pool while this replica was taken for dead, migration 0012; what was spent since
+        /// then comes out of what it holds now, or is charged). The lease is verified and as fresh as the grant.
+        /// </summary>
+        public void BudgetGranted(QuotaBudgetAsk ask, QuotaGrant grant, DateTimeOffset at)
+        {
+            var forfeited = ask.Held is { } held && grant.BudgetKeptUsd is { } kept ? Math.Max(0m, held - kept) : 0m;
+            BudgetLease += grant.BudgetUsd - forfeited;
+            BudgetVerified();
+            BudgetGrantedTicks = Math.Max(BudgetGrantedTicks, at.UtcTicks);
+        }
+
         /// <summary>The ledger said what of the lease is this replica's, or took it back as given: nothing is left to doubt.</summary>
         public void BudgetVerified()
         {

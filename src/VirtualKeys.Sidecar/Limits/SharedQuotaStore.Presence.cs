@@ -95,7 +95,7 @@ public sealed partial class SharedQuotaStore
         {
             lock (account.Gate)
             {
-                if (account.LeaseHeld > 0m && !GrantedLately(account, now))
+                if (MayHaveLostLease(account, now))
                 {
                     account.DoubtBudgetLease();
                 }
@@ -104,11 +104,12 @@ public sealed partial class SharedQuotaStore
     }
 
     /// <summary>
-    /// The key's last budget grant is within half the replica TTL: the ledger reclaims a lease only once
-    /// its last grant is older than the TTL, and a reclaim before that grant would have shown in it.
+    /// This replica holds dollars of the key's budget and its last grant is older than half the replica
+    /// TTL: the ledger reclaims a lease only once its last grant is older than the TTL (a reclaim before
+    /// that grant would have shown in it), so a lease granted since cannot be lost yet.
     /// </summary>
-    private bool GrantedLately(Account account, DateTimeOffset now) =>
-        now.UtcTicks - account.BudgetGrantedTicks < _options.ReplicaTtl.Ticks / 2;
+    private bool MayHaveLostLease(Account account, DateTimeOffset now) =>
+        account.LeaseHeld > 0m && now.UtcTicks - account.BudgetGrantedTicks >= _options.ReplicaTtl.Ticks / 2;
 
     private static void ClearExhausted(Account account)
     {

@@ -109,9 +109,7 @@ public sealed partial class SharedQuotaStore
                     {
                         if (account.PeriodStart == debts.PeriodStart)
                         {
-                            account.BudgetLease -= Forfeited(budget, grant);
-                            account.BudgetVerified();
-                            account.BudgetGrantedTicks = Math.Max(account.BudgetGrantedTicks, debts.Request.Now.UtcTicks);
+                            account.BudgetGranted(budget, grant, debts.Request.Now);
                         }
                     }
                 }

@@ -376,7 +376,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             // The ledger reclaims a lease once neither the replica's presence nor the lease's last
             // grant is within the TTL; half of it is the margin, as for the presence.
-            if (presenceStale && account.LeaseHeld > 0m && !GrantedLately(account, now))
+            if (presenceStale && MayHaveLostLease(account, now))
             {
                 account.DoubtBudgetLease();
             }
@@ -713,9 +713,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
             if (request.Budget is { } budget && account.PeriodStart == plan.PeriodStart)
             {
-                account.BudgetLease += grant.BudgetUsd - Forfeited(budget, grant);
-                account.BudgetVerified();
-                account.BudgetGrantedTicks = Math.Max(account.BudgetGrantedTicks, request.Now.UtcTicks);
+                account.BudgetGranted(budget, grant, request.Now);
                 account.BudgetRemaining = grant.BudgetRemainingUsd;
                 if (grant.BudgetUsd < budget.Want)
                 {
@@ -735,14 +733,6 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             }
         }
     }
-
-    /// <summary>
-    /// What of the lease this replica said it held the ledger no longer counts as its own: the lease was
-    /// given back to the pool while this replica was taken for dead (migration 0012). It is dropped, so
-    /// what this replica spent since it said so comes out of what it holds now, or is charged.
-    /// </summary>
-    private static decimal Forfeited(QuotaBudgetAsk ask, QuotaGrant grant) =>
-        ask.Held is { } held && grant.BudgetKeptUsd is { } kept ? Math.Max(0m, held - kept) : 0m;
 
     private static void UndoCharges(Account account, Refill plan)
     {

@@ -40,7 +40,7 @@ internal readonly record struct ProxyRequestInfo
 
     public long? MaxOutputTokens { get; init; }
 
-    /// <summary>Bytes of base64 files (images, documents) inside the body, and how many there are.</summary>
+    /// <summary>Bytes of base64 files (images and other files; not PDFs, counted as text) inside the body, and how many there are.</summary>
     public long EmbeddedBytes { get; init; }
 
     public int EmbeddedItems { get; init; }

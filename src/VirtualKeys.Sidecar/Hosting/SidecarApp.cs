@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -46,11 +47,17 @@ public static class SidecarApp
                 // SidecarMiddleware serves only the metrics and probes on it.
                 if (options.MetricsListenAddress is { } metricsAddress)
                 {
-                    kestrel.Listen(IPAddress.Parse(metricsAddress), metricsPort, listen => listen.UseJsonRejectionBodies());
+                    kestrel.Listen(IPAddress.Parse(metricsAddress), metricsPort, ConfigureMetricsPort);
                 }
                 else
                 {
-                    kestrel.ListenAnyIP(metricsPort, listen => listen.UseJsonRejectionBodies());
+                    kestrel.ListenAnyIP(metricsPort, ConfigureMetricsPort);
+                }
+
+                void ConfigureMetricsPort(ListenOptions listen)
+                {
+                    listen.LimitConnections(options.MetricsPortMaxConnections);
+                    listen.UseJsonRejectionBodies();
                 }
             }
         });

@@ -34,11 +34,12 @@ internal sealed partial class SidecarMiddleware
     public async Task InvokeAsync(HttpContext context)
     {
         RejectionBodyWriter.AppRequestStarted(context);
-        if (_options.MetricsPort is { } metricsPort && context.Connection.LocalPort == metricsPort)
+        if (OnMetricsPort(context))
         {
             // The metrics port: any caller, but nothing beyond the metrics and the probes.
             if (!IsMetricsPortPath(context.Request.Path))
             {
+                _metrics.MetricsPortRefused(SidecarMetrics.MetricsPortNotServed);
                 await JsonResponses.WriteErrorAsync(context, Refusals.NotOnMetricsPort(context.Request.Path.Value ?? "/"));
                 return;
             }
@@ -69,6 +70,7 @@ internal sealed partial class SidecarMiddleware
                 ? Refusals.TooLarge(context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? _options.MaxRequestBodyBytes)
                 : Refusals.StatusOnly(ex.StatusCode);
             context.Response.Clear();
+            CountRefusal(context, refusal.Code);
             await JsonResponses.WriteErrorAsync(context, refusal, AnthropicShaped(context));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -83,7 +85,7 @@ internal sealed partial class SidecarMiddleware
         }
     }
 
-    private static Task WriteStatusBodyAsync(HttpContext context)
+    private Task WriteStatusBodyAsync(HttpContext context)
     {
         var status = context.Response.StatusCode;
         var refusal = status switch
@@ -92,8 +94,26 @@ internal sealed partial class SidecarMiddleware
             StatusCodes.Status405MethodNotAllowed => Refusals.MethodNotAllowed(context.Request.Method),
             _ => Refusals.StatusOnly(status),
         };
+        CountRefusal(context, refusal.Code);
         return JsonResponses.WriteErrorAsync(context, refusal, AnthropicShaped(context));
     }
+
+    // A wrong path or bad HTTP from a router shows among the API's refusals; on the metrics port, where
+    // anyone who reaches the pod may knock, in a series of its own.
+    private void CountRefusal(HttpContext context, string code)
+    {
+        if (OnMetricsPort(context))
+        {
+            _metrics.MetricsPortRefused(SidecarMetrics.MetricsPortNotServed);
+        }
+        else
+        {
+            _metrics.Rejected(null, code);
+        }
+    }
+
+    private bool OnMetricsPort(HttpContext context) =>
+        _options.MetricsPort is { } metricsPort && context.Connection.LocalPort == metricsPort;
 
     // Errors on the Anthropic route carry Anthropic's top-level "type": "error" wherever they are made.
     private static bool AnthropicShaped(HttpContext context) =>

@@ -29,6 +29,13 @@ public sealed class SidecarOptions
     /// </summary>
     public string? MetricsListenAddress { get; set; }
 
+    /// <summary>
+    /// Connections the metrics port keeps open at once; a further one is closed at once (and counted).
+    /// Prometheus and the kubelet need one or two each. A bound of its own, so that whoever can reach
+    /// the pod cannot hold open connections without limit on the one port that serves them.
+    /// </summary>
+    public int MetricsPortMaxConnections { get; set; } = 16;
+
     /// <summary>Largest proxied request body (prompts with images are big).</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -129,6 +136,7 @@ public sealed class SidecarOptions
             problems.Add($"MetricsListenAddress '{MetricsListenAddress}' is not an IP address");
         }
 
+        Positive(MetricsPortMaxConnections, nameof(MetricsPortMaxConnections));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(MaxApiBodyBytes, nameof(MaxApiBodyBytes));
         Positive(UsageBufferCapacity, nameof(UsageBufferCapacity));

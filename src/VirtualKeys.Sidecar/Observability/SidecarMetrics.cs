@@ -17,6 +17,12 @@ namespace VirtualKeys.Sidecar.Observability;
 internal sealed class SidecarMetrics
 {
     public const string OtherModel = "other";
+
+    /// <summary>A request on the metrics port for something it does not serve.</summary>
+    public const string MetricsPortNotServed = "not_served";
+
+    /// <summary>A connection to the metrics port closed because <see cref="SidecarOptions.MetricsPortMaxConnections"/> were open.</summary>
+    public const string MetricsPortConnectionLimit = "connection_limit";
     public const string NoKey = "";
 
     /// <summary>The key label of the keys beyond <see cref="SidecarOptions.PerKeyMetricKeyLimit"/> (not a valid namespace/name).</summary>
@@ -35,6 +41,7 @@ internal sealed class SidecarMetrics
     private readonly Counter _failovers;
     private readonly Counter _estimatedUsage;
     private readonly Counter _refusedUsage;
+    private readonly Counter _metricsPortRefused;
     private readonly Histogram _resolveDuration;
     private readonly Histogram _upstreamDuration;
     private readonly Gauge _budgetSpent;
@@ -67,6 +74,12 @@ internal sealed class SidecarMetrics
         _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
         _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Requests whose tokens were estimated: no usage was reported, or a proxied answer ended early.");
         _refusedUsage = factory.CreateCounter("vk_sidecar_usage_records_refused_total", "Usage records the registry refused to store (logged one by one at Error); any is a bug to report.");
+        _metricsPortRefused = factory.CreateCounter("vk_sidecar_metrics_port_refused_total", "Requests the metrics port answered with an error (anything but GET /metrics, /healthz, /readyz) and connections it closed at its limit (Sidecar__MetricsPortMaxConnections).", "reason");
+
+        // Both series from the start: an alert on a rate needs the zero before the first increment.
+        _metricsPortRefused.WithLabels([MetricsPortNotServed]);
+        _metricsPortRefused.WithLabels([MetricsPortConnectionLimit]);
+
         // No labels: an "endpoint" label (it once held the one value "resolve") collides with the target
         // label of the same name the Prometheus Operator adds to every scraped series.
         _resolveDuration = factory.CreateHistogram("vk_sidecar_resolve_duration_seconds", "Time to resolve a key into a routing decision (admission included).", new HistogramConfiguration
@@ -171,6 +184,8 @@ internal sealed class SidecarMetrics
     public void UsageEstimated() => _estimatedUsage.Inc();
 
     public void UsageRecordRefused() => _refusedUsage.Inc();
+
+    public void MetricsPortRefused(string reason) => _metricsPortRefused.WithLabels([reason]).Inc();
 
     public void ResolveDuration(TimeSpan elapsed) => _resolveDuration.Observe(elapsed.TotalSeconds);
 

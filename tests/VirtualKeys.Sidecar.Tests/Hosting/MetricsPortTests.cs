@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -6,6 +8,7 @@ using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Observability;
 using VirtualKeys.Sidecar.Tests.Support;
 using VirtualKeys.Testing;
+using VirtualKeys.Testing.Metrics;
 
 namespace VirtualKeys.Sidecar.Tests.Hosting;
 
@@ -82,6 +85,87 @@ public sealed class MetricsPortTests
         Assert.Equal(HttpStatusCode.OK, resolveOnApi.StatusCode);
     }
 
+    // Prometheus and the kubelet only GET the three paths: anything else on the port is someone else,
+    // and shows apart from the router's mistakes on the API, which count among the refusals.
+    [Fact]
+    public async Task What_the_metrics_port_refuses_is_counted_apart_from_the_APIs_refusals()
+    {
+        var port = LoopbackPorts.Free();
+        await using var sidecar = await TestSidecar.StartAsync(o => o.MetricsPort = port);
+        using var scraper = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(20) };
+
+        using var resolveThere = await scraper.PostAsync("/v1/resolve", TestSidecar.Json(new JsonObject()), TestSidecar.Cancel);
+        using var postHealth = await scraper.PostAsync("/healthz", TestSidecar.Json(new JsonObject()), TestSidecar.Cancel);
+        using var wrongApiPath = await sidecar.Client.GetAsync("/v1/resolv", TestSidecar.Cancel);
+        var metrics = await scraper.GetStringAsync("/metrics", TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.NotFound, resolveThere.StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, postHealth.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, wrongApiPath.StatusCode);
+        Assert.Equal(2, MetricFamilies.Sample(metrics, "vk_sidecar_metrics_port_refused_total{reason=\"not_served\"}"));
+        Assert.Equal(0, MetricFamilies.Sample(metrics, "vk_sidecar_metrics_port_refused_total{reason=\"connection_limit\"}"));
+        Assert.Equal(1, MetricFamilies.Sample(metrics, "vk_sidecar_rejections_total{key=\"\",reason=\"not_found\"}"));
+    }
+
+    // Whoever reaches the pod can connect to the metrics port; connections held open there stop at the
+    // port's own limit, and the router's loopback connections to the API are not among them.
+    [Fact]
+    public async Task The_metrics_port_closes_connections_beyond_its_limit_and_the_API_still_answers()
+    {
+        var port = LoopbackPorts.Free();
+        await using var sidecar = await TestSidecar.StartAsync(o =>
+        {
+            o.MetricsPort = port;
+            o.MetricsPortMaxConnections = 2;
+        });
+        var (_, token) = await sidecar.AddKeyAsync();
+
+        using var first = await RawConnection.OpenAsync(port);
+        using var second = await RawConnection.OpenAsync(port);
+        Assert.StartsWith("HTTP/1.1 200", await first.GetAsync("/healthz"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200", await second.GetAsync("/healthz"), StringComparison.Ordinal);
+
+        using (var third = await RawConnection.OpenAsync(port))
+        {
+            Assert.Null(await third.GetAsync("/healthz"));
+        }
+
+        using (var resolved = await sidecar.ResolveAsync(token))
+        {
+            Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
+        }
+
+        // Once one held connection goes, a scrape gets through (as soon as the server has seen it close).
+        first.Dispose();
+        var closedAtLimit = 1;
+        string? scrape = null;
+        using var patience = TestSidecar.Within(TimeSpan.FromSeconds(20));
+        while (scrape is null)
+        {
+            using var attempt = await RawConnection.OpenAsync(port);
+            scrape = await attempt.GetAsync("/metrics");
+            if (scrape is null)
+            {
+                closedAtLimit++;
+                await Task.Delay(50, patience.Token);
+            }
+        }
+
+        Assert.StartsWith("HTTP/1.1 200", scrape, StringComparison.Ordinal);
+        Assert.Contains($"vk_sidecar_metrics_port_refused_total{{reason=\"connection_limit\"}} {closedAtLimit}\n", scrape, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200", await second.GetAsync("/healthz"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_metrics_port_connection_limit_below_one_is_refused_at_start()
+    {
+        var options = new SidecarOptions { Port = ApiPort, MetricsPort = MetricsPort, MetricsPortMaxConnections = 0 };
+
+        var error = Assert.Throws<InvalidOperationException>(options.Validate);
+
+        Assert.Contains("MetricsPortMaxConnections must be positive", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0, null, "MetricsPort 0 is out of range")]
     [InlineData(70000, null, "MetricsPort 70000 is out of range")]
@@ -94,5 +178,74 @@ public sealed class MetricsPortTests
         var error = Assert.Throws<InvalidOperationException>(options.Validate);
 
         Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A kept-alive HTTP/1.1 connection written by hand, so a test holds it open as long as it likes.</summary>
+    private sealed class RawConnection : IDisposable
+    {
+        private readonly TcpClient _client;
+
+        private RawConnection(TcpClient client) => _client = client;
+
+        public static async Task<RawConnection> OpenAsync(int port)
+        {
+            var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port, TestSidecar.Cancel);
+            return new RawConnection(client);
+        }
+
+        /// <summary>The whole answer as text, or null when the server closed the connection instead of answering.</summary>
+        public async Task<string?> GetAsync(string path)
+        {
+            using var patience = TestSidecar.Within(TimeSpan.FromSeconds(20));
+            var stream = _client.GetStream();
+            var answer = new StringBuilder();
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: sidecar\r\n\r\n"), patience.Token);
+                while (!IsComplete(answer.ToString()))
+                {
+                    var read = await stream.ReadAsync(buffer, patience.Token);
+                    if (read == 0)
+                    {
+                        return null;
+                    }
+
+                    answer.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                }
+            }
+            catch (IOException)
+            {
+                // Reset rather than closed: the server did not read what was sent.
+                return null;
+            }
+
+            return answer.ToString();
+        }
+
+        public void Dispose() => _client.Dispose();
+
+        // Headers ended and the body as long as Content-Length says (the endpoints here send one, or chunk).
+        private static bool IsComplete(string answer)
+        {
+            var headersEnd = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (headersEnd < 0)
+            {
+                return false;
+            }
+
+            var headers = answer[..headersEnd];
+            var body = answer.Length - headersEnd - 4;
+            foreach (var line in headers.Split("\r\n"))
+            {
+                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                {
+                    return body >= int.Parse(line["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+
+            return answer.EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal);
+        }
     }
 }

@@ -132,9 +132,9 @@ public sealed class ObservabilityTests
 
         var metrics = await sidecar.MetricsAsync();
 
-        Assert.True(Sample(metrics, "process_cpu_seconds_total") > 0, "process_cpu_seconds_total");
-        Assert.True(Sample(metrics, "process_working_set_bytes") > 1024 * 1024, "process_working_set_bytes");
-        Assert.True(Sample(metrics, "process_num_threads") >= 1, "process_num_threads");
+        Assert.True(MetricFamilies.Sample(metrics, "process_cpu_seconds_total") > 0, "process_cpu_seconds_total");
+        Assert.True(MetricFamilies.Sample(metrics, "process_working_set_bytes") > 1024 * 1024, "process_working_set_bytes");
+        Assert.True(MetricFamilies.Sample(metrics, "process_num_threads") >= 1, "process_num_threads");
         Assert.Contains("dotnet_collection_count_total{generation=\"0\"}", metrics, StringComparison.Ordinal);
     }
 
@@ -275,19 +275,5 @@ public sealed class ObservabilityTests
 
             await Task.Delay(20, bounded.Token);
         }
-    }
-
-    /// <summary>The value of an unlabelled series in the exposition text; NaN when it is not there.</summary>
-    private static double Sample(string metrics, string name)
-    {
-        foreach (var line in metrics.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal))
-            {
-                return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
-
-        return double.NaN;
     }
 }

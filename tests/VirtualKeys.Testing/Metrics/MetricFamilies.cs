@@ -8,6 +8,24 @@ namespace VirtualKeys.Testing.Metrics;
 /// </summary>
 public static partial class MetricFamilies
 {
+    /// <summary>
+    /// The value of one series, named as the exposition writes it (<c>name</c> or
+    /// <c>name{label="value"}</c>); NaN when the exposition does not have it.
+    /// </summary>
+    public static double Sample(string exposition, string series)
+    {
+        ArgumentNullException.ThrowIfNull(exposition);
+        foreach (var line in exposition.Split('\n'))
+        {
+            if (line.StartsWith(series + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return double.NaN;
+    }
+
     /// <summary>The families a Prometheus text exposition announces (one <c># HELP</c> line each) whose name starts with <paramref name="prefix"/>.</summary>
     public static IReadOnlySet<string> InScrape(string exposition, string prefix)
     {

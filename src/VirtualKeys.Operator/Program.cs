@@ -1,11 +1,8 @@
-using System.Data.Common;
 using k8s;
 using Microsoft.Extensions.Configuration;
 using VirtualKeys.Operator.Hosting;
 using VirtualKeys.Operator.Options;
 using VirtualKeys.Registry.Connections;
-using VirtualKeys.Registry.Migrations;
-using VirtualKeys.Registry.Protection;
 
 var configuration = new ConfigurationBuilder()
     .SetBasePath(AppContext.BaseDirectory)
@@ -64,15 +61,8 @@ try
     await app.RunAsync(CancellationToken.None);
     return 0;
 }
-catch (Exception e) when (e is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
+catch (Exception e) when (RegistryFailure.Describe(e) is { } reason)
 {
-    await Console.Error.WriteLineAsync(e.Message.ReplaceLineEndings(" "));
-    return 3;
-}
-catch (DbException e)
-{
-    // What the registry does not name itself: a role without the rights it needs (42501), no password
-    // given where the server asks for one, a TLS failure. The driver's messages carry no password.
-    await Console.Error.WriteLineAsync($"The registry cannot be used: {e.Message.ReplaceLineEndings(" ")}");
+    await Console.Error.WriteLineAsync(reason);
     return 3;
 }

@@ -1,9 +1,7 @@
-using System.Data.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using VirtualKeys.Registry;
 using VirtualKeys.Registry.Connections;
-using VirtualKeys.Registry.Migrations;
 using VirtualKeys.Registry.Protection;
 using VirtualKeys.Sidecar.Hosting;
 using VirtualKeys.Sidecar.Limits;
@@ -89,17 +87,9 @@ try
         (ex, wait) => Console.Error.WriteLineAsync(
             $"vk-sidecar: cannot open the registry yet: {ex.Message} Trying again in about {wait.TotalSeconds:0} s; not listening until it opens."));
 }
-catch (Exception ex) when (ex is RegistryUnavailableException or RegistrySchemaException or RegistryProtectionException)
+catch (Exception ex) when (RegistryFailure.Describe(ex) is { } reason)
 {
-    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message}");
-    return 1;
-}
-catch (DbException ex)
-{
-    // What the registry does not name itself: a role without the rights the registry needs (42501),
-    // no password given where the server asks for one, a TLS failure. The driver's messages carry no
-    // password.
-    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {ex.Message.ReplaceLineEndings(" ")}");
+    await Console.Error.WriteLineAsync($"vk-sidecar: cannot open the registry: {reason}");
     return 1;
 }
 

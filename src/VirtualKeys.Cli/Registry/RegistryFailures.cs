@@ -1,9 +1,6 @@
-using System.Data.Common;
 using Npgsql;
 using VirtualKeys.Cli.Running;
 using VirtualKeys.Registry.Connections;
-using VirtualKeys.Registry.Migrations;
-using VirtualKeys.Registry.Protection;
 
 namespace VirtualKeys.Cli.Registry;
 
@@ -19,18 +16,6 @@ internal static class RegistryFailures
         {
             return await body();
         }
-        catch (RegistryProtectionException ex)
-        {
-            throw new CliException(ex.Message, ex);
-        }
-        catch (RegistryUnavailableException ex)
-        {
-            throw new CliException(ex.Message, ex);
-        }
-        catch (RegistrySchemaException ex)
-        {
-            throw new CliException(ex.Message, ex);
-        }
         catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
         {
             throw new CliException("the database holds no registry (schema vk): point --postgres at the operator's database, or start the operator once to create it", ex);
@@ -39,11 +24,11 @@ internal static class RegistryFailures
         {
             throw new CliException("another process kept the key ring or a credential locked for too long (another replace-kek run?); nothing was changed, run the command again", ex);
         }
-        catch (DbException ex)
+        catch (Exception ex) when (RegistryFailure.Describe(ex) is { } reason)
         {
-            // Any other refusal, such as a role without the rights the command needs (42501): the
-            // driver's message names it, and carries no password.
-            throw new CliException($"PostgreSQL refused: {ex.Message.ReplaceLineEndings(" ")}", ex);
+            // The registry's own failures, and any other refusal of the driver, such as a role without
+            // the rights the command needs (42501).
+            throw new CliException(reason, ex);
         }
     }
 }

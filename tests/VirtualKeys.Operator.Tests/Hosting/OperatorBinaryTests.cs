@@ -31,7 +31,7 @@ public sealed class OperatorBinaryTests(PostgresFixture postgres)
             var (exitCode, lines) = await RunToExitAsync((_, kek, kubeconfig) => Settings(role.ConnectionString, kek, kubeconfig, LoopbackPorts.Free()));
 
             Assert.Equal(3, exitCode);
-            Assert.StartsWith("The registry cannot be used: 42501: ", Assert.Single(lines), StringComparison.Ordinal);
+            Assert.StartsWith("PostgreSQL refused: 42501: ", Assert.Single(lines), StringComparison.Ordinal);
         }
         finally
         {

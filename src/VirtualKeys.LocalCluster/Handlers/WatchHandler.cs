@@ -91,7 +91,7 @@ internal sealed class WatchHandler
             var nextBookmark = DateTime.UtcNow + _options.BookmarkInterval;
             while (true)
             {
-                if (await WriteQueuedAsync(context, type, watcher, labels, fields, accept, state, writeToken))
+                if (await WriteQueuedAsync(context, type, watcher, labels, fields, accept, state, token, writeToken))
                 {
                     await context.Response.Body.FlushAsync(writeToken);
                 }
@@ -141,11 +141,16 @@ internal sealed class WatchHandler
         }
     }
 
-    /// <summary>Writes every event queued so far; true when anything was written.</summary>
-    private async Task<bool> WriteQueuedAsync(HttpContext context, ResourceType type, Watcher watcher, LabelSelector labels, FieldSelector fields, AcceptHeader accept, StreamState state, CancellationToken token)
+    /// <summary>
+    /// Writes the events queued so far; true when anything was written. Past the watch's timeout it
+    /// stops once the initial state is written, even with more queued: changes that come faster than
+    /// the client reads would otherwise keep it here, and the watch open, for as long as they come.
+    /// The client watches again from the last resource version it read, as after any timeout.
+    /// </summary>
+    private async Task<bool> WriteQueuedAsync(HttpContext context, ResourceType type, Watcher watcher, LabelSelector labels, FieldSelector fields, AcceptHeader accept, StreamState state, CancellationToken timeout, CancellationToken token)
     {
         var wrote = false;
-        while (watcher.Events.TryRead(out var change))
+        while ((state.InitialRemaining > 0 || !timeout.IsCancellationRequested) && watcher.Events.TryRead(out var change))
         {
             var frame = Project(type, change, labels, fields, accept, state);
             if (frame is not null)

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
@@ -36,6 +38,87 @@ public sealed class WatchTimeoutTests
         var events = await ReadAsync(client, "api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=0", until: 2, afterFirst: () => CreateAsync(client, "later"));
 
         Assert.Equal(["present", "later"], events.Select(e => (string?)e["object"]!["metadata"]!["name"]));
+    }
+
+    // A client that reads more slowly than objects change: the server's writes wait for it, the
+    // changes queue up, and the watch still ends at its timeout instead of when the changes stop.
+    [Fact]
+    public async Task A_watch_ends_at_its_timeout_while_changes_come_faster_than_the_client_reads()
+    {
+        const string bearer = "watch-timeout-test";
+        await using var server = await LocalApiServer.StartAsync(new LocalApiServerOptions { BearerToken = bearer }, Token);
+        using var client = new Kubernetes(server.CreateClientConfiguration());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
+
+        // A small receive buffer read a little at a time: at most 400 KiB a second.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port, Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET /api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=5 HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {bearer}\r\n\r\n"), Token);
+        var reader = Task.Run(
+            async () =>
+            {
+                var buffer = new byte[4096];
+                while (await socket.ReceiveAsync(buffer, stop.Token) > 0)
+                {
+                    await Task.Delay(10, stop.Token);
+                }
+            },
+            stop.Token);
+
+        // The watch opens on no objects, so there is no initial state to deliver whatever the timeout.
+        using (var opening = CancellationTokenSource.CreateLinkedTokenSource(Token))
+        {
+            opening.CancelAfter(TimeSpan.FromSeconds(20));
+            while (server.OpenWatchCount == 0)
+            {
+                await Task.Delay(10, opening.Token);
+            }
+        }
+
+        // Changes of 16 KiB each, up to 200 a second (about 2 MiB a second here).
+        var payload = new string('x', 16 * 1024);
+        var created = 0;
+        var producer = Task.Run(
+            async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    await client.CoreV1.CreateNamespacedConfigMapAsync(
+                        new V1ConfigMap { Metadata = new V1ObjectMeta { Name = $"c{created}" }, Data = new Dictionary<string, string> { ["v"] = payload } },
+                        "default",
+                        cancellationToken: stop.Token);
+                    created++;
+                    await Task.Delay(5, stop.Token);
+                }
+            },
+            stop.Token);
+
+        // The server's side of the watch: open until the handler returns.
+        var closed = false;
+        using (var patience = CancellationTokenSource.CreateLinkedTokenSource(Token))
+        {
+            patience.CancelAfter(TimeSpan.FromSeconds(40));
+            try
+            {
+                while (!closed)
+                {
+                    closed = server.OpenWatchCount == 0;
+                    await Task.Delay(50, patience.Token);
+                }
+            }
+            catch (OperationCanceledException) when (!Token.IsCancellationRequested)
+            {
+            }
+        }
+
+        var stillProducing = !producer.IsCompleted;
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => producer);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader);
+
+        Assert.True(closed, $"the watch was still open 40 s after it began, with a 5 s timeout ({created} objects created meanwhile)");
+        Assert.True(stillProducing, "the changes stopped before the watch ended");
     }
 
     private static Task CreateAsync(Kubernetes client, string name) =>

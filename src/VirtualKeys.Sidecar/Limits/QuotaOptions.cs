@@ -38,15 +38,36 @@ public sealed class QuotaOptions
     /// <summary>
     /// A replica not heard from for this long is dead: the parallel slots it held stop counting (a
     /// crashed replica's slots are unusable this long; a replica that stops cleanly frees them at once)
-    /// and it no longer counts for outage shares.
+    /// and it no longer counts for outage shares. A replica not heard from for half of it doubts its
+    /// own dollar leases, so it must leave room for a heartbeat that comes late (<see cref="MinimumReplicaTtl"/>).
     /// </summary>
     public TimeSpan ReplicaTtl { get; set; } = TimeSpan.FromSeconds(90);
 
     /// <summary>A key without admissions for this long gives its unused leases back.</summary>
     public TimeSpan IdleReturnAfter { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A refill slower than this counts as PostgreSQL being away (the request is then served from the replica's share).</summary>
+    /// <summary>
+    /// A refill slower than this counts as PostgreSQL being away (the request is then served from the
+    /// replica's share), and so does a heartbeat. A pass giving idle keys' leases back gets as long;
+    /// what it has not given back by then waits for the next pass.
+    /// </summary>
     public TimeSpan RefillTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// <see cref="ReplicaTtl"/> must be more than this. The background loop sends a heartbeat at its
+    /// first turn after the presence is <see cref="HeartbeatInterval"/> old; a turn begins at a tick
+    /// (<see cref="SharedQuotaStore.MaintenanceTick"/>) or when the previous one ends, which may have
+    /// given leases back for up to <see cref="RefillTimeout"/>. The heartbeat then takes up to
+    /// <see cref="RefillTimeout"/> to refresh the presence. Until then the presence must stay younger than half
+    /// the TTL, or the replica doubts its own dollar leases (and, past the TTL, the others take it for dead).
+    /// </summary>
+    public TimeSpan MinimumReplicaTtl()
+    {
+        // In decimal ticks: absurdly long settings must be reported, not overflow a TimeSpan.
+        var late = Math.Max(SharedQuotaStore.MaintenanceTick.Ticks, RefillTimeout.Ticks) + (decimal)RefillTimeout.Ticks;
+        var ticks = 2m * (HeartbeatInterval.Ticks + late);
+        return ticks >= TimeSpan.MaxValue.Ticks ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)Math.Max(0m, ticks));
+    }
 
     /// <summary>The configured replica id, or a fresh unique one.</summary>
     public string ResolveReplicaId() =>
@@ -77,9 +98,12 @@ public sealed class QuotaOptions
             problems.Add("HeartbeatInterval must be positive");
         }
 
-        if (ReplicaTtl <= HeartbeatInterval * 2)
+        var minimumTtl = MinimumReplicaTtl();
+        if (ReplicaTtl <= minimumTtl)
         {
-            problems.Add("ReplicaTtl must be more than twice HeartbeatInterval, or a live replica may be taken for dead");
+            problems.Add(
+                $"ReplicaTtl must be more than {minimumTtl:c} (twice the sum of HeartbeatInterval, RefillTimeout, and the longer of RefillTimeout and the "
+                + $"{SharedQuotaStore.MaintenanceTick.TotalSeconds} s heartbeat tick), or a live replica whose heartbeat comes late may doubt its own budget leases or be taken for dead");
         }
 
         if (IdleReturnAfter <= TimeSpan.Zero || RefillTimeout <= TimeSpan.Zero)

@@ -21,7 +21,7 @@ public sealed partial class SharedQuotaStore
 
                 if (!_degraded)
                 {
-                    await GiveBackAsync(now, everything: false, stopping);
+                    await ReturnIdleAsync(now, stopping);
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)

@@ -7,14 +7,32 @@ namespace VirtualKeys.Sidecar.Limits;
 // shutdown), and use made beyond a lease charged as a debt.
 public sealed partial class SharedQuotaStore
 {
+    /// <summary>
+    /// The background loop's pass over idle keys, bounded by <see cref="QuotaOptions.RefillTimeout"/>: the
+    /// loop heartbeats only between passes, and a return that hangs (its statement waiting for a row
+    /// another transaction holds, or a server that stalls) would otherwise hold the heartbeat up until
+    /// this replica doubts its own leases and the others take it for dead. The key whose return is cut
+    /// short keeps its leases, and the next pass gives them back.
+    /// </summary>
+    private Task ReturnIdleAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        GiveBackAsync(now, everything: false, _options.RefillTimeout, cancellationToken);
+
     /// <summary>Returns unused leases (of idle keys, or all) and charges use made beyond them.</summary>
-    private async Task GiveBackAsync(DateTimeOffset now, bool everything, CancellationToken cancellationToken)
+    /// <param name="timeout">How long the pass may take (<see cref="Timeout.InfiniteTimeSpan"/>: as long as <paramref name="cancellationToken"/> lets it).</param>
+    private async Task GiveBackAsync(DateTimeOffset now, bool everything, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         var minute = MinuteOf(now);
         var windowStart = new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
         var idleBefore = (now - _options.IdleReturnAfter).UtcTicks;
         foreach (var account in _accounts.Values)
         {
+            if (deadline.IsCancellationRequested)
+            {
+                return;
+            }
+
             QuotaReturn? leftover = null;
             Refill? debts = null;
             TaskCompletionSource? busy = null;
@@ -42,7 +60,7 @@ public sealed partial class SharedQuotaStore
             bool sent;
             try
             {
-                sent = await GiveBackAsync(account, leftover, debts, minute, cancellationToken);
+                sent = await GiveBackAsync(account, leftover, debts, minute, deadline.Token, cancellationToken);
             }
             finally
             {
@@ -61,14 +79,17 @@ public sealed partial class SharedQuotaStore
         }
     }
 
-    /// <summary>Sends one key's leftover and debts; false (PostgreSQL marked unavailable) when that failed.</summary>
-    private async Task<bool> GiveBackAsync(Account account, QuotaReturn? leftover, Refill? debts, long minute, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one key's leftover and debts; false when that failed or the pass's <paramref name="deadline"/>
+    /// cut it short, and the key keeps what was not sent.
+    /// </summary>
+    private async Task<bool> GiveBackAsync(Account account, QuotaReturn? leftover, Refill? debts, long minute, CancellationToken deadline, CancellationToken cancellationToken)
     {
         if (leftover is not null)
         {
             try
             {
-                await _ledger.ReturnAsync(leftover, cancellationToken);
+                await _ledger.ReturnAsync(leftover, deadline);
                 if (leftover.BudgetPeriodStart is { } periodStart && leftover.BudgetUsd > 0m)
                 {
                     // What this replica holds now (in flight) is leased to it again if the lease had
@@ -93,7 +114,7 @@ public sealed partial class SharedQuotaStore
                     }
                 }
 
-                MarkUnavailable(ex);
+                NotSent(ex, deadline);
                 return false;
             }
         }
@@ -102,7 +123,7 @@ public sealed partial class SharedQuotaStore
         {
             try
             {
-                var grant = await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, cancellationToken);
+                var grant = await _ledger.GrantAsync(debts.Request, _options.ReplicaTtl, deadline);
                 if (debts.Request.Budget is { } budget)
                 {
                     lock (account.Gate)
@@ -121,12 +142,28 @@ public sealed partial class SharedQuotaStore
                     UndoCharges(account, debts);
                 }
 
-                MarkUnavailable(ex);
+                NotSent(ex, deadline);
                 return false;
             }
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// A return or a charge failed: PostgreSQL is away, unless the pass's deadline cut it short. A cut
+    /// statement is cancelled in PostgreSQL, which rolls its batch back, so the key rightly keeps what
+    /// it tried to send (were the cancellation not answered, the outcome would be unknown, as for a
+    /// connection lost in the middle of a return, and is taken as not sent too). That the statement
+    /// took long says little about PostgreSQL (another transaction may hold a row it needs): the
+    /// heartbeat and the refills, which wait as long, tell whether it is away.
+    /// </summary>
+    private void NotSent(Exception exception, CancellationToken deadline)
+    {
+        if (!deadline.IsCancellationRequested)
+        {
+            MarkUnavailable(exception);
+        }
     }
 
     private QuotaReturn? TakeLeftover(Account account, DateTimeOffset windowStart)

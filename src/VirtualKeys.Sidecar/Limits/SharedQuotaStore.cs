@@ -51,9 +51,11 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     private static readonly TimeSpan ParallelRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ExhaustedRecheck = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SlotsRecheck = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan MaintenanceTick = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ListenRetry = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the background loop looks whether a heartbeat is due and which keys are idle; <see cref="QuotaOptions.Validate"/> counts it in the replica TTL.</summary>
+    internal static readonly TimeSpan MaintenanceTick = TimeSpan.FromSeconds(1);
 
     /// <summary>How often a replica that needs liveness heartbeats even while its grants keep it present: the heartbeat forgets lapsed replicas and old windows.</summary>
     private static readonly TimeSpan CleanupInterval = QuotaLedger.WindowRetention / 2;
@@ -217,7 +219,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
         using var deadline = new CancellationTokenSource(StopTimeout);
         try
         {
-            await GiveBackAsync(_time.GetUtcNow(), everything: true, deadline.Token);
+            await GiveBackAsync(_time.GetUtcNow(), everything: true, Timeout.InfiniteTimeSpan, deadline.Token);
             await _ledger.LeaveAsync(ReplicaId, deadline.Token);
         }
         catch (Exception ex)
@@ -252,7 +254,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
     public Task HeartbeatNowAsync(CancellationToken cancellationToken) => HeartbeatAsync(_time.GetUtcNow(), cancellationToken);
 
     /// <summary>Gives back the unused leases of keys idle for <see cref="QuotaOptions.IdleReturnAfter"/> (tests; the background loop does this on its own).</summary>
-    public Task ReturnIdleNowAsync(CancellationToken cancellationToken) => GiveBackAsync(_time.GetUtcNow(), everything: false, cancellationToken);
+    public Task ReturnIdleNowAsync(CancellationToken cancellationToken) => ReturnIdleAsync(_time.GetUtcNow(), cancellationToken);
 
     private static long MinuteOf(DateTimeOffset now) => now.UtcTicks / TimeSpan.TicksPerMinute;
 

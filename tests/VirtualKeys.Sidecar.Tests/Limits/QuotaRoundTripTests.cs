@@ -140,9 +140,9 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
     {
         var ledger = new QuotaLedger(Database);
         // Counts heartbeats: a grant slowed down by a loaded machine must not count as an outage,
-        // whose probes are heartbeats too.
+        // whose probes are heartbeats too. (A timeout that long needs a longer replica TTL.)
         var clock = new LoopClock(Time);
-        await using var store = NewObservedStore(ledger, clock, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
+        await using var store = NewObservedStore(ledger, clock, o => (o.RefillTimeout, o.ReplicaTtl) = (TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(4)));
         await clock.StartLoopAsync(store);
         var key = NewKeyId();
 
@@ -175,9 +175,9 @@ public sealed class QuotaRoundTripTests(PostgresDatabase database) : SharedQuota
     {
         var ledger = new QuotaLedger(Database);
         // Counts heartbeats: a grant slowed down by a loaded machine must not count as an outage,
-        // whose probes are heartbeats too.
+        // whose probes are heartbeats too. (A timeout that long needs a longer replica TTL.)
         var clock = new LoopClock(Time);
-        await using var store = NewObservedStore(ledger, clock, o => o.RefillTimeout = TimeSpan.FromSeconds(30));
+        await using var store = NewObservedStore(ledger, clock, o => (o.RefillTimeout, o.ReplicaTtl) = (TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(4)));
         // The only test of the class that opens the registry: the key ring binds to this KEK.
         var kek = Path.Combine(Path.GetTempPath(), "vk-kek-roundtrips-" + Guid.NewGuid().ToString("N"));
         KeyEncryptionKey.WriteNewFile(kek);

@@ -197,6 +197,49 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : SharedQuo
         Assert.True(afterRelease.Admitted, "a slot given back by one replica is admitted by another");
     }
 
+    [Fact]
+    public async Task A_return_that_hangs_on_a_locked_row_does_not_hold_up_the_heartbeat_and_goes_back_once_the_row_is_free()
+    {
+        var ledger = new QuotaLedger(Database);
+        // Long enough for a heartbeat on a loaded machine; the hanging return is cut after as long (real time).
+        var hanging = NewStore(ledger, o => o.RefillTimeout = TimeSpan.FromSeconds(5));
+        var other = NewStore(ledger);
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(RequestsPerMinute: 600), null, 0, 0m);
+        var window = QuotaLedger.WindowOf(Start);
+        await hanging.HeartbeatNowAsync(Cancel);
+        var first = await hanging.TryAdmitAsync(key, demand, Cancel);
+        await hanging.SettleAsync(first.Ticket, 0, 0m, Cancel);
+
+        // A session of its own holds the key's window row, as a transaction stuck on it would: the
+        // return of the idle lease (the 29 requests left of a block of 30) waits for it.
+        await using var locker = await OpenTransaction.BeginAsync(ConnectionString, Cancel);
+        await locker.ExecuteAsync(
+            "SELECT 1 FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2 FOR UPDATE", Cancel, key, window.UtcDateTime);
+        await hanging.StartAsync(Cancel);
+        Time.Advance(TimeSpan.FromSeconds(6));
+        await WaitForLockWaiterAsync();
+
+        // Past the heartbeat interval: the loop's next turn heartbeats, if the hanging return let it.
+        Time.Advance(TimeSpan.FromSeconds(25));
+        var heartbeatDue = Time.GetUtcNow();
+        var presentWhileHanging = await EventuallyAsync(async () => await LastSeenAsync(hanging.ReplicaId) >= heartbeatDue);
+        var degradedWhileHanging = hanging.Health.Degraded;
+
+        await locker.RollbackAsync(Cancel);
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var returned = await EventuallyAsync(async () => await WindowGrantedAsync(key, window) == 1);
+        // A pass of the test's own: a lease both given back and kept would go back a second time here.
+        await hanging.ReturnIdleNowAsync(Cancel);
+        var admittedByOther = (await SaturateAsync([other], key, demand, workersPerReplica: 4)).Sum();
+
+        Assert.True(first.Admitted);
+        Assert.True(presentWhileHanging, "the heartbeat went out while the return hung");
+        Assert.False(degradedWhileHanging, "a hanging return is not PostgreSQL being away");
+        Assert.True(returned, "the lease went back once the row was free");
+        Assert.Equal(599, admittedByOther);
+    }
+
     /// <summary>Every replica's workers admit (and settle at once) until refused three times in a row.</summary>
     private static async Task<long[]> SaturateAsync(IReadOnlyList<SharedQuotaStore> replicas, string key, QuotaDemand demand, int workersPerReplica)
     {
@@ -225,4 +268,45 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : SharedQuo
         await Task.WhenAll(workers);
         return admitted;
     }
+
+    /// <summary>Waits (real time) until a session of this database waits for a lock.</summary>
+    private async Task WaitForLockWaiterAsync()
+    {
+        var waiting = await EventuallyAsync(async () => await PostgresScalar.ReadAsync<long>(
+            ConnectionString,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            Cancel) > 0);
+        Assert.True(waiting, "no session came to wait for the locked row");
+    }
+
+    /// <summary>Asks <paramref name="condition"/> until it holds, for up to 30 s of real time.</summary>
+    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), deadline.Token);
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<DateTimeOffset> LastSeenAsync(string replicaId) =>
+        new(await PostgresScalar.ReadAsync<DateTime>(ConnectionString, "SELECT last_seen FROM vk.quota_replicas WHERE replica_id = $1", Cancel, replicaId));
+
+    private Task<long> WindowGrantedAsync(string key, DateTimeOffset window) =>
+        PostgresScalar.ReadAsync<long>(
+            ConnectionString,
+            "SELECT granted FROM vk.quota_windows WHERE key_id = $1 AND dimension = 'requests' AND window_start = $2",
+            Cancel,
+            key,
+            window.UtcDateTime);
 }

@@ -240,6 +240,35 @@ public sealed class BudgetLeaseReclaimTests(PostgresDatabase database) : IClassF
         Assert.Equal(0.75m, await GrantedAsync(key, BudgetPeriodKind.Daily, t0));
     }
 
+    // A pool row another transaction holds (a grant stalled between statements, a session left open on
+    // it) must not hold up the heartbeats of every replica (migration 0013): a late heartbeat makes its
+    // replica doubt its own leases and, past the TTL, the others take it for dead.
+    [Fact]
+    public async Task A_heartbeat_does_not_wait_for_a_budget_pool_another_transaction_holds_and_a_later_one_reclaims_it()
+    {
+        var (key, a, b) = Names();
+        var t0 = Tuesday.AddHours(-8);
+        await GrantAsync(key, a, t0, BudgetPeriodKind.Daily, want: 4m, held: 0m);
+        var lapsed = t0 + Ttl + TimeSpan.FromSeconds(1);
+
+        decimal whileHeld;
+        await using (var holder = await OpenTransaction.BeginAsync(database.ConnectionString, Ct))
+        {
+            await holder.ExecuteAsync("SELECT 1 FROM vk.quota_budgets WHERE key_id = $1 FOR UPDATE", Ct, key);
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            patience.CancelAfter(TimeSpan.FromSeconds(20));
+            await _ledger.HeartbeatAsync(b, lapsed, Ttl, patience.Token);
+            whileHeld = await GrantedAsync(key, BudgetPeriodKind.Daily, t0);
+            await holder.RollbackAsync(Ct);
+        }
+
+        await _ledger.HeartbeatAsync(b, lapsed.AddSeconds(1), Ttl, Ct);
+
+        Assert.Equal(4m, whileHeld);
+        Assert.Equal(0m, await GrantedAsync(key, BudgetPeriodKind.Daily, t0));
+        Assert.Equal((4m, 0m, true), await LeaseRowAsync(key, BudgetPeriodKind.Daily, t0, a));
+    }
+
     [Fact]
     public async Task Replicas_granting_heartbeating_and_lapsing_at_once_never_deadlock_and_the_pool_counts_every_live_lease()
     {

@@ -8,4 +8,5 @@ internal enum MockFaultKind
     BreakBeforeBody,
     DelayFirstByte,
     BreakStream,
+    ErrorInStream,
 }

@@ -108,6 +108,13 @@ public sealed class MockLlmProvider : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> streamed answers are cut off (the connection aborted) after their first content chunk.</summary>
     public void BreakNextStreams(int count) => Enqueue(count, new MockFault(MockFaultKind.BreakStream));
 
+    /// <summary>
+    /// The next <paramref name="count"/> streamed answers report an error inside the stream after their
+    /// first content chunk (Anthropic's <c>event: error</c> with an overloaded_error, an OpenAI-style
+    /// error object otherwise) and then end cleanly, as a provider overloaded mid-answer does.
+    /// </summary>
+    public void ErrorInNextStreams(int count) => Enqueue(count, new MockFault(MockFaultKind.ErrorInStream));
+
     /// <summary>Streams stop after their first content chunk until <see cref="ResumeStreams"/>.</summary>
     public void PauseStreamsAfterFirstChunk()
     {
@@ -253,6 +260,13 @@ public sealed class MockLlmProvider : IAsyncDisposable
                             throw new OperationCanceledException("The mock provider broke the stream on purpose.");
                         };
                         break;
+                    case MockFaultKind.ErrorInStream:
+                        pause = async () =>
+                        {
+                            await MockResponses.StreamErrorAsync(context, anthropic);
+                            throw new StreamEndedException();
+                        };
+                        break;
                 }
             }
 
@@ -298,32 +312,44 @@ public sealed class MockLlmProvider : IAsyncDisposable
                 : path.StartsWith("/openai/v1/", StringComparison.Ordinal) ? path["/openai".Length..]
                 : path;
             var call = Call(json, model, operation);
-            switch (operation)
+            try
             {
-                case "/v1/chat/completions" or "/chat/completions":
-                    await MockResponses.ChatAsync(context, call, pause);
-                    break;
-                case "/v1/completions" or "/completions":
-                    await MockResponses.CompletionAsync(context, call, pause);
-                    break;
-                case "/v1/embeddings" or "/embeddings":
-                    var inputs = json.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Array ? input.GetArrayLength() : 1;
-                    await MockResponses.EmbeddingsAsync(context, call, inputs);
-                    break;
-                case "/v1/responses" or "/responses":
-                    await MockResponses.ResponsesAsync(context, call, pause);
-                    break;
-                case "/v1/messages":
-                    await MockResponses.MessagesAsync(context, call, pause);
-                    break;
-                default:
-                    await MockResponses.ErrorAsync(context, 404, $"The mock provider does not serve {path}.", anthropic);
-                    break;
+                await AnswerAsync(context, call, operation, json, path, anthropic, pause);
+            }
+            catch (StreamEndedException)
+            {
+                // The stream ended early on purpose, cleanly.
             }
         }
         finally
         {
             document?.Dispose();
+        }
+    }
+
+    private static async Task AnswerAsync(HttpContext context, MockCall call, string operation, JsonElement json, string path, bool anthropic, Func<Task> pause)
+    {
+        switch (operation)
+        {
+            case "/v1/chat/completions" or "/chat/completions":
+                await MockResponses.ChatAsync(context, call, pause);
+                break;
+            case "/v1/completions" or "/completions":
+                await MockResponses.CompletionAsync(context, call, pause);
+                break;
+            case "/v1/embeddings" or "/embeddings":
+                var inputs = json.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Array ? input.GetArrayLength() : 1;
+                await MockResponses.EmbeddingsAsync(context, call, inputs);
+                break;
+            case "/v1/responses" or "/responses":
+                await MockResponses.ResponsesAsync(context, call, pause);
+                break;
+            case "/v1/messages":
+                await MockResponses.MessagesAsync(context, call, pause);
+                break;
+            default:
+                await MockResponses.ErrorAsync(context, 404, $"The mock provider does not serve {path}.", anthropic);
+                break;
         }
     }
 
@@ -388,5 +414,9 @@ public sealed class MockLlmProvider : IAsyncDisposable
 
         operation = rest[slash..];
         return Uri.UnescapeDataString(rest[..slash]);
+    }
+
+    private sealed class StreamEndedException : Exception
+    {
     }
 }

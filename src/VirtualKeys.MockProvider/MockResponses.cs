@@ -260,6 +260,18 @@ internal static class MockResponses
         await EventAsync(context, "message_stop", new JsonObject { ["type"] = "message_stop" });
     }
 
+    /// <summary>An error reported inside a stream already under way, in the provider's own shape.</summary>
+    public static Task StreamErrorAsync(HttpContext context, bool anthropic) => anthropic
+        ? EventAsync(context, "error", new JsonObject
+        {
+            ["type"] = "error",
+            ["error"] = new JsonObject { ["type"] = "overloaded_error", ["message"] = "Overloaded" },
+        })
+        : DataAsync(context, new JsonObject
+        {
+            ["error"] = new JsonObject { ["message"] = "The server had an error while processing your request.", ["type"] = "server_error" },
+        });
+
     public static Task ErrorAsync(HttpContext context, int status, string message, bool anthropic)
     {
         context.Response.StatusCode = status;

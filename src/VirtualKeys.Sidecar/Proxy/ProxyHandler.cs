@@ -121,7 +121,7 @@ internal sealed partial class ProxyHandler
                 var addStreamUsage = _options.RequestStreamUsage && route.AcceptsStreamOptions && info.Stream && info.CanAddStreamUsage;
                 rewritten = ProxyBodyRewriter.Rewrite(body.Span, info, decision.Model, addStreamUsage, out var length);
                 var payload = rewritten is null ? body.Memory : rewritten.AsMemory(0, length);
-                await ForwardAsync(context, route, decision, payload, anthropic);
+                await ForwardAsync(context, route, decision, payload, anthropic, firstUsageIsPreliminary: anthropic && info.Stream);
             }
             finally
             {
@@ -143,9 +143,9 @@ internal sealed partial class ProxyHandler
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, ProxyRoute route, Decision decision, ReadOnlyMemory<byte> payload, bool anthropic)
+    private async Task ForwardAsync(HttpContext context, ProxyRoute route, Decision decision, ReadOnlyMemory<byte> payload, bool anthropic, bool firstUsageIsPreliminary)
     {
-        var scanner = new UsageScanner();
+        var scanner = new UsageScanner(firstUsageIsPreliminary);
         var attempt = new ProxyAttempt(_upstream.Invoker, _options.UpstreamTimeout, scanner);
         var started = Stopwatch.GetTimestamp();
         var outcome = UsageOutcome.UpstreamError;
@@ -171,8 +171,15 @@ internal sealed partial class ProxyHandler
                     detail = StatusDetail(status);
                     _metrics.UpstreamDuration(provider.TypeName, StatusClass(status), elapsed);
                     outcome = attempt.Completed
-                        ? status is >= 200 and < 300 ? UsageOutcome.Success : UsageOutcome.UpstreamError
+                        ? status is >= 200 and < 300 && !scanner.SawError ? UsageOutcome.Success : UsageOutcome.UpstreamError
                         : context.RequestAborted.IsCancellationRequested ? UsageOutcome.Cancelled : UsageOutcome.UpstreamError;
+                    if (attempt.Completed && scanner.SawError && status is >= 200 and < 300)
+                    {
+                        // An error event inside a 2xx stream (Anthropic's overloaded_error, say): the
+                        // answer ended, but not as an answer.
+                        detail = "stream_error";
+                    }
+
                     failure = null;
                     if (!attempt.Completed && !context.RequestAborted.IsCancellationRequested)
                     {
@@ -242,9 +249,10 @@ internal sealed partial class ProxyHandler
 
     /// <summary>
     /// Usage as the provider reported it for a response relayed to its end. A successful (2xx) body that
-    /// carried no report, or that broke off or was abandoned by the client part-way, is counted as the
-    /// provider's report where it has one and at least the input estimate and the output relayed so far
-    /// (about four bytes a token, at most the reserved output): a stream cut short is charged by the
+    /// carried no report, that broke off or was abandoned by the client part-way, or that reported an
+    /// error inside it, is counted as the provider's report where it has one and at least the input
+    /// estimate and the output relayed so far (about four bytes of generated text a token, the JSON and
+    /// SSE around it not counted, at most the reserved output): a stream cut short is charged by the
     /// provider all the same, and its early counts (Anthropic's message_start says one output token) are
     /// not its final ones. A client that goes away before a byte reached it, once the provider had the
     /// whole request, is charged the input estimate: the provider goes on with a request it received,
@@ -262,7 +270,7 @@ internal sealed partial class ProxyHandler
         // Only a 2xx body is scanned, so bytes seen are output the client was sent.
         if (scanner.BytesSeen > 0)
         {
-            var relayed = Math.Min(decision.MaxOutputTokens, (scanner.BytesSeen + 3) / 4);
+            var relayed = Math.Min(decision.MaxOutputTokens, (scanner.TextBytes + 3) / 4);
             var input = scanner.InputTokens ?? decision.EstimatedInputTokens;
             var output = Math.Max(scanner.OutputTokens ?? 0, relayed);
             return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true);

@@ -13,13 +13,21 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// </summary>
 /// <remarks>
 /// A quote preceded by a backslash is inside a string (e.g. tool-call arguments), so it is skipped.
+/// What a report does not say (the text relayed, an error inside the answer) comes from a
+/// <see cref="ResponseTextScanner"/> fed the same bytes.
 /// </remarks>
-internal sealed class UsageScanner
+/// <param name="firstUsageIsPreliminary">
+/// The first usage object is not the final report (Anthropic's streams: message_start's usage says one
+/// output token, message_delta's has the count), so a response that carries only that one has no report.
+/// </param>
+internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 {
     private const int MaxUsageObject = 2048;
     private const int TailLength = 7;
 
+    private readonly ResponseTextScanner _text = new();
     private readonly byte[] _tail = new byte[TailLength];
+    private int _usageObjects;
     private int _tailLength;
     private Mode _mode;
     private bool _colonSeen;
@@ -42,13 +50,21 @@ internal sealed class UsageScanner
 
     public long BytesSeen { get; private set; }
 
-    public bool SawUsage => InputTokens is not null || OutputTokens is not null;
+    /// <summary>The provider's final report was read (counts found in it, and it was not a preliminary one).</summary>
+    public bool SawUsage => (InputTokens is not null || OutputTokens is not null) && _usageObjects > (firstUsageIsPreliminary ? 1 : 0);
+
+    /// <summary>Bytes of generated text relayed (<see cref="ResponseTextScanner.TextBytes"/>).</summary>
+    public long TextBytes => _text.TextBytes;
+
+    /// <summary>The provider reported an error inside the answer (<see cref="ResponseTextScanner.SawError"/>).</summary>
+    public bool SawError => _text.SawError;
 
     private static ReadOnlySpan<byte> Key => "\"usage\""u8;
 
     public void Feed(ReadOnlySpan<byte> data)
     {
         BytesSeen += data.Length;
+        _text.Feed(data);
         var i = 0;
         while (i < data.Length)
         {
@@ -271,6 +287,8 @@ internal sealed class UsageScanner
         {
             return;
         }
+
+        _usageObjects++;
 
         // Anthropic counts cache writes and reads apart from input_tokens; they are input all the same
         // (priced here at the input rate, an approximation).

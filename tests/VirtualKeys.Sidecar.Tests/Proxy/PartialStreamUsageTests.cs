@@ -79,6 +79,75 @@ public sealed class PartialStreamUsageTests
         Assert.True(record.CostUsd > 0m);
     }
 
+    // A stream's events wrap each word in a hundred bytes or more of JSON and SSE: a client that hangs up
+    // after the first word is charged about that word, not a token per four bytes of wrapping (before:
+    // about 70 output tokens for one word).
+    [Fact]
+    public async Task A_chat_stream_abandoned_after_its_first_word_is_charged_about_that_word_not_the_events_around_it()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.PauseStreamsAfterFirstChunk();
+
+        var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat());
+        var relayed = new List<string>();
+        using (var bounded = TestSidecar.Within(TimeSpan.FromSeconds(20)))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(bounded.Token));
+            while (!relayed.Any(line => line.Contains("\"content\":\"This \"", StringComparison.Ordinal)))
+            {
+                relayed.Add(await reader.ReadLineAsync(bounded.Token) ?? throw new InvalidOperationException("the stream ended"));
+            }
+        }
+
+        response.Dispose();
+
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.Cancelled, record.Outcome);
+        Assert.True(record.Estimated);
+        Assert.InRange(record.OutputTokens, 1, 3);
+    }
+
+    // Anthropic ends a stream with an error event when it is overloaded mid-answer, and the message_delta
+    // with the final count never comes: not a success of the one output token message_start announced.
+    [Fact]
+    public async Task An_Anthropic_stream_that_reports_an_error_inside_it_is_an_upstream_error_metered_by_estimate()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        sidecar.Upstream.ErrorInNextStreams(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, Messages(), anthropicHeader: true);
+        var body = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("event: error", body, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.UpstreamError, record.Outcome);
+        Assert.Equal("stream_error", record.Detail);
+        Assert.True(record.Estimated);
+        Assert.InRange(record.OutputTokens, 2, MaxTokens);
+        Assert.True(record.InputTokens > 0);
+    }
+
+    [Fact]
+    public async Task A_chat_stream_with_an_error_object_inside_it_is_an_upstream_error()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.ErrorInNextStreams(1);
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat());
+        var body = await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"error\":{", body, StringComparison.Ordinal);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(UsageOutcome.UpstreamError, record.Outcome);
+        Assert.Equal("stream_error", record.Detail);
+        Assert.True(record.Estimated);
+    }
+
     // The provider had the whole request when the client gave up waiting: it goes on and charges for
     // it, so the request is not metered as free (before: 0 tokens, $0, not marked as estimated).
     [Fact]

@@ -33,6 +33,23 @@ public sealed class UsageScannerTests
         { JsonBody, 11, 7 },
     };
 
+    // message_start's usage (one output token) is Anthropic's announcement, not its report.
+    [Fact]
+    public void An_Anthropic_stream_with_only_its_first_usage_has_no_report()
+    {
+        var start = Encoding.UTF8.GetBytes(AnthropicStream[..AnthropicStream.IndexOf("event: content_block_delta", StringComparison.Ordinal)]);
+        var cut = new UsageScanner(firstUsageIsPreliminary: true);
+        var whole = new UsageScanner(firstUsageIsPreliminary: true);
+
+        cut.Feed(start);
+        whole.Feed(Encoding.UTF8.GetBytes(AnthropicStream));
+
+        Assert.False(cut.SawUsage);
+        Assert.Equal((30L, 1L), (cut.InputTokens, cut.OutputTokens));
+        Assert.True(whole.SawUsage);
+        Assert.Equal((30L, 15L), (whole.InputTokens, whole.OutputTokens));
+    }
+
     [Fact]
     public void An_implausible_count_from_a_provider_is_bounded_so_it_cannot_overflow_the_totals()
     {

@@ -1,0 +1,251 @@
+using System.Buffers;
+
+namespace VirtualKeys.Sidecar.Proxy;
+
+/// <summary>
+/// Follows the JSON of a response as it streams past, without buffering it, for two things the usage
+/// report does not say: how many bytes of generated text were relayed (the output estimate when no
+/// report comes, or the stream ends early), and whether the provider reported an error inside a 2xx
+/// answer (Anthropic's and the Responses API's <c>error</c> events, an OpenAI-style error object).
+/// </summary>
+/// <remarks>
+/// SSE framing needs no handling: every data line's payload is JSON, and the <c>event:</c> and
+/// <c>data:</c> prefixes fall outside strings. Generated text is the string value of a key that carries
+/// it in one of the shapes: <c>content</c> (chat), <c>text</c> (completions, Anthropic, the Responses
+/// API's output), <c>delta</c> (Responses API events), <c>arguments</c> and <c>partial_json</c> (tool
+/// calls), <c>thinking</c>, <c>refusal</c>, <c>reasoning_content</c>. Its bytes are counted as JSON
+/// writes them (an escape counts its characters). Keys and values inside a string (a tool call's
+/// arguments that look like JSON) are part of that string and not taken for structure.
+/// </remarks>
+internal sealed class ResponseTextScanner
+{
+    private const int MaxName = 24;
+
+    private static readonly SearchValues<byte> StringSpecials = SearchValues.Create("\"\\"u8);
+
+    private readonly byte[] _name = new byte[MaxName];
+    private int _nameLength;
+    private bool _nameTooLong;
+    private State _state;
+    private Kind _kind;
+    private bool _escaped;
+
+    private enum State
+    {
+        /// <summary>Between strings, looking for the next one.</summary>
+        Outside,
+
+        /// <summary>Inside a string (<see cref="_kind"/> says what it is).</summary>
+        InString,
+
+        /// <summary>A string ended that is a key if a colon follows.</summary>
+        AfterCandidate,
+
+        /// <summary>A key ended whose value matters (<see cref="_kind"/>): waiting for the value to begin.</summary>
+        BeforeValue,
+    }
+
+    private enum Kind
+    {
+        /// <summary>Perhaps a key: its bytes are kept (up to <see cref="MaxName"/>).</summary>
+        Candidate,
+
+        /// <summary>The value of a key that carries generated text: its bytes are counted.</summary>
+        Text,
+
+        /// <summary>The value of <c>type</c>: <c>"error"</c> is an error event.</summary>
+        Type,
+
+        /// <summary>The value of <c>error</c>: an object is an error report.</summary>
+        Error,
+
+        /// <summary>A value of no interest.</summary>
+        Other,
+    }
+
+    /// <summary>Bytes of generated text relayed so far.</summary>
+    public long TextBytes { get; private set; }
+
+    /// <summary>The provider reported an error inside the answer.</summary>
+    public bool SawError { get; private set; }
+
+    public void Feed(ReadOnlySpan<byte> data)
+    {
+        var i = 0;
+        while (i < data.Length)
+        {
+            i = _state switch
+            {
+                State.Outside => Outside(data, i),
+                State.InString => InString(data, i),
+                State.AfterCandidate => AfterCandidate(data, i),
+                _ => BeforeValue(data, i),
+            };
+        }
+    }
+
+    private int Outside(ReadOnlySpan<byte> data, int i)
+    {
+        var quote = data[i..].IndexOf((byte)'"');
+        if (quote < 0)
+        {
+            return data.Length;
+        }
+
+        StartString(Kind.Candidate);
+        return i + quote + 1;
+    }
+
+    private void StartString(Kind kind)
+    {
+        _state = State.InString;
+        _kind = kind;
+        _escaped = false;
+        _nameLength = 0;
+        _nameTooLong = false;
+    }
+
+    private int InString(ReadOnlySpan<byte> data, int i)
+    {
+        var start = i;
+        while (i < data.Length)
+        {
+            if (_escaped)
+            {
+                _escaped = false;
+                i++;
+                continue;
+            }
+
+            var special = data[i..].IndexOfAny(StringSpecials);
+            if (special < 0)
+            {
+                i = data.Length;
+                break;
+            }
+
+            i += special;
+            if (data[i] == '\\')
+            {
+                _escaped = true;
+                i++;
+                continue;
+            }
+
+            // The closing quote.
+            Take(data[start..i]);
+            EndString();
+            return i + 1;
+        }
+
+        Take(data[start..i]);
+        return i;
+    }
+
+    private void Take(ReadOnlySpan<byte> part)
+    {
+        if (_kind == Kind.Text)
+        {
+            TextBytes += part.Length;
+        }
+        else if (_kind is Kind.Candidate or Kind.Type && !_nameTooLong)
+        {
+            if (_nameLength + part.Length > MaxName)
+            {
+                _nameTooLong = true;
+                return;
+            }
+
+            part.CopyTo(_name.AsSpan(_nameLength));
+            _nameLength += part.Length;
+        }
+    }
+
+    private void EndString()
+    {
+        var name = _nameTooLong ? default : _name.AsSpan(0, _nameLength);
+        switch (_kind)
+        {
+            case Kind.Candidate:
+                _state = State.AfterCandidate;
+                return;
+            case Kind.Type when !_nameTooLong && name.SequenceEqual("error"u8):
+                SawError = true;
+                break;
+        }
+
+        _state = State.Outside;
+    }
+
+    private int AfterCandidate(ReadOnlySpan<byte> data, int i)
+    {
+        for (; i < data.Length; i++)
+        {
+            var b = data[i];
+            if (IsSpace(b))
+            {
+                continue;
+            }
+
+            if (b != ':')
+            {
+                // A value, not a key: look again from this byte.
+                _state = State.Outside;
+                return i;
+            }
+
+            _kind = KeyKind(_nameTooLong ? default : _name.AsSpan(0, _nameLength));
+            _state = _kind == Kind.Other ? State.Outside : State.BeforeValue;
+            return i + 1;
+        }
+
+        return i;
+    }
+
+    private int BeforeValue(ReadOnlySpan<byte> data, int i)
+    {
+        for (; i < data.Length; i++)
+        {
+            var b = data[i];
+            if (IsSpace(b))
+            {
+                continue;
+            }
+
+            if (b == '"' && _kind is Kind.Text or Kind.Type)
+            {
+                StartString(_kind);
+                return i + 1;
+            }
+
+            if (b == '{' && _kind == Kind.Error)
+            {
+                SawError = true;
+            }
+
+            _state = State.Outside;
+            return i;
+        }
+
+        return i;
+    }
+
+    private static Kind KeyKind(ReadOnlySpan<byte> key)
+    {
+        if (key.SequenceEqual("content"u8) || key.SequenceEqual("text"u8) || key.SequenceEqual("delta"u8)
+            || key.SequenceEqual("arguments"u8) || key.SequenceEqual("partial_json"u8) || key.SequenceEqual("thinking"u8)
+            || key.SequenceEqual("refusal"u8) || key.SequenceEqual("reasoning_content"u8))
+        {
+            return Kind.Text;
+        }
+
+        if (key.SequenceEqual("type"u8))
+        {
+            return Kind.Type;
+        }
+
+        return key.SequenceEqual("error"u8) ? Kind.Error : Kind.Other;
+    }
+
+    private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
+}

@@ -115,6 +115,13 @@ public sealed class MockLlmProvider : IAsyncDisposable
     /// </summary>
     public void ErrorInNextStreams(int count) => Enqueue(count, new MockFault(MockFaultKind.ErrorInStream));
 
+    /// <summary>
+    /// How many input tokens later answers report as read from the prompt cache (at most all of them),
+    /// in each provider's shape: OpenAI's <c>cached_tokens</c> within the input, Anthropic's
+    /// <c>cache_read_input_tokens</c> beside it.
+    /// </summary>
+    public int CachedInputTokens { get; set; }
+
     /// <summary>Streams stop after their first content chunk until <see cref="ResumeStreams"/>.</summary>
     public void PauseStreamsAfterFirstChunk()
     {
@@ -375,7 +382,10 @@ public sealed class MockLlmProvider : IAsyncDisposable
             && options.ValueKind == JsonValueKind.Object
             && options.TryGetProperty("include_usage", out var include)
             && include.ValueKind == JsonValueKind.True;
-        return new MockCall(model, inputTokens, words, stream, includeUsage, Interlocked.Increment(ref _sequence));
+        return new MockCall(model, inputTokens, words, stream, includeUsage, Interlocked.Increment(ref _sequence))
+        {
+            CachedInputTokens = Math.Clamp(CachedInputTokens, 0, inputTokens),
+        };
     }
 
     private Task PauseAsync()

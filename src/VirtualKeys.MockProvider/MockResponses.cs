@@ -163,7 +163,13 @@ internal static class MockResponses
                 })
                 : new JsonArray(),
             ["usage"] = complete
-                ? new JsonObject { ["input_tokens"] = call.InputTokens, ["output_tokens"] = call.OutputTokens, ["total_tokens"] = call.InputTokens + call.OutputTokens }
+                ? new JsonObject
+                {
+                    ["input_tokens"] = call.InputTokens,
+                    ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = call.CachedInputTokens },
+                    ["output_tokens"] = call.OutputTokens,
+                    ["total_tokens"] = call.InputTokens + call.OutputTokens,
+                }
                 : null,
         };
 
@@ -208,7 +214,7 @@ internal static class MockResponses
                 ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = call.Text }),
                 ["stop_reason"] = "end_turn",
                 ["stop_sequence"] = null,
-                ["usage"] = new JsonObject { ["input_tokens"] = call.InputTokens, ["output_tokens"] = call.OutputTokens },
+                ["usage"] = AnthropicUsage(call, call.OutputTokens),
             });
             return;
         }
@@ -226,7 +232,7 @@ internal static class MockResponses
                 ["content"] = new JsonArray(),
                 ["stop_reason"] = null,
                 ["stop_sequence"] = null,
-                ["usage"] = new JsonObject { ["input_tokens"] = call.InputTokens, ["output_tokens"] = 1 },
+                ["usage"] = AnthropicUsage(call, 1),
             },
         });
         await EventAsync(context, "content_block_start", new JsonObject
@@ -288,11 +294,21 @@ internal static class MockResponses
         return context.Response.Body.WriteAsync(bytes).AsTask();
     }
 
+    // Anthropic counts cache reads beside input_tokens, not within them.
+    private static JsonObject AnthropicUsage(MockCall call, int outputTokens) => new()
+    {
+        ["input_tokens"] = call.InputTokens - call.CachedInputTokens,
+        ["cache_creation_input_tokens"] = 0,
+        ["cache_read_input_tokens"] = call.CachedInputTokens,
+        ["output_tokens"] = outputTokens,
+    };
+
     private static JsonObject OpenAIUsage(MockCall call) => new()
     {
         ["prompt_tokens"] = call.InputTokens,
         ["completion_tokens"] = call.OutputTokens,
         ["total_tokens"] = call.InputTokens + call.OutputTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = call.CachedInputTokens },
     };
 
     private static string Word(MockCall call, int index) => index == call.AnswerWords.Count - 1 ? call.AnswerWords[index] : call.AnswerWords[index] + " ";

@@ -27,7 +27,7 @@ internal sealed class UsageRecorder
     {
         var input = Math.Max(0, completion.InputTokens);
         var output = Math.Max(0, completion.OutputTokens);
-        var cost = decision.Price.Cost(input, output);
+        var cost = decision.Price.Cost(input, output, completion.CachedInputTokens, completion.CacheWriteInputTokens);
         var outcome = completion.Outcome;
         var provider = completion.Provider;
         var detail = completion.Detail;
@@ -85,5 +85,12 @@ internal sealed class UsageRecorder
         string? Detail = null,
         string? Provider = null,
         double? LatencyMs = null,
-        bool Estimated = false);
+        bool Estimated = false)
+    {
+        /// <summary>Of <see cref="InputTokens"/>, read from the provider's prompt cache: priced at the table's cached-input price.</summary>
+        public long CachedInputTokens { get; init; }
+
+        /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache: priced at the table's cache-write price.</summary>
+        public long CacheWriteInputTokens { get; init; }
+    }
 }

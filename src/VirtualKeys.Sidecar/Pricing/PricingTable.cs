@@ -185,12 +185,14 @@ public sealed class PricingTable
             {
                 var input = model.Value.GetProperty("inputPerMillionUsd").GetDecimal();
                 var output = model.Value.TryGetProperty("outputPerMillionUsd", out var o) ? o.GetDecimal() : 0m;
-                if (input < 0 || output < 0)
+                decimal? cached = model.Value.TryGetProperty("cachedInputPerMillionUsd", out var c) ? c.GetDecimal() : null;
+                decimal? cacheWrite = model.Value.TryGetProperty("cacheWriteInputPerMillionUsd", out var w) ? w.GetDecimal() : null;
+                if (input < 0 || output < 0 || cached < 0 || cacheWrite < 0)
                 {
                     throw new InvalidOperationException($"{source}: model {model.Name} has a negative price.");
                 }
 
-                into[model.Name] = new ModelPrice(input, output);
+                into[model.Name] = new ModelPrice(input, output) { CachedInputPerMillionUsd = cached, CacheWriteInputPerMillionUsd = cacheWrite };
             }
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException)

@@ -264,7 +264,11 @@ internal sealed partial class ProxyHandler
         var latency = elapsed.TotalMilliseconds;
         if (scanner.SawUsage && outcome == UsageOutcome.Success)
         {
-            return new UsageRecorder.Completion(scanner.InputTokens ?? 0, scanner.OutputTokens ?? 0, outcome, detail, provider, latency);
+            return new UsageRecorder.Completion(scanner.InputTokens ?? 0, scanner.OutputTokens ?? 0, outcome, detail, provider, latency)
+            {
+                CachedInputTokens = scanner.CachedInputTokens,
+                CacheWriteInputTokens = scanner.CacheWriteInputTokens,
+            };
         }
 
         // Only a 2xx body is scanned, so bytes seen are output the client was sent.
@@ -273,7 +277,11 @@ internal sealed partial class ProxyHandler
             var relayed = Math.Min(decision.MaxOutputTokens, (scanner.TextBytes + 3) / 4);
             var input = scanner.InputTokens ?? decision.EstimatedInputTokens;
             var output = Math.Max(scanner.OutputTokens ?? 0, relayed);
-            return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true);
+            return new UsageRecorder.Completion(input, output, outcome, detail, provider, latency, Estimated: true)
+            {
+                CachedInputTokens = scanner.CachedInputTokens,
+                CacheWriteInputTokens = scanner.CacheWriteInputTokens,
+            };
         }
 
         if (outcome == UsageOutcome.Cancelled && requestSent && upstreamStatus is 0 or (>= 200 and < 300))

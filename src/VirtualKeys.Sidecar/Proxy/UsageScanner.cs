@@ -48,6 +48,12 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 
     public long? OutputTokens { get; private set; }
 
+    /// <summary>Of <see cref="InputTokens"/>, read from the provider's prompt cache (OpenAI's cached_tokens, Anthropic's cache_read_input_tokens).</summary>
+    public long CachedInputTokens { get; private set; }
+
+    /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache (Anthropic's cache_creation_input_tokens).</summary>
+    public long CacheWriteInputTokens { get; private set; }
+
     public long BytesSeen { get; private set; }
 
     /// <summary>The provider's final report was read (counts found in it, and it was not a preliminary one).</summary>
@@ -232,10 +238,31 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
         return i;
     }
 
+    /// <summary>The <c>cached_tokens</c> of a details object the reader stands at the start of; leaves it at its end.</summary>
+    private static long CachedTokens(ref Utf8JsonReader reader)
+    {
+        long cached = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isCached = reader.ValueTextEquals("cached_tokens"u8);
+            reader.Read();
+            if (isCached && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0)
+            {
+                cached = Math.Min(value, TokenCounts.Max);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return cached;
+    }
+
     private void Read(ReadOnlySpan<byte> usage)
     {
         long? prompt = null, input = null, completion = null, output = null;
-        long cacheCreation = 0, cacheRead = 0;
+        long cacheCreation = 0, cacheRead = 0, cached = 0;
         try
         {
             var reader = new Utf8JsonReader(usage);
@@ -248,7 +275,15 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
                 var isOutput = reader.ValueTextEquals("output_tokens"u8);
                 var isCacheCreation = reader.ValueTextEquals("cache_creation_input_tokens"u8);
                 var isCacheRead = reader.ValueTextEquals("cache_read_input_tokens"u8);
+                var isInputDetails = reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8);
                 reader.Read();
+                if (isInputDetails && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    // OpenAI's cache hits, a part of prompt_tokens (chat) or input_tokens (Responses API).
+                    cached = CachedTokens(ref reader);
+                    continue;
+                }
+
                 if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var value) || value < 0)
                 {
                     reader.Skip();
@@ -290,11 +325,13 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 
         _usageObjects++;
 
-        // Anthropic counts cache writes and reads apart from input_tokens; they are input all the same
-        // (priced here at the input rate, an approximation).
+        // Anthropic counts cache writes and reads apart from input_tokens, OpenAI within them: input is
+        // all of it either way, and the cache's part is priced apart where the table has its price.
         if ((prompt ?? input) is { } inputTokens)
         {
             InputTokens = Math.Max(InputTokens ?? 0, inputTokens + cacheCreation + cacheRead);
+            CachedInputTokens = Math.Max(CachedInputTokens, cacheRead + cached);
+            CacheWriteInputTokens = Math.Max(CacheWriteInputTokens, cacheCreation);
         }
 
         if ((completion ?? output) is { } outputTokens)

@@ -96,7 +96,9 @@ internal sealed class ResolveEndpoints
             return;
         }
 
-        if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens") ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
+        if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens")
+            ?? Negative(report.CachedInputTokens, "cachedInputTokens") ?? Negative(report.CacheWriteInputTokens, "cacheWriteInputTokens")
+            ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
         {
             await RefuseAsync(context, invalid);
             return;
@@ -109,7 +111,11 @@ internal sealed class ResolveEndpoints
             status.Succeeded ? UsageOutcome.Success : UsageOutcome.UpstreamError,
             status.Detail,
             report.Provider,
-            report.LatencyMs));
+            report.LatencyMs)
+        {
+            CachedInputTokens = report.CachedInputTokens ?? 0,
+            CacheWriteInputTokens = report.CacheWriteInputTokens ?? 0,
+        });
 
         switch (result.Status)
         {

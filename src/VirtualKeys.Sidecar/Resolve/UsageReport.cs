@@ -11,6 +11,12 @@ public sealed class UsageReport
 
     public long? OutputTokens { get; set; }
 
+    /// <summary>Of <see cref="InputTokens"/>, read from the provider's prompt cache (OpenAI's cached_tokens, Anthropic's cache_read_input_tokens).</summary>
+    public long? CachedInputTokens { get; set; }
+
+    /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache (Anthropic's cache_creation_input_tokens).</summary>
+    public long? CacheWriteInputTokens { get; set; }
+
     /// <summary>The upstream HTTP status (a number) or one of "success", "error", "cancelled".</summary>
     [JsonConverter(typeof(UsageReportStatusConverter))]
     public UsageReportStatus? Status { get; set; }

@@ -33,6 +33,31 @@ public sealed class UsageScannerTests
         { JsonBody, 11, 7 },
     };
 
+    [Theory]
+    [InlineData(true, 3, 0)]
+    [InlineData(false, 5, 0)]
+    public void Prompt_cache_hits_are_read_in_both_shapes(bool openAI, long cached, long written)
+    {
+        var scanner = new UsageScanner();
+
+        scanner.Feed(Encoding.UTF8.GetBytes(openAI ? OpenAIStream : AnthropicStream));
+
+        Assert.Equal((cached, written), (scanner.CachedInputTokens, scanner.CacheWriteInputTokens));
+    }
+
+    [Fact]
+    public void Anthropic_cache_writes_and_a_Responses_API_cache_hit_are_read()
+    {
+        var anthropic = new UsageScanner();
+        var responses = new UsageScanner();
+
+        anthropic.Feed(Encoding.UTF8.GetBytes("{\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":900,\"cache_read_input_tokens\":0,\"output_tokens\":4}}"));
+        responses.Feed(Encoding.UTF8.GetBytes("{\"usage\":{\"input_tokens\":1000,\"input_tokens_details\":{\"cached_tokens\":768},\"output_tokens\":4,\"output_tokens_details\":{\"reasoning_tokens\":0}}}"));
+
+        Assert.Equal((910L, 0L, 900L), (anthropic.InputTokens!.Value, anthropic.CachedInputTokens, anthropic.CacheWriteInputTokens));
+        Assert.Equal((1000L, 768L, 0L), (responses.InputTokens!.Value, responses.CachedInputTokens, responses.CacheWriteInputTokens));
+    }
+
     // message_start's usage (one output token) is Anthropic's announcement, not its report.
     [Fact]
     public void An_Anthropic_stream_with_only_its_first_usage_has_no_report()

@@ -1,0 +1,140 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using VirtualKeys.Sidecar.Pricing;
+using VirtualKeys.Sidecar.Tests.Support;
+
+namespace VirtualKeys.Sidecar.Tests.Pricing;
+
+/// <summary>
+/// Prompt-cache hits and writes, which providers price apart from other input (OpenAI: cached input at
+/// a fraction of the input price; Anthropic: cache reads at a tenth, cache writes at 1.25 times):
+/// charged at the table's prices for them, from the provider's report or the router's.
+/// </summary>
+public sealed class PromptCachePricingTests
+{
+    private static readonly PricingTable Shipped = PricingTable.Load(null, new ModelPrice(10m, 30m));
+
+    [Theory]
+    [InlineData("gpt-4o", 1.25)]
+    [InlineData("gpt-4.1-mini", 0.10)]
+    [InlineData("o4-mini", 0.275)]
+    [InlineData("claude-sonnet-4-5-20250929", 0.30)]
+    [InlineData("claude-opus-4-1", 1.50)]
+    [InlineData("claude-3-haiku", 0.03)]
+    public void The_shipped_table_prices_cache_hits_at_the_providers_list_price(string model, double cached)
+    {
+        Assert.True(Shipped.TryFind(model, out var price));
+
+        Assert.Equal((decimal)cached, price.CachedInputPerMillionUsd);
+    }
+
+    [Fact]
+    public void Anthropics_cache_writes_cost_a_quarter_more_than_input_and_its_reads_a_tenth()
+    {
+        Assert.True(Shipped.TryFind("claude-sonnet-4-5", out var price));
+
+        Assert.Equal(price.InputPerMillionUsd * 1.25m, price.CacheWriteInputPerMillionUsd);
+        Assert.Equal(price.InputPerMillionUsd / 10m, price.CachedInputPerMillionUsd);
+    }
+
+    [Fact]
+    public void Cached_and_written_input_never_count_for_more_than_the_input_there_was()
+    {
+        var price = new ModelPrice(2m, 8m) { CachedInputPerMillionUsd = 1m, CacheWriteInputPerMillionUsd = 3m };
+
+        Assert.Equal(((200 * 2m) + (800 * 1m) + (10 * 8m)) / 1_000_000m, price.Cost(1000, 10, 800, 0));
+        Assert.Equal(((800 * 1m) + (200 * 3m)) / 1_000_000m, price.Cost(1000, 0, 800, 900));
+        Assert.Equal(1000 * 1m / 1_000_000m, price.Cost(1000, 0, 5000, 0));
+        Assert.Equal(new ModelPrice(2m, 8m).Cost(1000, 10), new ModelPrice(2m, 8m).Cost(1000, 10, 800, 100));
+    }
+
+    [Fact]
+    public async Task A_proxied_OpenAI_answer_whose_input_was_all_cached_costs_the_cached_price()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        sidecar.Upstream.CachedInputTokens = int.MaxValue;
+
+        using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.True(Shipped.TryFind("gpt-4o", out var price));
+        Assert.True(record.InputTokens > 0);
+        Assert.Equal(((record.InputTokens * price.CachedInputPerMillionUsd!.Value) + (record.OutputTokens * price.OutputPerMillionUsd)) / 1_000_000m, record.CostUsd);
+    }
+
+    [Fact]
+    public async Task A_streamed_Anthropic_answer_read_from_the_cache_costs_the_cache_read_price_and_counts_all_its_input()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        sidecar.Upstream.CachedInputTokens = int.MaxValue;
+        var body = Chat("claude-sonnet-4-5");
+        body["stream"] = true;
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, body, anthropicHeader: true);
+        await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.True(Shipped.TryFind("claude-sonnet-4-5", out var price));
+        Assert.False(record.Estimated);
+        Assert.Single(sidecar.Upstream.Requests);
+        Assert.True(record.InputTokens > 0, "cache reads are input");
+        Assert.Equal(((record.InputTokens * price.CachedInputPerMillionUsd!.Value) + (record.OutputTokens * price.OutputPerMillionUsd)) / 1_000_000m, record.CostUsd);
+    }
+
+    [Fact]
+    public async Task A_router_reports_its_cached_and_written_input_and_is_charged_for_each_at_its_price()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "claude-sonnet-4-5"));
+        using var resolved = await sidecar.ResolveAsync(token);
+        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
+
+        using var reported = await sidecar.Client.PostAsync(
+            "/v1/usage",
+            TestSidecar.Json(new JsonObject
+            {
+                ["decisionId"] = decisionId,
+                ["inputTokens"] = 10_000,
+                ["cachedInputTokens"] = 8_000,
+                ["cacheWriteInputTokens"] = 1_500,
+                ["outputTokens"] = 300,
+            }),
+            TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, reported.StatusCode);
+        Assert.True(Shipped.TryFind("claude-sonnet-4-5", out var price));
+        var expected = ((500 * price.InputPerMillionUsd) + (8_000 * price.CachedInputPerMillionUsd!.Value)
+            + (1_500 * price.CacheWriteInputPerMillionUsd!.Value) + (300 * price.OutputPerMillionUsd)) / 1_000_000m;
+        Assert.Equal(expected, (await TestSidecar.ReadJsonAsync(reported)).GetProperty("costUsd").GetDecimal());
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((10_000L, expected), (record.InputTokens, record.CostUsd));
+    }
+
+    [Fact]
+    public async Task A_negative_cached_count_in_a_report_is_refused()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        using var resolved = await sidecar.ResolveAsync(token);
+        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
+
+        using var reported = await sidecar.Client.PostAsync(
+            "/v1/usage",
+            TestSidecar.Json(new JsonObject { ["decisionId"] = decisionId, ["inputTokens"] = 10, ["cachedInputTokens"] = -1 }),
+            TestSidecar.Cancel);
+
+        var error = await ErrorAssert.IsErrorAsync(reported, HttpStatusCode.BadRequest, "invalid_value");
+        Assert.Equal("cachedInputTokens", error.GetProperty("param").GetString());
+    }
+
+    private static JsonObject Chat(string model) => new()
+    {
+        ["model"] = model,
+        ["max_tokens"] = 50,
+        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "summarise the long document we cached" }),
+    };
+}

@@ -108,7 +108,7 @@ internal sealed partial class ProxyHandler
             var estimatedInput = ((body.Length - info.EmbeddedBytes + 3) / 4) + (info.EmbeddedItems * TokensPerEmbeddedFile);
             var maxOutput = route.ProducesOutput ? info.MaxOutputTokens ?? _options.DefaultMaxOutputTokens : 0;
             var resolved = await _resolver.ResolveAsync(
-                PresentedKey(context.Request.Headers), info.Model, estimatedInput, maxOutput, route.Family, route.Path, context.RequestAborted);
+                PresentedKey(context.Request.Headers), info.Model, estimatedInput, maxOutput, route, route.Path, context.RequestAborted);
             if (resolved.Decision is not { } decision)
             {
                 await JsonResponses.WriteErrorAsync(context, resolved.Refusal, anthropic);

@@ -53,14 +53,14 @@ internal sealed class KeyResolver
         _time = time;
     }
 
-    /// <param name="family">Only providers speaking this API shape (proxy); null for the resolve API.</param>
+    /// <param name="proxyRoute">Only providers whose API has this route (proxy); null for the resolve API.</param>
     /// <param name="route">Names the endpoint in a no-compatible-provider refusal.</param>
     public async ValueTask<ResolveResult> ResolveAsync(
         ReadOnlyMemory<char> token,
         string? requestedModel,
         long estimatedInputTokens,
         long maxOutputTokens,
-        ApiFamily? family,
+        ProxyRoute? proxyRoute,
         string route,
         CancellationToken cancellationToken)
     {
@@ -128,7 +128,7 @@ internal sealed class KeyResolver
             return Reject(key, Refusals.ModelNotAllowed(model));
         }
 
-        var candidates = ProviderOrder.For(key, model, family, out var anyServesModel);
+        var candidates = ProviderOrder.For(key, model, proxyRoute, out var anyServesModel);
         if (candidates.Length == 0)
         {
             return Reject(key, anyServesModel ? Refusals.NoCompatibleProvider(model, route) : Refusals.ModelNotFound(model));

@@ -7,7 +7,7 @@ namespace VirtualKeys.Sidecar.Resolve;
 internal static class ProviderOrder
 {
     /// <summary>The result may be shared between requests: never modify it.</summary>
-    public static ServingProvider[] For(ServingKey key, string model, ApiFamily? family, out bool anyServesModel)
+    public static ServingProvider[] For(ServingKey key, string model, ProxyRoute? route, out bool anyServesModel)
     {
         var providers = key.Providers;
         var count = 0;
@@ -17,7 +17,7 @@ internal static class ProviderOrder
             if (provider.Serves(model))
             {
                 anyServesModel = true;
-                if (family is null || provider.Family == family)
+                if (route is null || provider.ServesRoute(route))
                 {
                     count++;
                 }
@@ -39,7 +39,7 @@ internal static class ProviderOrder
         var next = 0;
         foreach (var provider in providers)
         {
-            if (provider.Serves(model) && (family is null || provider.Family == family))
+            if (provider.Serves(model) && (route is null || provider.ServesRoute(route)))
             {
                 ordered[next++] = provider;
             }

@@ -50,7 +50,7 @@ internal sealed class ResolveEndpoints
             request.Model,
             request.EstimatedInputTokens ?? 0,
             request.MaxOutputTokens ?? _options.DefaultMaxOutputTokens,
-            family: null,
+            proxyRoute: null,
             "/v1/resolve",
             context.RequestAborted);
 

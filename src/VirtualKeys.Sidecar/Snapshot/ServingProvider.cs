@@ -39,7 +39,7 @@ internal sealed class ServingProvider
             ProviderType.Gemini => ("x-goog-api-key", entry.Credential),
             _ => ("Authorization", "Bearer " + entry.Credential),
         };
-        Family = entry.Type == ProviderType.Anthropic ? ApiFamily.Anthropic : ApiFamily.OpenAI;
+        Family = FamilyOf(entry.Type);
         ApiVersion = entry.Type == ProviderType.AzureOpenAI ? entry.AzureApiVersion ?? DefaultAzureApiVersion : null;
 
         if (entry.Type == ProviderType.AzureOpenAI)
@@ -50,7 +50,7 @@ internal sealed class ServingProvider
         }
         else
         {
-            _routeUris = interner?.RouteUris(baseUrl, Family) ?? CreateRouteUris(baseUrl, Family);
+            _routeUris = interner?.RouteUris(baseUrl, entry.Type) ?? CreateRouteUris(baseUrl, entry.Type);
             _info = CreateInfo(baseUrl);
         }
     }
@@ -118,12 +118,18 @@ internal sealed class ServingProvider
     }
 
     /// <summary>The upstream URI of every route of <paramref name="family"/>, by route index; null for the other family's routes.</summary>
-    public static Uri?[] CreateRouteUris(string baseUrl, ApiFamily family)
+    /// <summary>
+    /// The provider's URI for each proxy route it serves: the routes of its API shape, except that
+    /// Gemini's OpenAI-compatible API has chat completions and embeddings but neither legacy
+    /// completions nor the Responses API.
+    /// </summary>
+    public static Uri?[] CreateRouteUris(string baseUrl, ProviderType type)
     {
+        var family = FamilyOf(type);
         var uris = new Uri?[ProxyRoute.All.Count];
         foreach (var route in ProxyRoute.All)
         {
-            if (route.Family == family)
+            if (route.Family == family && !(type == ProviderType.Gemini && (route == ProxyRoute.Completions || route == ProxyRoute.Responses)))
             {
                 uris[route.Index] = new Uri(baseUrl + route.UpstreamSuffix);
             }
@@ -133,6 +139,11 @@ internal sealed class ServingProvider
     }
 
     public bool Serves(string model) => _models is null || _models.Contains(model);
+
+    /// <summary>Whether the provider's API has the proxy route (Azure: every route of the OpenAI shape).</summary>
+    public bool ServesRoute(ProxyRoute route) => _azureUris is not null ? route.Family == Family : _routeUris[route.Index] is not null;
+
+    public static ApiFamily FamilyOf(ProviderType type) => type == ProviderType.Anthropic ? ApiFamily.Anthropic : ApiFamily.OpenAI;
 
     public bool MentionsModel(string model) => _models is not null && _models.Contains(model);
 

@@ -26,7 +26,7 @@ internal sealed class SnapshotInterner
     private readonly Dictionary<string[], string[]> _stringLists = new(StringSequenceComparer.Instance);
     private readonly Dictionary<string[], FrozenSet<string>> _modelSets = new(ReferenceSequenceComparer<string>.Instance);
     private readonly Dictionary<string[], FrozenDictionary<string, string>> _aliasMaps = new(ReferenceSequenceComparer<string>.Instance);
-    private readonly Dictionary<(string BaseUrl, ApiFamily Family), Uri?[]> _routeUris = [];
+    private readonly Dictionary<(string BaseUrl, ProviderType Type), Uri?[]> _routeUris = [];
     private readonly Dictionary<KeyLimits, KeyLimits> _limits = [];
     private readonly Dictionary<KeyBudget, KeyBudget> _budgets = [];
 
@@ -132,12 +132,12 @@ internal sealed class SnapshotInterner
     }
 
     /// <summary>Shared by every provider on the same base URL: the array is never written after this.</summary>
-    public Uri?[] RouteUris(string baseUrl, ApiFamily family)
+    public Uri?[] RouteUris(string baseUrl, ProviderType type)
     {
-        if (!_routeUris.TryGetValue((baseUrl, family), out var uris))
+        if (!_routeUris.TryGetValue((baseUrl, type), out var uris))
         {
-            uris = ServingProvider.CreateRouteUris(baseUrl, family);
-            _routeUris.Add((baseUrl, family), uris);
+            uris = ServingProvider.CreateRouteUris(baseUrl, type);
+            _routeUris.Add((baseUrl, type), uris);
         }
 
         return uris;

@@ -162,6 +162,42 @@ public sealed class ProxyTests
         Assert.Empty(sidecar.Upstream.Requests);
     }
 
+    // Gemini's OpenAI-compatible API has chat completions and embeddings, not legacy completions or the
+    // Responses API: such a request is refused here instead of reaching Gemini for its 404, or, as a
+    // fallback tier, turning a failover into Gemini's 404 for the client.
+    [Theory]
+    [InlineData("/v1/responses")]
+    [InlineData("/v1/completions")]
+    public async Task A_route_Gemini_does_not_serve_is_not_sent_to_a_Gemini_provider(string path)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var gemini = TestKeys.Of(ProviderType.Gemini, sidecar.Upstream.RootUrl, "gemini-real-key", "gemini");
+        var (_, token) = await sidecar.AddKeyAsync(providers: [gemini]);
+        var body = new JsonObject { ["model"] = "gemini-2.5-flash", ["input"] = "hi", ["prompt"] = "hi" };
+
+        using var refused = await sidecar.ProxyAsync(path, token, body);
+        using var chat = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gemini-2.5-flash"));
+
+        await ErrorAssert.IsErrorAsync(refused, HttpStatusCode.BadRequest, "no_compatible_provider");
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        Assert.Equal(["/chat/completions"], sidecar.Upstream.Requests.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task A_Responses_API_request_fails_over_past_a_Gemini_tier_to_one_that_serves_it()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var gemini = TestKeys.Of(ProviderType.Gemini, sidecar.Upstream.RootUrl, "gemini-real-key", "gemini", priority: 0);
+        var openai = TestKeys.OpenAI(sidecar.Upstream.RootUrl, name: "openai", priority: 1);
+        var (_, token) = await sidecar.AddKeyAsync(providers: [gemini, openai]);
+
+        using var response = await sidecar.ProxyAsync("/v1/responses", token, new JsonObject { ["model"] = "gpt-4o", ["input"] = "hi" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(sidecar.Upstream.Requests);
+        Assert.Equal("Bearer sk-real-openai-credential-0001", sent.Header("Authorization"));
+    }
+
     // A provider may send a header value that is not ASCII (here "café" in UTF-8). It passes through
     // byte for byte, and the answer with it: Kestrel refused such a value, which made the answer a 500.
     [Fact]

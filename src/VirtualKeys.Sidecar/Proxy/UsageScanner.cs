@@ -261,7 +261,7 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 
     private void Read(ReadOnlySpan<byte> usage)
     {
-        long? prompt = null, input = null, completion = null, output = null;
+        long? prompt = null, input = null, completion = null, output = null, total = null;
         long cacheCreation = 0, cacheRead = 0, cached = 0;
         try
         {
@@ -273,6 +273,7 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
                 var isInput = reader.ValueTextEquals("input_tokens"u8);
                 var isCompletion = reader.ValueTextEquals("completion_tokens"u8);
                 var isOutput = reader.ValueTextEquals("output_tokens"u8);
+                var isTotal = reader.ValueTextEquals("total_tokens"u8);
                 var isCacheCreation = reader.ValueTextEquals("cache_creation_input_tokens"u8);
                 var isCacheRead = reader.ValueTextEquals("cache_read_input_tokens"u8);
                 var isInputDetails = reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8);
@@ -308,6 +309,10 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
                 {
                     output = value;
                 }
+                else if (isTotal)
+                {
+                    total = value;
+                }
                 else if (isCacheCreation)
                 {
                     cacheCreation = value;
@@ -334,8 +339,17 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
             CacheWriteInputTokens = Math.Max(CacheWriteInputTokens, cacheCreation);
         }
 
+        // A total beyond input and output is output left out of the count: thinking tokens, which
+        // Gemini reports apart and some OpenAI-compatible translations of it leave out of
+        // completion_tokens while the provider bills them as output. (OpenAI's and the Responses
+        // API's totals are input plus output, so this changes nothing there.)
         if ((completion ?? output) is { } outputTokens)
         {
+            if (total is { } all && (prompt ?? input) is { } counted && all - counted > outputTokens)
+            {
+                outputTokens = all - counted;
+            }
+
             OutputTokens = Math.Max(OutputTokens ?? 0, outputTokens);
         }
     }

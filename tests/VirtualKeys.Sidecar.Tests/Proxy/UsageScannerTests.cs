@@ -58,6 +58,20 @@ public sealed class UsageScannerTests
         Assert.Equal((1000L, 768L, 0L), (responses.InputTokens!.Value, responses.CachedInputTokens, responses.CacheWriteInputTokens));
     }
 
+    // Thinking tokens a Gemini translation left out of completion_tokens are in its total, and billed as output.
+    [Fact]
+    public void Output_the_total_counts_beyond_input_and_completion_is_output()
+    {
+        var thinking = new UsageScanner();
+        var consistent = new UsageScanner();
+
+        thinking.Feed(Encoding.UTF8.GetBytes("{\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":0,\"total_tokens\":81,\"completion_tokens_details\":{\"reasoning_tokens\":60}}}"));
+        consistent.Feed(Encoding.UTF8.GetBytes("{\"usage\":{\"prompt_tokens\":21,\"completion_tokens\":60,\"total_tokens\":81}}"));
+
+        Assert.Equal((21L, 60L), (thinking.InputTokens!.Value, thinking.OutputTokens!.Value));
+        Assert.Equal((21L, 60L), (consistent.InputTokens!.Value, consistent.OutputTokens!.Value));
+    }
+
     // message_start's usage (one output token) is Anthropic's announcement, not its report.
     [Fact]
     public void An_Anthropic_stream_with_only_its_first_usage_has_no_report()

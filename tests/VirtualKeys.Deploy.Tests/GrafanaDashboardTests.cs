@@ -11,7 +11,7 @@ public class GrafanaDashboardTests
     [Fact]
     public async Task The_dashboard_ships_only_when_enabled_in_a_ConfigMap_the_Grafana_sidecar_loads()
     {
-        var defaults = await HelmChart.RenderAsync("vko");
+        var defaults = await HelmChart.RenderAsync("vko", "--set", HelmChart.ExistingKek);
         var configMap = await RenderDashboardConfigMapAsync();
 
         Assert.DoesNotContain(defaults, o => o.Kind() == "ConfigMap");

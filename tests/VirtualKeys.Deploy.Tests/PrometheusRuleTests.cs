@@ -14,7 +14,7 @@ public class PrometheusRuleTests
     [Fact]
     public async Task Each_alert_fires_on_its_series_with_its_summary_and_no_alert_fires_while_all_is_well()
     {
-        var rendered = await HelmChart.RenderAsync("vko", "--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=vko");
+        var rendered = await HelmChart.RenderAsync("vko", "--set", "metrics.prometheusRule.enabled=true", "--set", "fullnameOverride=vko", "--set", HelmChart.ExistingKek);
         var spec = (YamlMappingNode)rendered.Single(o => o.Kind() == "PrometheusRule")["spec"];
 
         // A PrometheusRule's spec is a Prometheus rule file: its groups.

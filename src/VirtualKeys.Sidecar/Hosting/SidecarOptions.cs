@@ -95,8 +95,12 @@ public sealed class SidecarOptions
 
     public TimeSpan UsageShutdownFlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Longest silence from an upstream (before headers, or between body chunks).</summary>
-    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>
+    /// Longest silence from an upstream (before headers, or between body chunks). Ten minutes, as the
+    /// OpenAI and Anthropic SDKs wait: a reasoning model answering without streaming says nothing
+    /// until it is done, which takes minutes, and a request cut off there was billed and is sent again.
+    /// </summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan UpstreamConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -220,7 +220,7 @@ internal sealed partial class ProxyHandler
         {
             if (decision.TryClaim())
             {
-                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, attempt.RequestSent, attempt.UpstreamStatus, Stopwatch.GetElapsedTime(started)));
+                await _recorder.SettleAsync(decision, Completion(decision, scanner, outcome, detail, providerUsed, attempt, Stopwatch.GetElapsedTime(started)));
             }
         }
     }
@@ -256,11 +256,14 @@ internal sealed partial class ProxyHandler
     /// provider all the same, and its early counts (Anthropic's message_start says one output token) are
     /// not its final ones. A client that goes away before a byte reached it, once the provider had the
     /// whole request, is charged the input estimate: the provider goes on with a request it received,
-    /// unless it had already refused it (an error status: no tokens, as for any error answer).
+    /// unless it had already refused it (an error status: no tokens, as for any error answer). So is
+    /// a last attempt that timed out waiting for its answer: the provider had begun on it.
     /// </summary>
     private static UsageRecorder.Completion Completion(
-        Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, bool requestSent, int upstreamStatus, TimeSpan elapsed)
+        Decision decision, UsageScanner scanner, UsageOutcome outcome, string? detail, string? provider, ProxyAttempt attempt, TimeSpan elapsed)
     {
+        var requestSent = attempt.RequestSent;
+        var upstreamStatus = attempt.UpstreamStatus;
         var latency = elapsed.TotalMilliseconds;
         if (scanner.SawUsage && outcome == UsageOutcome.Success)
         {
@@ -284,7 +287,7 @@ internal sealed partial class ProxyHandler
             };
         }
 
-        if (outcome == UsageOutcome.Cancelled && requestSent && upstreamStatus is 0 or (>= 200 and < 300))
+        if ((outcome == UsageOutcome.Cancelled || attempt.TimedOut) && requestSent && upstreamStatus is 0 or (>= 200 and < 300))
         {
             return new UsageRecorder.Completion(decision.EstimatedInputTokens, 0, outcome, detail, provider, latency, Estimated: true);
         }

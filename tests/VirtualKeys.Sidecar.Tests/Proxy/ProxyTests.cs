@@ -617,7 +617,15 @@ public sealed class ProxyTests
         using var response = await sidecar.ProxyAsync("/v1/chat/completions", token, Chat("gpt-4o"));
 
         await ErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, "upstream_timeout");
+
+        // The provider had the request and began on it: charged the input estimate, not nothing.
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal(("timeout", true), (record.Detail, record.Estimated));
+        Assert.Equal((Chat("gpt-4o").ToJsonString().Length + 3) / 4, record.InputTokens);
+        Assert.Equal(0, record.OutputTokens);
+        Assert.True(record.CostUsd > 0m);
     }
+
 
     [Fact]
     public async Task A_provider_client_error_is_passed_through_as_is()

@@ -28,12 +28,14 @@ internal static partial class ObjectMetaValidator
             foreach (var (key, value) in labels)
             {
                 ValidateQualifiedName(key, "metadata.labels", errors);
+                // Both rules, each its own cause, as apimachinery's IsValidLabelValue reports them.
                 var text = value?.ToString() ?? "";
                 if (text.Length > 63)
                 {
                     errors.Add(FieldError.Invalid("metadata.labels", value, "must be no more than 63 characters"));
                 }
-                else if (!LabelValue().IsMatch(text))
+
+                if (!LabelValue().IsMatch(text))
                 {
                     errors.Add(FieldError.Invalid("metadata.labels", value, LabelValueMessage));
                 }

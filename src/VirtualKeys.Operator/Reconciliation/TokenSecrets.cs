@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using k8s.Models;
 using VirtualKeys.Model;
@@ -21,7 +22,14 @@ public static class TokenSecrets
     /// <summary>When the token was issued: the previous token is refused from this plus the rotation grace.</summary>
     public const string IssuedAtAnnotation = WellKnown.Group + "/token-issued-at";
 
+    /// <summary>Labels the token Secret with its key's name; see <see cref="KeyLabelValue"/>.</summary>
     public const string KeyLabel = WellKnown.Group + "/virtual-key";
+
+    /// <summary>The API server refuses a longer label value, though metadata.name may have 253 characters.</summary>
+    private const int MaxLabelValueLength = 63;
+
+    /// <summary>Hex digits of the name's SHA-256 that stand for the part of a long name cut off.</summary>
+    private const int NameHashLength = 10;
 
     public static V1Secret Build(VirtualKey key, string name, VirtualKeyToken token, string? handledRotation, DateTimeOffset issuedAt)
     {
@@ -41,7 +49,7 @@ public static class TokenSecrets
                 NamespaceProperty = key.Metadata.NamespaceProperty,
                 Labels = new Dictionary<string, string>
                 {
-                    [KeyLabel] = key.Metadata.Name,
+                    [KeyLabel] = KeyLabelValue(key.Metadata.Name),
                     ["app.kubernetes.io/managed-by"] = "virtual-key-operator",
                 },
                 Annotations = annotations,
@@ -72,8 +80,26 @@ public static class TokenSecrets
     /// <summary>Ours, but its owner reference was removed: labelled for this key and holding a token of its key id.</summary>
     public static bool LooksOrphanedFrom(V1Secret secret, VirtualKey key, string keyId) =>
         secret.Metadata.Labels?.TryGetValue(KeyLabel, out var owner) == true
-        && owner == key.Metadata.Name
+        && owner == KeyLabelValue(key.Metadata.Name)
         && ReadToken(secret)?.KeyId == keyId;
+
+    /// <summary>
+    /// The value of <see cref="KeyLabel"/> for a key: its name when that fits a label value, else the
+    /// name's start and a hash of the whole name, so that long names sharing a start still differ. A
+    /// VirtualKey name is a DNS subdomain, so both forms start and end with a letter or digit as a
+    /// label value must.
+    /// </summary>
+    public static string KeyLabelValue(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length <= MaxLabelValueLength)
+        {
+            return name;
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..NameHashLength];
+        return name[..(MaxLabelValueLength - NameHashLength - 1)].TrimEnd('-', '.') + "-" + hash;
+    }
 
     public static VirtualKeyToken? ReadToken(V1Secret secret) =>
         secret.Data?.TryGetValue(WellKnown.TokenSecretKey, out var bytes) == true

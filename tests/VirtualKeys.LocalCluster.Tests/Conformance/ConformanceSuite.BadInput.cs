@@ -94,4 +94,24 @@ public abstract partial class ConformanceSuite<TBackend>
         body["metadata"]!["labels"] = new JsonObject { ["app"] = "not valid!" };
         (await s.PostAsync(s.WidgetsPath, body)).AssertStatus(422, "Invalid");
     }
+
+    [Fact]
+    public async Task Label_value_of_64_characters_is_422_Invalid_and_63_are_accepted()
+    {
+        await using var s = await SessionAsync();
+        var fits = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Secret", ["metadata"] = new JsonObject { ["name"] = "fits", ["labels"] = new JsonObject { ["owner"] = new string('a', 63) } } };
+        var created = await s.PostAsync(s.SecretsPath, fits);
+        Assert.True(created.Code == 201, created.Body);
+
+        var tooLong = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Secret", ["metadata"] = new JsonObject { ["name"] = "too-long", ["labels"] = new JsonObject { ["owner"] = new string('a', 64) + "-" } } };
+        var response = (await s.PostAsync(s.SecretsPath, tooLong)).AssertStatus(422, "Invalid");
+        var messages = response.Json!["details"]!["causes"]!.AsArray()
+            .Where(c => (string?)c!["field"] == "metadata.labels")
+            .Select(c => (string)c!["message"]!)
+            .ToList();
+
+        // Like apimachinery's IsValidLabelValue, both rules are reported: the length and the shape.
+        Assert.Contains(messages, m => m.Contains("must be no more than 63 characters", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("must start and end with an alphanumeric character", StringComparison.Ordinal));
+    }
 }

@@ -145,13 +145,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
         var identity = upsert.Identity;
         var keyId = VirtualKeyId.FromUid(identity.Uid);
         var tokens = upsert.Tokens ?? TokenChanges.None;
-        foreach (var token in tokens.Issue)
-        {
-            if (token.KeyId != keyId)
-            {
-                throw new ArgumentException($"Tokens.Issue holds a token for key id {token.KeyId}, but {identity} has key id {keyId}.", nameof(upsert));
-            }
-        }
+        RequireTokensOf(identity, keyId, tokens, nameof(upsert));
 
         var config = JsonSerializer.Serialize(Normalize(upsert.Config), RegistryJsonContext.Default.VirtualKeyConfig);
         var state = upsert.Config.Suspended ? VirtualKeyState.Suspended : VirtualKeyState.Active;
@@ -292,6 +286,82 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
                 return true;
             },
             cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies to a stored key only what takes something away from it (see
+    /// <see cref="VirtualKeyRestriction"/>), in one transaction, for a resource whose spec cannot be
+    /// upserted whole. Generation and spec fingerprint stay those of the last upsert, so the next
+    /// full upsert counts as a change and writes the spec as it is then, whatever this applied.
+    /// </summary>
+    /// <returns>Null when there is no live key of that uid: nothing is served that could be restricted.</returns>
+    /// <exception cref="ArgumentException">A token to issue belongs to another key.</exception>
+    public Task<RestrictionResult?> RestrictAsync(VirtualKeyRestriction restriction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(restriction);
+        var identity = restriction.Identity ?? throw new ArgumentException("Identity is required.", nameof(restriction));
+        var keyId = VirtualKeyId.FromUid(identity.Uid);
+        var tokens = restriction.Tokens ?? TokenChanges.None;
+        RequireTokensOf(identity, keyId, tokens, nameof(restriction));
+        var issuedHashes = tokens.Issue.Select(t => t.ComputeHash()).ToArray();
+        var now = _timeProvider.GetUtcNow();
+
+        return _database.RunAsync<RestrictionResult?>(
+            async (connection, ct) =>
+            {
+                await using var transaction = await connection.BeginTransactionAsync(ct);
+                var sql = new Sql(connection, transaction, ct);
+                await LockNameAsync(sql, identity.Namespace, identity.Name);
+                var row = await sql.QuerySingleOrDefaultAsync<KeyRow>(
+                    $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid AND state <> 'tombstoned'",
+                    new { identity.Namespace, identity.Name, identity.Uid });
+                if (row is null)
+                {
+                    return null;
+                }
+
+                var stored = JsonSerializer.Deserialize(row.Config, RegistryJsonContext.Default.VirtualKeyConfig)!;
+                var storedState = ParseState(row.State);
+                var restricted = Normalize(stored with
+                {
+                    Suspended = stored.Suspended || storedState == VirtualKeyState.Suspended || restriction.Suspend,
+                    ExpiresAt = Earlier(stored.ExpiresAt, restriction.ExpiresAt),
+                });
+                var state = restricted.Suspended ? VirtualKeyState.Suspended : VirtualKeyState.Active;
+                var changed = state != storedState
+                    || restricted.Suspended != stored.Suspended
+                    || restricted.ExpiresAt != stored.ExpiresAt?.ToUniversalTime();
+                changed |= await WriteTokensAsync(sql, row.Id, issuedHashes, tokens.RetireOthersAt, now);
+
+                var changeVersion = row.ChangeVersion;
+                if (changed)
+                {
+                    changeVersion = await NextChangeVersionAsync(sql);
+                    await sql.ExecuteAsync(
+                        "UPDATE vk.virtual_keys SET state = @state, config = @config::jsonb, change_version = @changeVersion, updated_at = @now WHERE id = @Id",
+                        new
+                        {
+                            row.Id,
+                            state = StateText(state),
+                            config = JsonSerializer.Serialize(restricted, RegistryJsonContext.Default.VirtualKeyConfig),
+                            changeVersion,
+                            now,
+                        });
+                    await NotifyAsync(sql, new RegistryChange(row.KeyId, identity.Namespace, identity.Name, state, changeVersion));
+                }
+
+                await transaction.CommitAsync(ct);
+                if (changed)
+                {
+                    Log.Restricted(_logger, identity.Namespace, identity.Name, keyId, state, changeVersion);
+                }
+
+                return new RestrictionResult(keyId, changed, changeVersion, state, restricted.ExpiresAt);
+            },
+            cancellationToken);
+
+        static DateTimeOffset? Earlier(DateTimeOffset? stored, DateTimeOffset? asked) =>
+            stored is null ? asked : asked is null || stored <= asked ? stored : asked;
     }
 
     /// <summary>The live key of that name, else the most recently deleted one; null when there never was one.</summary>
@@ -476,6 +546,17 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             if (string.IsNullOrWhiteSpace(value))
             {
                 throw new ArgumentException($"{field} is required.", nameof(upsert));
+            }
+        }
+    }
+
+    private static void RequireTokensOf(VirtualKeyIdentity identity, string keyId, TokenChanges tokens, string parameter)
+    {
+        foreach (var token in tokens.Issue)
+        {
+            if (token.KeyId != keyId)
+            {
+                throw new ArgumentException($"Tokens.Issue holds a token for key id {token.KeyId}, but {identity} has key id {keyId}.", parameter);
             }
         }
     }
@@ -802,5 +883,8 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
 
         [LoggerMessage(4004, LogLevel.Error, "Virtual key {Key}: the credential of provider '{Provider}' does not decrypt ({Failure}: {Reason}); the key is served without it until it is written again")]
         public static partial void CredentialUnreadable(ILogger logger, string key, string provider, RegistryProtectionFailure failure, string reason);
+
+        [LoggerMessage(4005, LogLevel.Information, "Registry key {Namespace}/{Name} ({KeyId}) restricted while its spec cannot be registered: {State} at change version {ChangeVersion}")]
+        public static partial void Restricted(ILogger logger, string @namespace, string name, string keyId, VirtualKeyState state, long changeVersion);
     }
 }

@@ -84,6 +84,68 @@ public sealed class VirtualKeyRegistryTests(RegistryFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Restriction_suspends_and_moves_the_expiry_earlier_but_never_gives_the_key_more()
+    {
+        var upsert = TestRegistry.NewKey(providerKey: "sk-kept");
+        var registered = _registry.Time.GetUtcNow().AddDays(30);
+        var created = await _registry.Registry.UpsertAsync(upsert with { Config = upsert.Config with { ExpiresAt = registered } }, Ct);
+        var restriction = new VirtualKeyRestriction(upsert.Identity, Suspend: true, ExpiresAt: registered.AddDays(-20));
+
+        var restricted = await _registry.Registry.RestrictAsync(restriction, Ct);
+        var again = await _registry.Registry.RestrictAsync(restriction, Ct);
+        var loosened = await _registry.Registry.RestrictAsync(new VirtualKeyRestriction(upsert.Identity, Suspend: false, ExpiresAt: null), Ct);
+        var stored = await _registry.Registry.GetByKeyIdAsync(created.KeyId, includeCredentials: true, Ct);
+
+        Assert.True(restricted!.Changed);
+        Assert.True(restricted.ChangeVersion > created.ChangeVersion);
+        Assert.Equal(VirtualKeyState.Suspended, restricted.State);
+        Assert.Equal(registered.AddDays(-20), restricted.ExpiresAt);
+        Assert.False(again!.Changed);
+        Assert.False(loosened!.Changed);
+        Assert.Equal(VirtualKeyState.Suspended, stored!.State);
+        Assert.True(stored.Config.Suspended);
+        Assert.Equal(registered.AddDays(-20), stored.Config.ExpiresAt);
+
+        // The rest stays as last upserted, and the next upsert writes the spec as it is then.
+        Assert.Equal(upsert.Generation, stored.Generation);
+        Assert.Equal("sk-kept", stored.Credentials!["openai"].Secret);
+        var resumed = await _registry.Registry.UpsertAsync(upsert, Ct);
+        Assert.True(resumed.Changed);
+        Assert.Equal(VirtualKeyState.Active, resumed.State);
+    }
+
+    [Fact]
+    public async Task Restriction_of_a_key_never_upserted_finds_nothing_and_writes_nothing()
+    {
+        var upsert = TestRegistry.NewKey();
+
+        var result = await _registry.Registry.RestrictAsync(new VirtualKeyRestriction(upsert.Identity, Suspend: true, ExpiresAt: null), Ct);
+
+        Assert.Null(result);
+        Assert.Null(await _registry.Registry.GetAsync(upsert.Identity.Namespace, upsert.Identity.Name, includeCredentials: false, Ct));
+    }
+
+    [Fact]
+    public async Task Restriction_can_rotate_the_token()
+    {
+        var upsert = TestRegistry.NewKey();
+        var keyId = VirtualKeyId.FromUid(upsert.Identity.Uid);
+        var old = VirtualKeyToken.Generate(keyId);
+        await _registry.Registry.UpsertAsync(upsert with { Tokens = new TokenChanges([old]) }, Ct);
+        var fresh = VirtualKeyToken.Generate(keyId);
+
+        var result = await _registry.Registry.RestrictAsync(
+            new VirtualKeyRestriction(upsert.Identity, Suspend: false, ExpiresAt: null, new TokenChanges([fresh], _registry.Time.GetUtcNow())),
+            Ct);
+
+        Assert.True(result!.Changed);
+        Assert.Equal(VirtualKeyState.Active, result.State);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await _registry.Registry.VerifyTokenAsync(fresh.Reveal(), Ct)).Status);
+        _registry.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TokenVerificationStatus.Retired, (await _registry.Registry.VerifyTokenAsync(old.Reveal(), Ct)).Status);
+    }
+
+    [Fact]
     public async Task Tombstone_keeps_the_row_erases_credentials_and_refuses_tokens()
     {
         var upsert = TestRegistry.NewKey();

@@ -46,11 +46,19 @@ public sealed class VirtualKeySpec
     [JsonPropertyName("budget")]
     public BudgetSpec? Budget { get; set; }
 
-    /// <summary>When the key stops working (RFC 3339, e.g. 2026-01-31T00:00:00Z). Omitted means never.</summary>
+    /// <summary>
+    /// When the key stops working (RFC 3339, e.g. 2026-01-31T00:00:00Z). Omitted means never. Moved
+    /// earlier, it takes effect even while the rest of the spec cannot be registered (a provider
+    /// Secret missing, an invalid field); moved later or removed, it waits until the spec can be.
+    /// </summary>
     [JsonPropertyName("expiresAt")]
     public DateTimeOffset? ExpiresAt { get; set; }
 
-    /// <summary>Refuses every request while true, without deleting the key or its token.</summary>
+    /// <summary>
+    /// Refuses every request while true, without deleting the key or its token. It takes effect even
+    /// while the rest of the spec cannot be registered (a provider Secret missing, an invalid field);
+    /// setting it back to false waits until the spec can be.
+    /// </summary>
     [Default(false)]
     [JsonPropertyName("suspended")]
     public bool Suspended { get; set; }
@@ -58,6 +66,8 @@ public sealed class VirtualKeySpec
     /// <summary>
     /// The Secret, in the same namespace, into which the operator writes the key's token (data key
     /// token). Defaults to the VirtualKey's name followed by -token. It must not be a provider Secret.
+    /// Changed, a new token is issued into the new Secret, once, and the previous Secret's token is
+    /// refused after the rotation grace.
     /// </summary>
     [Length(MaxLength = NamePatterns.Dns1123SubdomainMaxLength)]
     [Pattern(NamePatterns.Dns1123Subdomain)]

@@ -8,15 +8,17 @@ namespace VirtualKeys.Operator.Reconciliation;
 
 /// <summary>
 /// What this process last wrote to the registry for each key (by uid): a digest of the spec,
-/// the credential fingerprints and the token. An idle resync whose digest matches skips the
-/// registry entirely. After a restart the cache is empty and the first upsert per key runs; the
-/// registry compares it with what it holds and writes nothing when nothing differs.
+/// the credential fingerprints and the token, or of the restriction applied while the spec could
+/// not be registered (with the registry's answer, which the status reports). An idle resync whose
+/// digest matches skips the registry entirely. After a restart the cache is empty and the first
+/// write per key runs; the registry compares it with what it holds and writes nothing when nothing
+/// differs. A restriction replaces the upsert's digest, so the upsert after it runs again.
 /// </summary>
 public sealed class RegistryWriteCache
 {
     // Keys the credential digests: they live only in this process's memory and say nothing outside it.
     private readonly byte[] _digestKey = RandomNumberGenerator.GetBytes(32);
-    private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, AppliedWrite> _applied = new(StringComparer.Ordinal);
 
     public string Digest(VirtualKeyUpsert upsert)
     {
@@ -40,10 +42,45 @@ public sealed class RegistryWriteCache
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    public bool IsCurrent(string uid, string digest) =>
-        _applied.TryGetValue(uid, out var applied) && string.Equals(applied, digest, StringComparison.Ordinal);
+    public string Digest(VirtualKeyRestriction restriction)
+    {
+        ArgumentNullException.ThrowIfNull(restriction);
 
-    public void Applied(string uid, string digest) => _applied[uid] = digest;
+        // Prefixed: a restriction's digest never equals an upsert's.
+        var text = new StringBuilder("restrict\n")
+            .Append(restriction.Identity.Uid).Append('\n')
+            .Append(restriction.Suspend ? "suspend" : "-").Append('\n')
+            .Append(restriction.ExpiresAt?.UtcTicks.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var token in restriction.Tokens?.Issue ?? [])
+        {
+            text.Append("token=").Append(Convert.ToHexStringLower(token.ComputeHash())).Append('\n');
+        }
+
+        text.Append("retire=").Append(restriction.Tokens?.RetireOthersAt?.UtcTicks.ToString(CultureInfo.InvariantCulture));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    public bool IsCurrent(string uid, string digest) =>
+        _applied.TryGetValue(uid, out var applied) && string.Equals(applied.Digest, digest, StringComparison.Ordinal);
+
+    /// <param name="restriction">What the registry answered when this restriction was applied (null: no such key).</param>
+    public bool IsCurrent(string uid, string digest, out RestrictionResult? restriction)
+    {
+        restriction = null;
+        if (!_applied.TryGetValue(uid, out var applied) || !string.Equals(applied.Digest, digest, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        restriction = applied.Restriction;
+        return true;
+    }
+
+    public void Applied(string uid, string digest) => _applied[uid] = new AppliedWrite(digest, null);
+
+    public void Applied(string uid, string digest, RestrictionResult? restriction) => _applied[uid] = new AppliedWrite(digest, restriction);
 
     public void Forget(string uid) => _applied.TryRemove(uid, out _);
+
+    private sealed record AppliedWrite(string Digest, RestrictionResult? Restriction);
 }

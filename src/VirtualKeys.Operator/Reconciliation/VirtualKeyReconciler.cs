@@ -64,37 +64,43 @@ public sealed partial class VirtualKeyReconciler(
             writtenKeys.Wrote(replaced, key);
         }
 
-        var problems = VirtualKeyValidator.Validate(key);
-        if (problems.Count > 0)
-        {
-            // No requeue: only an edit of the spec (a new generation) can fix it.
-            await UpdateStatusAsync(key, ReconcileOutcome.NotReady(ConditionReasons.InvalidSpec, VirtualKeyValidator.Format(problems)), registered: false, cancellationToken);
-            return ReconcileResult.Done;
-        }
-
-        var (credentials, secretProblem) = ResolveCredentials(key);
-        if (secretProblem is not null)
-        {
-            // No requeue: the Secret watch reconciles this key when the Secret appears or changes.
-            await UpdateStatusAsync(key, secretProblem, registered: false, cancellationToken);
-            return ReconcileResult.Done;
-        }
-
-        var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
-        if (tokenProblem is not null)
-        {
-            await UpdateStatusAsync(key, tokenProblem, registered: false, cancellationToken);
-            return ReconcileResult.Done;
-        }
-
+        // Set once the spec is known not to register whole: a registry outage is then reported
+        // beside that problem, which stays what the user has to fix.
+        ReconcileOutcome? problem = null;
         try
         {
+            var problems = VirtualKeyValidator.Validate(key);
+            if (problems.Count > 0)
+            {
+                // No requeue: only an edit of the spec (a new generation) can fix it.
+                problem = ReconcileOutcome.NotReady(ConditionReasons.InvalidSpec, VirtualKeyValidator.Format(problems));
+                return await RestrictAsync(key, problem, tokens: null, cancellationToken);
+            }
+
+            var (credentials, secretProblem) = ResolveCredentials(key);
+            if (secretProblem is not null)
+            {
+                // No requeue: the Secret watch reconciles this key when the Secret appears or changes.
+                problem = secretProblem;
+                return await RestrictAsync(key, problem, await TokensWhileHeldBackAsync(key, cancellationToken), cancellationToken);
+            }
+
+            var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
+            if (tokenProblem is not null)
+            {
+                problem = tokenProblem;
+                return await RestrictAsync(key, problem, tokens: null, cancellationToken);
+            }
+
             await RegisterAsync(key, credentials, token!, issuedAt, cancellationToken);
         }
         catch (RegistryUnavailableException e)
         {
             Log.RegistryUnavailable(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, e.Message);
-            await UpdateStatusAsync(key, ReconcileOutcome.NotReady(ConditionReasons.RegistryUnavailable, e.Message), registered: false, cancellationToken);
+            var unavailable = problem is null
+                ? ReconcileOutcome.NotReady(ConditionReasons.RegistryUnavailable, e.Message)
+                : problem with { Message = $"{problem.Message}; what the spec takes away from the key meanwhile (spec.suspended, an earlier spec.expiresAt, a token rotation) is not in effect yet: {e.Message}" };
+            await UpdateStatusAsync(key, unavailable, registered: false, cancellationToken);
             throw;
         }
 
@@ -220,10 +226,14 @@ public sealed partial class VirtualKeyReconciler(
         var handled = TokenSecrets.HandledRotation(secret);
         var rotationAsked = !string.IsNullOrEmpty(requested) && !string.Equals(requested, handled, StringComparison.Ordinal);
 
-        // spec.tokenSecretName moved to a Secret that already holds a token of this key (switched
-        // back to an earlier one): that token was rotated out when the key moved away from it.
-        var switchedBack = key.Status?.TokenSecretName is { Length: > 0 } previous && !string.Equals(previous, name, StringComparison.Ordinal);
-        if (current is not null && current.KeyId == keyId && !rotationAsked && !switchedBack)
+        // spec.tokenSecretName moved to a Secret that already holds a token of this key. Switched back
+        // to an earlier Secret, its token was rotated out when the key moved away from it: issue a new
+        // one. A token the registry has not retired is this switch's own, written by an earlier attempt
+        // that failed before status.tokenSecretName recorded the switch (registry unavailable, a
+        // conflict on the status write, a crash): keep it, or every retry would issue another and
+        // retire a token clients may already have read.
+        var switched = key.Status?.TokenSecretName is { Length: > 0 } previous && !string.Equals(previous, name, StringComparison.Ordinal);
+        if (current is not null && current.KeyId == keyId && !rotationAsked && (!switched || !await IsRetiredAsync(current, cancellationToken)))
         {
             return (current, TokenSecrets.IssuedAt(secret), null);
         }
@@ -242,6 +252,84 @@ public sealed partial class VirtualKeyReconciler(
             $"Issued a new token into Secret {ns}/{name}; the previous token is refused after {options.Value.TokenRotationGrace}",
             cancellationToken);
         return (fresh, TokenSecrets.IssuedAt(written), null);
+    }
+
+    /// <summary>Whether the registry has set an end to <paramref name="token"/>: rotated out, in its grace period or past it.</summary>
+    private async Task<bool> IsRetiredAsync(VirtualKeyToken token, CancellationToken cancellationToken)
+    {
+        observer.BeforeCall("registry:get");
+        var record = await registry.GetByKeyIdAsync(token.KeyId, includeCredentials: false, cancellationToken);
+        var hash = token.ComputeHash();
+        return record?.Tokens.Any(t => t.NotAfter is not null && t.Hash.AsSpan().SequenceEqual(hash)) == true;
+    }
+
+    /// <summary>
+    /// The token to keep registered while a provider Secret problem holds the spec back, so that a
+    /// rotation asked meanwhile (a leaked token) still takes the old token away. Only for a key
+    /// registered before: a key never registered has no token anyone could use, and gets its token
+    /// Secret once its spec registers.
+    /// </summary>
+    private async Task<TokenChanges?> TokensWhileHeldBackAsync(VirtualKey key, CancellationToken cancellationToken)
+    {
+        if (key.Status?.KeyId != VirtualKeyId.FromUid(key.Metadata.Uid))
+        {
+            return null;
+        }
+
+        var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
+        return tokenProblem is null ? new TokenChanges([token!], issuedAt + options.Value.TokenRotationGrace) : null;
+    }
+
+    /// <summary>
+    /// A spec that cannot be registered whole still takes away what it takes away: spec.suspended,
+    /// an earlier spec.expiresAt and token changes reach the stored key at once (suspending a key
+    /// while its provider Secret is gone is how an incident is stopped), while everything else,
+    /// provider credentials included, stays as last registered until the spec registers again.
+    /// The status keeps the problem's reason, and its message says what the key does meanwhile.
+    /// </summary>
+    /// <returns>A requeue at the stored expiry, so that the message then says the key expired.</returns>
+    private async Task<ReconcileResult> RestrictAsync(VirtualKey key, ReconcileOutcome problem, TokenChanges? tokens, CancellationToken cancellationToken)
+    {
+        var spec = key.Spec;
+        var uid = key.Metadata.Uid;
+        var registeredBefore = key.Status?.KeyId == VirtualKeyId.FromUid(uid);
+        if (!registeredBefore && !spec.Suspended && spec.ExpiresAt is null && tokens is null)
+        {
+            // Nothing registered to tell about, and nothing to take away: the registry is not asked.
+            await UpdateStatusAsync(key, problem, registered: false, cancellationToken);
+            return ReconcileResult.Done;
+        }
+
+        var restriction = new VirtualKeyRestriction(RegistryMapping.Identity(key), spec.Suspended, spec.ExpiresAt?.ToUniversalTime(), tokens);
+        var digest = registryWrites.Digest(restriction);
+        if (!registryWrites.IsCurrent(uid, digest, out var result))
+        {
+            observer.BeforeCall("registry:restrict");
+            result = await registry.RestrictAsync(restriction, cancellationToken);
+            if (result?.Changed == true)
+            {
+                metrics.RegistryWrite("restrict");
+                Log.Restricted(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, result.KeyId, result.State, result.ChangeVersion);
+            }
+
+            registryWrites.Applied(uid, digest, result);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var meanwhile = result switch
+        {
+            null => "",
+            { State: VirtualKeyState.Suspended } => "; meanwhile the registry keeps the key suspended: requests with it are refused",
+            { ExpiresAt: { } expiresAt } when expiresAt <= now => $"; meanwhile the key has expired (at {Utc(expiresAt)}): its token is refused",
+            { ExpiresAt: { } expiresAt } => $"; meanwhile the key is served as last registered, until it expires at {Utc(expiresAt)}",
+            _ => "; meanwhile the key is served as last registered",
+        };
+        await UpdateStatusAsync(key, problem with { Message = problem.Message + meanwhile }, registered: tokens is not null && result is not null, cancellationToken);
+        return result is { State: VirtualKeyState.Active, ExpiresAt: { } expiry } && expiry > now
+            ? ReconcileResult.RequeueAfter(Min(expiry - now, MaxRequeue))
+            : ReconcileResult.Done;
+
+        static string Utc(DateTimeOffset at) => at.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture);
     }
 
     private async Task RegisterAsync(VirtualKey key, List<ProviderCredential> credentials, VirtualKeyToken token, DateTimeOffset issuedAt, CancellationToken cancellationToken)
@@ -365,5 +453,8 @@ public sealed partial class VirtualKeyReconciler(
 
         [LoggerMessage(4006, LogLevel.Warning, "VirtualKey {Namespace}/{Name}: {Problem}")]
         public static partial void RegistryUnavailable(ILogger logger, string @namespace, string name, string problem);
+
+        [LoggerMessage(4007, LogLevel.Information, "VirtualKey {Namespace}/{Name}: its spec does not register whole; the registry key (key id {KeyId}) is restricted to it: {State} at change version {ChangeVersion}")]
+        public static partial void Restricted(ILogger logger, string @namespace, string name, string keyId, VirtualKeyState state, long changeVersion);
     }
 }

@@ -1,11 +1,17 @@
+using System.Security.Cryptography;
+using System.Text;
+using k8s;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Tests.Support;
+using VirtualKeys.Registry.Keys;
 using VirtualKeys.Testing.Postgres;
 
 namespace VirtualKeys.Operator.Tests.Reconciliation;
 
 public sealed class FailureConditionTests(PostgresFixture postgres)
 {
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     [Fact]
     public async Task InvalidSpec_NamesEveryBadField_AndDoesNotRequeueHot()
     {
@@ -97,10 +103,107 @@ public sealed class FailureConditionTests(PostgresFixture postgres)
 
         await env.WaitForReadyReasonAsync("paused", ConditionReasons.Suspended);
         var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "paused", includeCredentials: false, TestContext.Current.CancellationToken);
-        Assert.Equal(VirtualKeys.Registry.Keys.VirtualKeyState.Suspended, record!.State);
+        Assert.Equal(VirtualKeyState.Suspended, record!.State);
 
         await env.UpdateKeyAsync("paused", k => k.Spec.Suspended = false);
         await env.WaitForReadyReasonAsync("paused", ConditionReasons.Reconciled);
+    }
+
+    [Fact]
+    public async Task Suspending_WhileTheProviderSecretIsGone_ReachesTheRegistry_AndTheStatusSaysBoth()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "suspendnosecret");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-leaked");
+        await env.CreateKeyAsync("leaky");
+        await env.WaitForReadyReasonAsync("leaky", ConditionReasons.Reconciled);
+        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "leaky-token");
+
+        // Incident response: the leaked provider Secret goes first, then the key is suspended.
+        await env.Client.CoreV1.DeleteNamespacedSecretAsync(OperatorEnvironment.ProviderSecret, OperatorEnvironment.Ns, cancellationToken: Ct);
+        await env.WaitForReadyReasonAsync("leaky", ConditionReasons.SecretNotFound);
+        var suspended = (await env.UpdateKeyAsync("leaky", k => k.Spec.Suspended = true)).Metadata.Generation;
+
+        var key = await env.WaitForReadyReasonAsync("leaky", ConditionReasons.SecretNotFound, k => k.Status!.ObservedGeneration >= suspended);
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "leaky", includeCredentials: false, Ct);
+        Assert.Equal(VirtualKeyState.Suspended, record!.State);
+        Assert.True(record.Config.Suspended);
+        Assert.Equal(VirtualKeyState.Suspended, (await op.App.Registry.VerifyTokenAsync(token, Ct)).State);
+        var message = OperatorEnvironment.ReadyOf(key)!.Message;
+        Assert.Contains("default/openai-key", message, StringComparison.Ordinal);
+        Assert.Contains("keeps the key suspended: requests with it are refused", message, StringComparison.Ordinal);
+        await Waits.UntilAsync(
+            async () => (await env.EventsForAsync("leaky")).Any(e => e.Reason == ConditionReasons.SecretNotFound && e.Message.Contains("suspended", StringComparison.Ordinal)),
+            "a SecretNotFound event that says the key is suspended");
+
+        // The Secret back, the spec registers whole: still suspended, as the spec says.
+        await env.CreateProviderSecretAsync("sk-new");
+        await env.WaitForReadyReasonAsync("leaky", ConditionReasons.Suspended);
+        Assert.Equal("sk-new", (await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "leaky", includeCredentials: true, Ct))!.Credentials!["openai"].Secret);
+    }
+
+    [Fact]
+    public async Task WhileTheSpecDoesNotValidate_AnEarlierExpiryReachesTheRegistry_AndNothingThatGivesMore()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "restrictinvalid");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("tight", spec => spec.Limits = new RateLimits { RequestsPerMinute = 60 });
+        await env.WaitForReadyReasonAsync("tight", ConditionReasons.Reconciled);
+
+        var expiry = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var broken = (await env.UpdateKeyAsync("tight", k =>
+        {
+            k.Spec.Providers[0].Models = ["gpt-4o"]; // the default model gpt-4o-mini is now served by no provider
+            k.Spec.Limits = new RateLimits { RequestsPerMinute = 6000 };
+            k.Spec.ExpiresAt = expiry;
+        })).Metadata.Generation;
+
+        var key = await env.WaitForReadyReasonAsync("tight", ConditionReasons.InvalidSpec, k => k.Status!.ObservedGeneration >= broken);
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "tight", includeCredentials: false, Ct);
+        Assert.Equal(expiry, record!.Config.ExpiresAt);
+        Assert.Equal(60, record.Config.Limits.RequestsPerMinute);
+        Assert.Contains("the key has expired (at 2020-01-01 00:00:00Z): its token is refused", OperatorEnvironment.ReadyOf(key)!.Message, StringComparison.Ordinal);
+
+        // Taking the expiry away gives the key more: that waits until the spec registers whole.
+        var lifted = (await env.UpdateKeyAsync("tight", k => k.Spec.ExpiresAt = null)).Metadata.Generation;
+        await env.WaitForReadyReasonAsync("tight", ConditionReasons.InvalidSpec, k => k.Status!.ObservedGeneration >= lifted);
+        Assert.Equal(expiry, (await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "tight", includeCredentials: false, Ct))!.Config.ExpiresAt);
+
+        await env.UpdateKeyAsync("tight", k => k.Spec.Providers[0].Models = null);
+        await env.WaitForReadyReasonAsync("tight", ConditionReasons.Reconciled);
+        record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "tight", includeCredentials: false, Ct);
+        Assert.Null(record!.Config.ExpiresAt);
+        Assert.Equal(6000, record.Config.Limits.RequestsPerMinute);
+    }
+
+    [Fact]
+    public async Task RotationAsked_WhileTheProviderSecretIsGone_IssuesANewToken_AndRetiresTheOldOne()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "rotatenosecret");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("spilled");
+        await env.WaitForReadyReasonAsync("spilled", ConditionReasons.Reconciled);
+        var oldToken = await VirtualKeyLifecycleTests.TokenAsync(env, "spilled-token");
+        await env.Client.CoreV1.DeleteNamespacedSecretAsync(OperatorEnvironment.ProviderSecret, OperatorEnvironment.Ns, cancellationToken: Ct);
+        await env.WaitForReadyReasonAsync("spilled", ConditionReasons.SecretNotFound);
+
+        await env.UpdateKeyAsync("spilled", k => k.Metadata.Annotations = new Dictionary<string, string> { [WellKnown.RotateTokenAnnotation] = "leak-1" });
+
+        var newToken = await Waits.UntilAsync(
+            async () => await VirtualKeyLifecycleTests.TokenAsync(env, "spilled-token"),
+            t => t != oldToken,
+            _ => "the token Secret holds a new token");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(newToken, Ct)).Status == TokenVerificationStatus.Accepted,
+            "the new token is accepted");
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "spilled", includeCredentials: false, Ct);
+        var old = Assert.Single(record!.Tokens, t => t.Hash.AsSpan().SequenceEqual(SHA256.HashData(Encoding.UTF8.GetBytes(oldToken))));
+        Assert.NotNull(old.NotAfter);
+        var ready = OperatorEnvironment.ReadyOf(await env.GetKeyAsync("spilled"))!;
+        Assert.Equal(ConditionReasons.SecretNotFound, ready.Reason);
+        Assert.Contains("meanwhile the key is served as last registered", ready.Message, StringComparison.Ordinal);
     }
 
     [Fact]

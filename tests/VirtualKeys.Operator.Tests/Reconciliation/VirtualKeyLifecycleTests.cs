@@ -1,6 +1,8 @@
 using System.Text;
+using k8s;
 using k8s.Models;
 using VirtualKeys.Model;
+using VirtualKeys.Operator.Reconciliation;
 using VirtualKeys.Operator.Tests.Support;
 using VirtualKeys.Registry.Keys;
 using VirtualKeys.Registry.Tokens;
@@ -170,6 +172,99 @@ public sealed class VirtualKeyLifecycleTests(PostgresFixture postgres)
         Assert.False(first == third, "t-a still holds the token rotated out when the key moved to t-b");
         Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(third, Ct)).Status);
         Assert.Equal(TokenVerificationStatus.Retired, (await op.App.Registry.VerifyTokenAsync(first, Ct)).Status);
+    }
+
+    [Fact]
+    public async Task TokenSecretName_SwitchedDuringARegistryOutage_IssuesTheNewSecretsTokenOnce()
+    {
+        await using var cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "switchoutage", cluster.GetConnectionString());
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("k", s => s.TokenSecretName = "t-a");
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled);
+
+        await cluster.StopAsync(Ct);
+        var toB = (await env.UpdateKeyAsync("k", k => k.Spec.TokenSecretName = "t-b")).Metadata.Generation;
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.RegistryUnavailable, k => k.Status!.ObservedGeneration >= toB);
+        await Waits.UntilAsync(async () => await env.GetSecretAsync("t-b") is not null, "t-b is created");
+        var issued = await TokenAsync(env, "t-b");
+
+        // Retries against the registry that is still away: each one finds t-b as an earlier attempt left it.
+        var reconciles = op.Calls!.Count("reconcile");
+        await Waits.UntilAsync(() => op.Calls.Count("reconcile") >= reconciles + 3, "the reconcile was retried", TimeSpan.FromSeconds(60));
+        Assert.True(issued == await TokenAsync(env, "t-b"), "a retry issued another token into t-b");
+
+        await cluster.StartAsync(Ct);
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled, k => k.Status!.TokenSecretName == "t-b", TimeSpan.FromSeconds(60));
+        Assert.True(issued == await TokenAsync(env, "t-b"), "the registered switch issued another token into t-b");
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(issued, Ct)).Status);
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "k", includeCredentials: false, Ct);
+        Assert.Equal(2, record!.Tokens.Count); // t-a's, retiring, and t-b's
+        Assert.DoesNotContain(await env.EventsForAsync("k"), e => e.Reason == "TokenRotated");
+    }
+
+    [Fact]
+    public async Task TokenSecretName_SwitchWhoseStatusWriteConflicts_KeepsTheTokenItIssued()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "switchconflict");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("k", s => s.TokenSecretName = "t-a");
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled);
+
+        // The token is issued into t-b and registered, then the status write that records the switch
+        // meets a conflict, twice. The user's edit is a patch, which these faults leave alone.
+        env.Server.Faults.FailNext(2, 409, "virtualkeys", "update", "the object has been modified; please apply your changes to the latest version and try again");
+        await env.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"spec":{"tokenSecretName":"t-b"}}""", V1Patch.PatchType.MergePatch),
+            WellKnown.Group,
+            WellKnown.Version,
+            OperatorEnvironment.Ns,
+            WellKnown.Plural,
+            "k",
+            cancellationToken: Ct);
+
+        await env.WaitForReadyReasonAsync("k", ConditionReasons.Reconciled, k => k.Status!.TokenSecretName == "t-b");
+        var token = await TokenAsync(env, "t-b");
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+        var record = await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "k", includeCredentials: false, Ct);
+        Assert.Equal(2, record!.Tokens.Count); // t-a's, retiring, and the one token issued into t-b
+        Assert.Single(record.Tokens, t => t.NotAfter is null);
+        Assert.DoesNotContain(await env.EventsForAsync("k"), e => e.Reason == "TokenRotated");
+    }
+
+    [Fact]
+    public async Task NameLongerThanALabelValue_BecomesReady_AndItsTokenSecretIsFoundAgainByItsLabel()
+    {
+        var name = "team-with-a-very-long-name-for-its-gateway-key-" + new string('x', 20) + ".v2";
+        Assert.True(name.Length > 63);
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "longname");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync(name);
+
+        var key = await env.WaitForReadyReasonAsync(name, ConditionReasons.Reconciled);
+        var secretName = name + "-token";
+        Assert.Equal(secretName, key.Status!.TokenSecretName);
+        var secret = await env.GetSecretAsync(secretName);
+        var label = secret!.Metadata.Labels![TokenSecrets.KeyLabel];
+        Assert.True(label.Length <= 63, label);
+        Assert.StartsWith(name[..40], label, StringComparison.Ordinal);
+        var token = await TokenAsync(env, secretName);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+
+        // Its owner reference lost (a restore from backup, a hand edit): the label still says whose it is.
+        await env.Client.CoreV1.PatchNamespacedSecretAsync(
+            new V1Patch("""{"metadata":{"ownerReferences":null}}""", V1Patch.PatchType.MergePatch),
+            secretName,
+            OperatorEnvironment.Ns,
+            cancellationToken: Ct);
+        await Waits.UntilAsync(
+            async () => (await env.GetSecretAsync(secretName))?.Metadata.OwnerReferences?.Any(o => o.Uid == key.Metadata.Uid) == true,
+            "the token Secret is owned by its key again");
+        Assert.Equal(token, await TokenAsync(env, secretName));
+        Assert.Equal(ConditionReasons.Reconciled, OperatorEnvironment.ReadyOf(await env.GetKeyAsync(name))!.Reason);
     }
 
     [Fact]

@@ -414,7 +414,10 @@ public sealed partial class VirtualKeyReconciler(
         var replaced = key.Metadata.ResourceVersion;
         var written = await api.ReplaceStatusAsync(key, desired, cancellationToken);
         writtenKeys.Wrote(replaced, written);
-        if (previous?.Reason == outcome.Reason && previous.Message == outcome.Message)
+        // News only: the same reason with the same message is not, and neither is an exhausted budget's
+        // message, which follows the spend as requests in flight settle after the key ran out.
+        if (previous?.Reason == outcome.Reason
+            && (previous.Message == outcome.Message || outcome.Reason == ConditionReasons.BudgetExhausted))
         {
             return;
         }

@@ -50,6 +50,18 @@ public sealed class UsageSyncerTests(PostgresFixture postgres)
         Assert.Equal("False", OperatorEnvironment.ReadyOf(exhausted)!.Status);
         Assert.Equal("0.00", exhausted.Status!.BudgetRemainingUsd);
         await Waits.UntilAsync(async () => (await env.EventsForAsync("spender")).Any(e => e.Reason == ConditionReasons.BudgetExhausted), "a BudgetExhausted event");
+
+        // Requests in flight at exhaustion still settle: the status shows the spend as it grows, but the
+        // key was exhausted once, and says so in one event.
+        await op.App.Registry.RecordUsageAsync([new UsageEvent("req-4", keyId, now, "gpt-4o-mini", "openai", 10, 10, 0.25m)], Ct);
+        await op.App.Registry.RecordUsageAsync([new UsageEvent("req-5", keyId, now, "gpt-4o-mini", "openai", 10, 10, 0.25m)], Ct);
+        await Waits.UntilAsync(
+            () => env.GetKeyAsync("spender"),
+            k => k.Status?.Usage?.CostUsd == "11.00" && OperatorEnvironment.ReadyOf(k)?.Message?.Contains("11.00", StringComparison.Ordinal) == true,
+            k => "the Ready message shows the spend; it says " + OperatorEnvironment.ReadyOf(k!)?.Message);
+        var reconciles = op.Calls!.Count("registry:usage");
+        await Waits.UntilAsync(() => op.Calls.Count("registry:usage") >= reconciles + 3, "more sync rounds ran");
+        Assert.Single(await env.EventsForAsync("spender"), e => e.Reason == ConditionReasons.BudgetExhausted);
     }
 
     [Fact]

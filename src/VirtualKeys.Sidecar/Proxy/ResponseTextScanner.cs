@@ -10,18 +10,23 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// </summary>
 /// <remarks>
 /// SSE framing needs no handling: every data line's payload is JSON, and the <c>event:</c> and
-/// <c>data:</c> prefixes fall outside strings. Generated text is the string value of a key that carries
-/// it in one of the shapes: <c>content</c> (chat), <c>text</c> (completions, Anthropic, the Responses
-/// API's output), <c>delta</c> (Responses API events), <c>arguments</c> and <c>partial_json</c> (tool
-/// calls), <c>thinking</c>, <c>refusal</c>, <c>reasoning_content</c>. Its bytes are counted as JSON
-/// writes them (an escape counts its characters). Keys and values inside a string (a tool call's
+/// <c>data:</c> prefixes fall outside strings and brackets. Generated text is the string value of a key
+/// that carries it in one of the shapes: <c>content</c> (chat), <c>text</c> (completions, Anthropic,
+/// the Responses API's output), <c>delta</c> (Responses API events), <c>arguments</c> and
+/// <c>partial_json</c> (tool calls), <c>thinking</c>, <c>refusal</c>, <c>reasoning_content</c>. Its
+/// bytes are counted as JSON writes them (an escape counts its characters). The Responses API repeats
+/// the text of its deltas in its <c>*.done</c> and <c>response.completed</c> events, which are not
+/// counted again. An error is only one reported at the top of a document (a top-level <c>error</c>
+/// object, <c>"type": "error"</c> or <c>"response.failed"</c>): a tool's schema or a tool call's input
+/// may have an <c>error</c> property of its own. Keys and values inside a string (a tool call's
 /// arguments that look like JSON) are part of that string and not taken for structure.
 /// </remarks>
 internal sealed class ResponseTextScanner
 {
-    private const int MaxName = 24;
+    private const int MaxName = 48;
 
     private static readonly SearchValues<byte> StringSpecials = SearchValues.Create("\"\\"u8);
+    private static readonly SearchValues<byte> Structure = SearchValues.Create("\"{}[]"u8);
 
     private readonly byte[] _name = new byte[MaxName];
     private int _nameLength;
@@ -29,6 +34,13 @@ internal sealed class ResponseTextScanner
     private State _state;
     private Kind _kind;
     private bool _escaped;
+
+    // Objects and arrays open around the current byte: a document's own keys are at depth 1.
+    private int _depth;
+    private bool _keyAtTop;
+
+    // The current document is a Responses API event that repeats text already counted.
+    private bool _repeatsText;
 
     private enum State
     {
@@ -86,14 +98,35 @@ internal sealed class ResponseTextScanner
 
     private int Outside(ReadOnlySpan<byte> data, int i)
     {
-        var quote = data[i..].IndexOf((byte)'"');
-        if (quote < 0)
+        while (i < data.Length)
         {
-            return data.Length;
+            var next = data[i..].IndexOfAny(Structure);
+            if (next < 0)
+            {
+                return data.Length;
+            }
+
+            i += next;
+            switch (data[i++])
+            {
+                case (byte)'"':
+                    StartString(Kind.Candidate);
+                    return i;
+                case (byte)'{' or (byte)'[':
+                    _depth++;
+                    break;
+                default:
+                    if (_depth > 0 && --_depth == 0)
+                    {
+                        // The document ended; the next one is another event.
+                        _repeatsText = false;
+                    }
+
+                    break;
+            }
         }
 
-        StartString(Kind.Candidate);
-        return i + quote + 1;
+        return i;
     }
 
     private void StartString(Kind kind)
@@ -146,7 +179,10 @@ internal sealed class ResponseTextScanner
     {
         if (_kind == Kind.Text)
         {
-            TextBytes += part.Length;
+            if (!_repeatsText)
+            {
+                TextBytes += part.Length;
+            }
         }
         else if (_kind is Kind.Candidate or Kind.Type && !_nameTooLong)
         {
@@ -169,8 +205,10 @@ internal sealed class ResponseTextScanner
             case Kind.Candidate:
                 _state = State.AfterCandidate;
                 return;
-            case Kind.Type when !_nameTooLong && name.SequenceEqual("error"u8):
-                SawError = true;
+            case Kind.Type when _keyAtTop && !_nameTooLong:
+                SawError |= name.SequenceEqual("error"u8) || name.SequenceEqual("response.failed"u8);
+                _repeatsText = name.EndsWith(".done"u8) || name.SequenceEqual("response.completed"u8)
+                    || name.SequenceEqual("response.incomplete"u8) || name.SequenceEqual("response.failed"u8);
                 break;
         }
 
@@ -195,6 +233,12 @@ internal sealed class ResponseTextScanner
             }
 
             _kind = KeyKind(_nameTooLong ? default : _name.AsSpan(0, _nameLength));
+            _keyAtTop = _depth == 1;
+            if (_kind == Kind.Error && !_keyAtTop)
+            {
+                _kind = Kind.Other;
+            }
+
             _state = _kind == Kind.Other ? State.Outside : State.BeforeValue;
             return i + 1;
         }
@@ -223,6 +267,7 @@ internal sealed class ResponseTextScanner
                 SawError = true;
             }
 
+            // Looked at again outside: a bracket opens a level there.
             _state = State.Outside;
             return i;
         }

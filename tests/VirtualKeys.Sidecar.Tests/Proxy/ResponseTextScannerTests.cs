@@ -20,6 +20,21 @@ public sealed class ResponseTextScannerTests
         "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"q\\\": \"}}\n\n" +
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
+    // The Responses API repeats the request's tools (here with an "error" property of their own) and the
+    // text of its deltas in the .done and completed events.
+    private const string ResponsesStream =
+        "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"error\":null,\"tools\":[{\"type\":\"function\",\"name\":\"report\",\"parameters\":{\"type\":\"object\",\"properties\":{\"error\":{\"type\":\"string\"},\"type\":{\"type\":\"string\",\"enum\":[\"error\"]}}}}],\"output\":[],\"usage\":null}}\n\n" +
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hello\"}\n\n" +
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\" world\"}\n\n" +
+        "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"item_id\":\"m\",\"text\":\"Hello world\"}\n\n" +
+        "event: response.content_part.done\ndata: {\"type\":\"response.content_part.done\",\"part\":{\"type\":\"output_text\",\"text\":\"Hello world\"}}\n\n" +
+        "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"item\":{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello world\"}]}}\n\n" +
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"status\":\"completed\",\"error\":null,\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello world\"}]}],\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}}\n\n";
+
+    // A tool call's input is an object in Anthropic's answers, and may look like an error report.
+    private const string AnthropicToolUse =
+        "{\"id\":\"m\",\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"Logging it\"},{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"log\",\"input\":{\"type\":\"error\",\"error\":{\"code\":500}}}],\"usage\":{\"input_tokens\":9,\"output_tokens\":12}}";
+
     // Generated text only: "Hello", then ` \"text\": \"x\"` as JSON writes it (16 bytes), then the arguments' 9.
     private const long ChatText = 5 + 16 + 9;
 
@@ -30,6 +45,8 @@ public sealed class ResponseTextScannerTests
     {
         { ChatStream, ChatText },
         { AnthropicStream, AnthropicText },
+        { ResponsesStream, 11 },
+        { AnthropicToolUse, 10 },
         { "{\"id\":\"r\",\"object\":\"response\",\"error\":null,\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"four\"}]}],\"usage\":{\"input_tokens\":3}}", 4 },
         { "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"embedding\":[0.1,0.2]}],\"usage\":{\"prompt_tokens\":3}}", 0 },
     };
@@ -57,6 +74,7 @@ public sealed class ResponseTextScannerTests
     [InlineData("data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n")]
     [InlineData("event: error\ndata: {\"type\":\"error\",\"code\":\"ERR\",\"message\":\"failed\",\"sequence_number\":3}\n\n")]
     [InlineData("{\"id\":\"r\",\"object\":\"response\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"failed\"}}")]
+    [InlineData("event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"failed\"}}}\n\n")]
     public void An_error_reported_inside_the_answer_is_seen_however_it_is_split(string response)
     {
         var bytes = Encoding.UTF8.GetBytes(ChatStream[..^"data: [DONE]\n\n".Length] + response);

@@ -82,6 +82,9 @@ internal static class Refusals
     public static Refusal NotOnMetricsPort(string path) => new(404, InvalidRequest, "not_found",
         $"No endpoint at {Echo(path)} on the metrics port: it serves /metrics, /healthz and /readyz only; the API listens on the sidecar's loopback port.");
 
+    public static Refusal MetricsPortBusy(int limit) => new(503, "server_error", "metrics_port_busy",
+        string.Create(CultureInfo.InvariantCulture, $"The metrics port is serving {limit} requests already (Sidecar__MetricsPortMaxRequests); try again."));
+
     public static Refusal MethodNotAllowed(string method) => new(405, InvalidRequest, "method_not_allowed", $"This endpoint does not accept {Echo(method)}.");
 
     public static Refusal StatusOnly(int status) => new(status, status >= 500 ? "server_error" : InvalidRequest, "http_" + status.ToString(CultureInfo.InvariantCulture),

@@ -54,11 +54,7 @@ public static class SidecarApp
                     kestrel.ListenAnyIP(metricsPort, ConfigureMetricsPort);
                 }
 
-                void ConfigureMetricsPort(ListenOptions listen)
-                {
-                    listen.LimitConnections(options.MetricsPortMaxConnections);
-                    listen.UseJsonRejectionBodies();
-                }
+                static void ConfigureMetricsPort(ListenOptions listen) => listen.UseJsonRejectionBodies();
             }
         });
 

@@ -22,6 +22,7 @@ internal sealed partial class SidecarMiddleware
     private readonly SidecarOptions _options;
     private readonly SidecarMetrics _metrics;
     private readonly ILogger<SidecarMiddleware> _logger;
+    private int _metricsPortRequests;
 
     public SidecarMiddleware(RequestDelegate next, SidecarOptions options, SidecarMetrics metrics, ILogger<SidecarMiddleware> logger)
     {
@@ -43,14 +44,40 @@ internal sealed partial class SidecarMiddleware
                 await JsonResponses.WriteErrorAsync(context, Refusals.NotOnMetricsPort(context.Request.Path.Value ?? "/"));
                 return;
             }
+
+            if (Interlocked.Increment(ref _metricsPortRequests) > _options.MetricsPortMaxRequests)
+            {
+                Interlocked.Decrement(ref _metricsPortRequests);
+                _metrics.MetricsPortRefused(SidecarMetrics.MetricsPortRequestLimit);
+                await JsonResponses.WriteErrorAsync(context, Refusals.MetricsPortBusy(_options.MetricsPortMaxRequests));
+                return;
+            }
+
+            try
+            {
+                await ServeAsync(context);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _metricsPortRequests);
+            }
+
+            return;
         }
-        else if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
+
+        if (!_options.AllowNonLoopbackCallers && context.Connection.RemoteIpAddress is { } remote && !IsLoopback(remote))
         {
             _metrics.Rejected(null, Refusals.ForbiddenRemoteCaller.Code);
             await JsonResponses.WriteErrorAsync(context, Refusals.ForbiddenRemoteCaller, AnthropicShaped(context));
             return;
         }
 
+        await ServeAsync(context);
+    }
+
+    /// <summary>The request passed on, every failure a JSON error.</summary>
+    private async Task ServeAsync(HttpContext context)
+    {
         try
         {
             await _next(context);

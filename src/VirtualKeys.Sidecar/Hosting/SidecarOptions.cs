@@ -30,11 +30,12 @@ public sealed class SidecarOptions
     public string? MetricsListenAddress { get; set; }
 
     /// <summary>
-    /// Connections the metrics port keeps open at once; a further one is closed at once (and counted).
-    /// Prometheus and the kubelet need one or two each. A bound of its own, so that whoever can reach
-    /// the pod cannot hold open connections without limit on the one port that serves them.
+    /// Requests the metrics port serves at once; a further one is answered 503 at once (and counted).
+    /// Prometheus and the kubelet send one at a time each. Requests, not connections: idle connections
+    /// that anyone who reaches the pod can hold open must not keep the kubelet's probes out (which
+    /// would restart the sidecar), while scrapes held up by a slow reader cannot pile up without bound.
     /// </summary>
-    public int MetricsPortMaxConnections { get; set; } = 16;
+    public int MetricsPortMaxRequests { get; set; } = 16;
 
     /// <summary>Largest proxied request body (prompts with images are big).</summary>
     public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
@@ -140,7 +141,7 @@ public sealed class SidecarOptions
             problems.Add($"MetricsListenAddress '{MetricsListenAddress}' is not an IP address");
         }
 
-        Positive(MetricsPortMaxConnections, nameof(MetricsPortMaxConnections));
+        Positive(MetricsPortMaxRequests, nameof(MetricsPortMaxRequests));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(MaxApiBodyBytes, nameof(MaxApiBodyBytes));
         Positive(UsageBufferCapacity, nameof(UsageBufferCapacity));

@@ -21,8 +21,8 @@ internal sealed class SidecarMetrics
     /// <summary>A request on the metrics port for something it does not serve.</summary>
     public const string MetricsPortNotServed = "not_served";
 
-    /// <summary>A connection to the metrics port closed because <see cref="SidecarOptions.MetricsPortMaxConnections"/> were open.</summary>
-    public const string MetricsPortConnectionLimit = "connection_limit";
+    /// <summary>A request on the metrics port answered 503 because <see cref="SidecarOptions.MetricsPortMaxRequests"/> were in progress.</summary>
+    public const string MetricsPortRequestLimit = "request_limit";
     public const string NoKey = "";
 
     /// <summary>The key label of the keys beyond <see cref="SidecarOptions.PerKeyMetricKeyLimit"/> (not a valid namespace/name).</summary>
@@ -74,11 +74,11 @@ internal sealed class SidecarMetrics
         _failovers = factory.CreateCounter("vk_sidecar_upstream_failovers_total", "Proxy attempts abandoned for the next provider, by provider type and cause.", "provider_type", "reason");
         _estimatedUsage = factory.CreateCounter("vk_sidecar_usage_estimated_total", "Requests whose tokens were estimated: no usage was reported, or a proxied answer ended early.");
         _refusedUsage = factory.CreateCounter("vk_sidecar_usage_records_refused_total", "Usage records the registry refused to store (logged one by one at Error); any is a bug to report.");
-        _metricsPortRefused = factory.CreateCounter("vk_sidecar_metrics_port_refused_total", "Requests the metrics port answered with an error (anything but GET /metrics, /healthz, /readyz) and connections it closed at its limit (Sidecar__MetricsPortMaxConnections).", "reason");
+        _metricsPortRefused = factory.CreateCounter("vk_sidecar_metrics_port_refused_total", "Requests the metrics port answered with an error: anything but GET /metrics, /healthz, /readyz (not_served), and requests beyond Sidecar__MetricsPortMaxRequests in progress (request_limit).", "reason");
 
         // Both series from the start: an alert on a rate needs the zero before the first increment.
         _metricsPortRefused.WithLabels([MetricsPortNotServed]);
-        _metricsPortRefused.WithLabels([MetricsPortConnectionLimit]);
+        _metricsPortRefused.WithLabels([MetricsPortRequestLimit]);
 
         // No labels: an "endpoint" label (it once held the one value "resolve") collides with the target
         // label of the same name the Prometheus Operator adds to every scraped series.

@@ -103,67 +103,90 @@ public sealed class MetricsPortTests
         Assert.Equal(HttpStatusCode.MethodNotAllowed, postHealth.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, wrongApiPath.StatusCode);
         Assert.Equal(2, MetricFamilies.Sample(metrics, "vk_sidecar_metrics_port_refused_total{reason=\"not_served\"}"));
-        Assert.Equal(0, MetricFamilies.Sample(metrics, "vk_sidecar_metrics_port_refused_total{reason=\"connection_limit\"}"));
+        Assert.Equal(0, MetricFamilies.Sample(metrics, "vk_sidecar_metrics_port_refused_total{reason=\"request_limit\"}"));
         Assert.Equal(1, MetricFamilies.Sample(metrics, "vk_sidecar_rejections_total{key=\"\",reason=\"not_found\"}"));
     }
 
-    // Whoever reaches the pod can connect to the metrics port; connections held open there stop at the
-    // port's own limit, and the router's loopback connections to the API are not among them.
+    // Whoever reaches the pod can hold connections open on the metrics port: they must not keep the
+    // kubelet's probes out (a failing liveness probe restarts the sidecar), so the port bounds requests
+    // in progress, not connections.
     [Fact]
-    public async Task The_metrics_port_closes_connections_beyond_its_limit_and_the_API_still_answers()
+    public async Task Idle_connections_beyond_the_request_limit_do_not_keep_the_probes_out()
     {
         var port = LoopbackPorts.Free();
         await using var sidecar = await TestSidecar.StartAsync(o =>
         {
             o.MetricsPort = port;
-            o.MetricsPortMaxConnections = 2;
+            o.MetricsPortMaxRequests = 2;
         });
-        var (_, token) = await sidecar.AddKeyAsync();
 
-        using var first = await RawConnection.OpenAsync(port);
-        using var second = await RawConnection.OpenAsync(port);
-        Assert.StartsWith("HTTP/1.1 200", await first.GetAsync("/healthz"), StringComparison.Ordinal);
-        Assert.StartsWith("HTTP/1.1 200", await second.GetAsync("/healthz"), StringComparison.Ordinal);
-
-        using (var third = await RawConnection.OpenAsync(port))
+        var idle = new List<RawConnection>();
+        try
         {
-            Assert.Null(await third.GetAsync("/healthz"));
-        }
-
-        using (var resolved = await sidecar.ResolveAsync(token))
-        {
-            Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
-        }
-
-        // Once one held connection goes, a scrape gets through (as soon as the server has seen it close).
-        first.Dispose();
-        var closedAtLimit = 1;
-        string? scrape = null;
-        using var patience = TestSidecar.Within(TimeSpan.FromSeconds(20));
-        while (scrape is null)
-        {
-            using var attempt = await RawConnection.OpenAsync(port);
-            scrape = await attempt.GetAsync("/metrics");
-            if (scrape is null)
+            for (var i = 0; i < 8; i++)
             {
-                closedAtLimit++;
-                await Task.Delay(50, patience.Token);
+                idle.Add(await RawConnection.OpenAsync(port));
             }
-        }
 
-        Assert.StartsWith("HTTP/1.1 200", scrape, StringComparison.Ordinal);
-        Assert.Contains($"vk_sidecar_metrics_port_refused_total{{reason=\"connection_limit\"}} {closedAtLimit}\n", scrape, StringComparison.Ordinal);
-        Assert.StartsWith("HTTP/1.1 200", await second.GetAsync("/healthz"), StringComparison.Ordinal);
+            using var probe = await RawConnection.OpenAsync(port);
+            var healthz = await probe.GetAsync("/healthz");
+            var metrics = await probe.GetAsync("/metrics");
+
+            Assert.StartsWith("HTTP/1.1 200", healthz, StringComparison.Ordinal);
+            Assert.StartsWith("HTTP/1.1 200", metrics, StringComparison.Ordinal);
+            Assert.Contains("vk_sidecar_metrics_port_refused_total{reason=\"request_limit\"} 0\n", metrics, StringComparison.Ordinal);
+        }
+        finally
+        {
+            idle.ForEach(connection => connection.Dispose());
+        }
+    }
+
+    // Requests in progress beyond the limit (scrapes held up by a slow reader, say) are answered 503
+    // at once and counted, and the port serves again as soon as one ends.
+    [Fact]
+    public async Task Requests_beyond_the_limit_in_progress_are_answered_503_and_counted()
+    {
+        var options = new SidecarOptions { Port = ApiPort, MetricsPort = MetricsPort, MetricsPortMaxRequests = 2 };
+        var metrics = new SidecarMetrics(options);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var middleware = new SidecarMiddleware(_ => held.Task, options, metrics, NullLogger<SidecarMiddleware>.Instance);
+
+        var first = middleware.InvokeAsync(Scrape());
+        var second = middleware.InvokeAsync(Scrape());
+        var third = Scrape();
+        await middleware.InvokeAsync(third);
+        held.SetResult();
+        await Task.WhenAll(first, second);
+        var fourth = Scrape();
+        await middleware.InvokeAsync(fourth);
+
+        Assert.Equal(503, third.Response.StatusCode);
+        Assert.Equal(200, fourth.Response.StatusCode);
+        using var exposition = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(exposition, TestSidecar.Cancel);
+        Assert.Equal(1, MetricFamilies.Sample(Encoding.UTF8.GetString(exposition.ToArray()), "vk_sidecar_metrics_port_refused_total{reason=\"request_limit\"}"));
+
+        static DefaultHttpContext Scrape()
+        {
+            var context = new DefaultHttpContext();
+            context.Connection.LocalPort = MetricsPort;
+            context.Connection.RemoteIpAddress = IPAddress.Parse("10.1.2.3");
+            context.Request.Method = "GET";
+            context.Request.Path = "/metrics";
+            context.Response.Body = new MemoryStream();
+            return context;
+        }
     }
 
     [Fact]
-    public void A_metrics_port_connection_limit_below_one_is_refused_at_start()
+    public void A_metrics_port_request_limit_below_one_is_refused_at_start()
     {
-        var options = new SidecarOptions { Port = ApiPort, MetricsPort = MetricsPort, MetricsPortMaxConnections = 0 };
+        var options = new SidecarOptions { Port = ApiPort, MetricsPort = MetricsPort, MetricsPortMaxRequests = 0 };
 
         var error = Assert.Throws<InvalidOperationException>(options.Validate);
 
-        Assert.Contains("MetricsPortMaxConnections must be positive", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MetricsPortMaxRequests must be positive", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

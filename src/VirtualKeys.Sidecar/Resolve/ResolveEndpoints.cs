@@ -98,7 +98,7 @@ internal sealed class ResolveEndpoints
 
         if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens")
             ?? Negative(report.CachedInputTokens, "cachedInputTokens") ?? Negative(report.CacheWriteInputTokens, "cacheWriteInputTokens")
-            ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
+            ?? CacheBeyondInput(report) ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
         {
             await RefuseAsync(context, invalid);
             return;
@@ -145,6 +145,14 @@ internal sealed class ResolveEndpoints
     private static Refusal? InvalidProvider(string? provider) =>
         provider is { } name && (name.Length > MaxProviderNameLength || name.AsSpan().ContainsAny(KeyResolver.ControlCharacters))
             ? Refusals.InvalidValue("provider", $"'provider' must be a provider name of the key: at most {MaxProviderNameLength} characters, no control characters.")
+            : null;
+
+    // The cache's figures are parts of inputTokens. Anthropic reports them beside its input_tokens, so a
+    // router that passes its input_tokens alone would be charged for less than was read: refused, not
+    // quietly cut down to fit.
+    private static Refusal? CacheBeyondInput(UsageReport report) =>
+        (report.CachedInputTokens ?? 0) + (report.CacheWriteInputTokens ?? 0) > (report.InputTokens ?? 0)
+            ? Refusals.InvalidValue("cachedInputTokens", "'cachedInputTokens' and 'cacheWriteInputTokens' are parts of 'inputTokens', which must count them too (with Anthropic: input_tokens plus cache_read_input_tokens plus cache_creation_input_tokens).")
             : null;
 
     private static Refusal? NegativeLatency(double? value) =>

@@ -131,6 +131,26 @@ public sealed class PromptCachePricingTests
         Assert.Equal("cachedInputTokens", error.GetProperty("param").GetString());
     }
 
+    // Anthropic's input_tokens leave the cache out: a router that reports them as inputTokens beside the
+    // cache's figures would be charged for less than was read.
+    [Fact]
+    public async Task A_report_whose_cache_figures_exceed_its_input_is_refused()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        using var resolved = await sidecar.ResolveAsync(token);
+        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
+
+        using var reported = await sidecar.Client.PostAsync(
+            "/v1/usage",
+            TestSidecar.Json(new JsonObject { ["decisionId"] = decisionId, ["inputTokens"] = 20, ["cachedInputTokens"] = 8_000, ["outputTokens"] = 5 }),
+            TestSidecar.Cancel);
+
+        var error = await ErrorAssert.IsErrorAsync(reported, HttpStatusCode.BadRequest, "invalid_value");
+        Assert.Equal("cachedInputTokens", error.GetProperty("param").GetString());
+        Assert.Contains("parts of 'inputTokens'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
     private static JsonObject Chat(string model) => new()
     {
         ["model"] = model,

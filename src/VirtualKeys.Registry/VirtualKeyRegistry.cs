@@ -271,10 +271,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             {
                 await using var transaction = await connection.BeginTransactionAsync(ct);
                 var sql = new Sql(connection, transaction, ct);
-                await LockNameAsync(sql, identity.Namespace, identity.Name);
-                var row = await sql.QuerySingleOrDefaultAsync<KeyRow>(
-                    $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid AND state <> 'tombstoned'",
-                    new { identity.Namespace, identity.Name, identity.Uid });
+                var row = await LockLiveRowAsync(sql, identity);
                 if (row is null)
                 {
                     return false;
@@ -311,10 +308,7 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
             {
                 await using var transaction = await connection.BeginTransactionAsync(ct);
                 var sql = new Sql(connection, transaction, ct);
-                await LockNameAsync(sql, identity.Namespace, identity.Name);
-                var row = await sql.QuerySingleOrDefaultAsync<KeyRow>(
-                    $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid AND state <> 'tombstoned'",
-                    new { identity.Namespace, identity.Name, identity.Uid });
+                var row = await LockLiveRowAsync(sql, identity);
                 if (row is null)
                 {
                     return null;
@@ -584,6 +578,15 @@ public sealed partial class VirtualKeyRegistry : IAsyncDisposable
     private static DateTimeOffset? ToUtc(DateTime? value) => value is null ? null : ToUtc(value.Value);
 
     /// <summary>Serializes every writer of one namespace/name, including the insert of a brand-new key.</summary>
+    /// <summary>Takes the name's lock, then reads the live (not tombstoned) row of this uid; null when there is none.</summary>
+    private static async Task<KeyRow?> LockLiveRowAsync(Sql sql, VirtualKeyIdentity identity)
+    {
+        await LockNameAsync(sql, identity.Namespace, identity.Name);
+        return await sql.QuerySingleOrDefaultAsync<KeyRow>(
+            $"SELECT {KeyColumns} FROM vk.virtual_keys WHERE namespace = @Namespace AND name = @Name AND uid = @Uid AND state <> 'tombstoned'",
+            new { identity.Namespace, identity.Name, identity.Uid });
+    }
+
     private static Task LockNameAsync(Sql sql, string @namespace, string name) =>
         sql.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", new { key = "vk-key:" + @namespace + "/" + name });
 

@@ -90,8 +90,7 @@ public sealed class PromptCachePricingTests
     {
         await using var sidecar = await TestSidecar.StartAsync();
         var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "claude-sonnet-4-5"));
-        using var resolved = await sidecar.ResolveAsync(token);
-        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
+        var decisionId = await DecisionAsync(sidecar, token);
 
         using var reported = await sidecar.Client.PostAsync(
             "/v1/usage",
@@ -114,41 +113,32 @@ public sealed class PromptCachePricingTests
         Assert.Equal((10_000L, expected), (record.InputTokens, record.CostUsd));
     }
 
-    [Fact]
-    public async Task A_negative_cached_count_in_a_report_is_refused()
+    // A negative figure, or cache figures beyond the input they are part of: Anthropic's input_tokens
+    // leave the cache out, so a router that reports them as inputTokens beside the cache's figures
+    // would be charged for less than was read.
+    [Theory]
+    [InlineData(10, -1, "must not be negative")]
+    [InlineData(20, 8_000, "parts of 'inputTokens'")]
+    public async Task A_report_with_impossible_cache_figures_is_refused(long input, long cached, string problem)
     {
         await using var sidecar = await TestSidecar.StartAsync();
         var (_, token) = await sidecar.AddKeyAsync();
-        using var resolved = await sidecar.ResolveAsync(token);
-        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
+        var decisionId = await DecisionAsync(sidecar, token);
 
         using var reported = await sidecar.Client.PostAsync(
             "/v1/usage",
-            TestSidecar.Json(new JsonObject { ["decisionId"] = decisionId, ["inputTokens"] = 10, ["cachedInputTokens"] = -1 }),
+            TestSidecar.Json(new JsonObject { ["decisionId"] = decisionId, ["inputTokens"] = input, ["cachedInputTokens"] = cached, ["outputTokens"] = 5 }),
             TestSidecar.Cancel);
 
         var error = await ErrorAssert.IsErrorAsync(reported, HttpStatusCode.BadRequest, "invalid_value");
         Assert.Equal("cachedInputTokens", error.GetProperty("param").GetString());
+        Assert.Contains(problem, error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
-    // Anthropic's input_tokens leave the cache out: a router that reports them as inputTokens beside the
-    // cache's figures would be charged for less than was read.
-    [Fact]
-    public async Task A_report_whose_cache_figures_exceed_its_input_is_refused()
+    private static async Task<string> DecisionAsync(TestSidecar sidecar, string token)
     {
-        await using var sidecar = await TestSidecar.StartAsync();
-        var (_, token) = await sidecar.AddKeyAsync();
         using var resolved = await sidecar.ResolveAsync(token);
-        var decisionId = (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
-
-        using var reported = await sidecar.Client.PostAsync(
-            "/v1/usage",
-            TestSidecar.Json(new JsonObject { ["decisionId"] = decisionId, ["inputTokens"] = 20, ["cachedInputTokens"] = 8_000, ["outputTokens"] = 5 }),
-            TestSidecar.Cancel);
-
-        var error = await ErrorAssert.IsErrorAsync(reported, HttpStatusCode.BadRequest, "invalid_value");
-        Assert.Equal("cachedInputTokens", error.GetProperty("param").GetString());
-        Assert.Contains("parts of 'inputTokens'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        return (await TestSidecar.ReadJsonAsync(resolved)).GetProperty("decisionId").GetString()!;
     }
 
     private static JsonObject Chat(string model) => new()

@@ -35,7 +35,10 @@ internal sealed class DemoRunner : IAsyncDisposable
     private readonly DemoProgress _progress;
     private readonly TextWriter _stdout;
     private readonly Stack<(string What, Func<ValueTask> Stop)> _started = new();
-    private readonly string _folder;
+    // The demo's own files (the KEK, the kubeconfig): inside the throwaway PostgreSQL's directory when
+    // the demo starts one, whose watchdog removes it even after a kill of the demo's whole process
+    // group; a temp directory of their own with --postgres.
+    private string? _folder;
     private k8s.Kubernetes? _client;
 
     public DemoRunner(DemoOptions options, TextWriter stdout, TextWriter stderr)
@@ -43,13 +46,15 @@ internal sealed class DemoRunner : IAsyncDisposable
         _options = options;
         _stdout = stdout;
         _progress = new DemoProgress(options.Json ? stderr : stdout);
-        _folder = Directory.CreateTempSubdirectory("vk-demo-").FullName;
     }
+
+    private string Folder => _folder ?? throw new InvalidOperationException("the demo's folder is made once PostgreSQL is there");
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         _progress.Line("vk demo: a VirtualKey with a default model and an RPM limit, used through the sidecar.");
         var registry = await StartPostgresAsync(cancellationToken);
+        _folder ??= Directory.CreateTempSubdirectory("vk-demo-").FullName;
         var kekFile = Path.Combine(_folder, "kek");
         KeyEncryptionKey.WriteNewFile(kekFile);
 
@@ -133,7 +138,11 @@ internal sealed class DemoRunner : IAsyncDisposable
 
         try
         {
-            Directory.Delete(_folder, recursive: true);
+            // Gone already when it was inside PostgreSQL's directory, which went with PostgreSQL.
+            if (_folder is not null && Directory.Exists(_folder))
+            {
+                Directory.Delete(_folder, recursive: true);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -164,6 +173,7 @@ internal sealed class DemoRunner : IAsyncDisposable
             }
 
             Track("PostgreSQL", postgres.DisposeAsync);
+            _folder = Directory.CreateDirectory(Path.Combine(postgres.RootDirectory, "demo")).FullName;
             _progress.Detail($"listening on {postgres.Host}:{postgres.Port}, data in {postgres.RootDirectory}");
             return postgres.GetConnectionString();
         }, cancellationToken);
@@ -425,7 +435,7 @@ internal sealed class DemoRunner : IAsyncDisposable
         _progress.Line();
         if (localServer is not null)
         {
-            var kubeconfig = Path.Combine(_folder, "kubeconfig");
+            var kubeconfig = Path.Combine(Folder, "kubeconfig");
             await File.WriteAllTextAsync(kubeconfig, LocalKubeconfig(localServer), cancellationToken);
             _progress.Line($"kubeconfig:  {kubeconfig}");
             _progress.Line($"  export KUBECONFIG={kubeconfig}; kubectl get vk -n {ns}; vk usage -n {ns}");

@@ -103,7 +103,9 @@ public partial class DemoCommandTests
         await using var vk = VkProcess.Start(folder.Path, "demo", "--keep");
         await vk.WaitForOutputAsync("press Ctrl+C to stop it", TimeSpan.FromMinutes(4));
         var data = PostgresDirectory().Match(vk.Stdout).Groups[1].Value;
+        var kubeconfig = KubeconfigLine().Match(vk.Stdout).Groups[1].Value;
         Assert.True(Directory.Exists(data), $"the demo printed no PostgreSQL directory:\n{vk.Stdout}");
+        Assert.True(File.Exists(kubeconfig), $"the demo printed no kubeconfig:\n{vk.Stdout}");
         Assert.NotEmpty(ProcessesNaming(data));
 
         await vk.SignalGroupAsync("KILL");
@@ -116,6 +118,9 @@ public partial class DemoCommandTests
 
         Assert.Empty(ProcessesNaming(data));
         Assert.False(Directory.Exists(data), $"{data} was left behind");
+
+        // The demo's KEK lies beside its kubeconfig: nothing the demo wrote outlives the kill.
+        Assert.False(File.Exists(kubeconfig), $"{kubeconfig} (and the KEK beside it) was left behind");
     }
 
     /// <summary>Processes whose command line names <paramref name="path"/>: the postmaster (postgres -D {path}/data), and the watchdog until it is done.</summary>

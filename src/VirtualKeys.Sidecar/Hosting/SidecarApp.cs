@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -47,14 +46,12 @@ public static class SidecarApp
                 // SidecarMiddleware serves only the metrics and probes on it.
                 if (options.MetricsListenAddress is { } metricsAddress)
                 {
-                    kestrel.Listen(IPAddress.Parse(metricsAddress), metricsPort, ConfigureMetricsPort);
+                    kestrel.Listen(IPAddress.Parse(metricsAddress), metricsPort, listen => listen.UseJsonRejectionBodies());
                 }
                 else
                 {
-                    kestrel.ListenAnyIP(metricsPort, ConfigureMetricsPort);
+                    kestrel.ListenAnyIP(metricsPort, listen => listen.UseJsonRejectionBodies());
                 }
-
-                static void ConfigureMetricsPort(ListenOptions listen) => listen.UseJsonRejectionBodies();
             }
         });
 

@@ -170,15 +170,17 @@ internal sealed partial class ProxyHandler
                     var status = attempt.UpstreamStatus;
                     detail = StatusDetail(status);
                     _metrics.UpstreamDuration(provider.TypeName, StatusClass(status), elapsed);
-                    outcome = attempt.Completed
-                        ? status is >= 200 and < 300 && !scanner.SawError ? UsageOutcome.Success : UsageOutcome.UpstreamError
-                        : context.RequestAborted.IsCancellationRequested ? UsageOutcome.Cancelled : UsageOutcome.UpstreamError;
-                    if (attempt.Completed && scanner.SawError && status is >= 200 and < 300)
+                    // An error event inside a 2xx stream (Anthropic's overloaded_error, say): the answer
+                    // ended, but not as an answer.
+                    var streamError = attempt.Completed && status is >= 200 and < 300 && scanner.SawError;
+                    if (streamError)
                     {
-                        // An error event inside a 2xx stream (Anthropic's overloaded_error, say): the
-                        // answer ended, but not as an answer.
                         detail = "stream_error";
                     }
+
+                    outcome = attempt.Completed
+                        ? status is >= 200 and < 300 && !streamError ? UsageOutcome.Success : UsageOutcome.UpstreamError
+                        : context.RequestAborted.IsCancellationRequested ? UsageOutcome.Cancelled : UsageOutcome.UpstreamError;
 
                     failure = null;
                     if (!attempt.Completed && !context.RequestAborted.IsCancellationRequested)

@@ -117,9 +117,8 @@ internal sealed class ServingProvider
         return new ServingProvider(entry, baseUrl, interner);
     }
 
-    /// <summary>The upstream URI of every route of <paramref name="family"/>, by route index; null for the other family's routes.</summary>
     /// <summary>
-    /// The provider's URI for each proxy route it serves: the routes of its API shape, except that
+    /// The provider's URI for each proxy route it serves, by route index (null for the others): the routes of its API shape, except that
     /// Gemini's OpenAI-compatible API has chat completions and embeddings but neither legacy
     /// completions nor the Responses API.
     /// </summary>

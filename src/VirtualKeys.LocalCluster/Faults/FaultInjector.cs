@@ -31,15 +31,17 @@ public sealed class FaultInjector
     /// The next <paramref name="count"/> requests for <paramref name="resource"/> (a plural such
     /// as "secrets"; null for any) with <paramref name="verb"/> (get, list, watch, create, update,
     /// patch, delete, deletecollection; null for any) answer <paramref name="statusCode"/> with a
-    /// Status body, as a failing API server or an overloaded etcd would.
+    /// Status body, as a failing API server or an overloaded etcd would. With
+    /// <paramref name="namespace"/>, only requests in that namespace fail (a list or watch across all
+    /// namespaces is not in it), as a missing RoleBinding there would make them.
     /// </summary>
-    public void FailNext(int count, int statusCode, string? resource = null, string? verb = null, string? message = null)
+    public void FailNext(int count, int statusCode, string? resource = null, string? verb = null, string? message = null, string? @namespace = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfLessThan(statusCode, 400);
         lock (_lock)
         {
-            _rules.Add(new FailureRule(resource, verb, statusCode, message ?? $"injected fault: {statusCode}", count));
+            _rules.Add(new FailureRule(resource, verb, @namespace, statusCode, message ?? $"injected fault: {statusCode}", count));
         }
     }
 
@@ -60,14 +62,16 @@ public sealed class FaultInjector
         Latency = TimeSpan.Zero;
     }
 
-    internal ApiException? TakeFailure(string resource, string verb)
+    internal ApiException? TakeFailure(string resource, string verb, string? @namespace)
     {
         lock (_lock)
         {
             for (var i = 0; i < _rules.Count; i++)
             {
                 var rule = _rules[i];
-                if ((rule.Resource is null || rule.Resource == resource) && (rule.Verb is null || rule.Verb == verb))
+                if ((rule.Resource is null || rule.Resource == resource)
+                    && (rule.Verb is null || rule.Verb == verb)
+                    && (rule.Namespace is null || rule.Namespace == @namespace))
                 {
                     rule.Remaining--;
                     if (rule.Remaining == 0)
@@ -83,11 +87,13 @@ public sealed class FaultInjector
         }
     }
 
-    private sealed class FailureRule(string? resource, string? verb, int statusCode, string message, int remaining)
+    private sealed class FailureRule(string? resource, string? verb, string? @namespace, int statusCode, string message, int remaining)
     {
         public string? Resource { get; } = resource;
 
         public string? Verb { get; } = verb;
+
+        public string? Namespace { get; } = @namespace;
 
         public int StatusCode { get; } = statusCode;
 

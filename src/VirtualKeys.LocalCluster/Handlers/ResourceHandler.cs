@@ -74,7 +74,7 @@ internal sealed class ResourceHandler
             throw verb == "create" ? ApiErrors.MethodNotAllowed(method) : ApiErrors.NoRoute();
         }
 
-        if (_faults.TakeFailure(type.Plural, verb) is { } injected)
+        if (_faults.TakeFailure(type.Plural, verb, path.Namespace) is { } injected)
         {
             throw injected;
         }

@@ -205,7 +205,7 @@ public sealed class OperatorApp : IAsyncDisposable
             var (reachable, error) = await probe.CheckAsync(cancellationToken);
             var synced = host.HasSynced;
             var ready = synced && reachable;
-            var report = new ReadinessReport(ready ? "ready" : "not ready", synced, reachable, probe.Endpoint, error, host.IsLeader);
+            var report = new ReadinessReport(ready ? "ready" : "not ready", synced, reachable, probe.Endpoint, error, host.IsLeader, synced ? null : host.Unsynced);
             return Results.Json(report, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         app.MapMetrics("/metrics", metricsRegistry);

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using VirtualKeys.Operator.Runtime.Informers;
 
 namespace VirtualKeys.Operator.Hosting;
 
@@ -9,4 +10,5 @@ public sealed record ReadinessReport(
     [property: JsonPropertyName("registryReachable")] bool RegistryReachable,
     [property: JsonPropertyName("registry")] string RegistryEndpoint,
     [property: JsonPropertyName("registryError")] string? RegistryError,
-    [property: JsonPropertyName("leader")] bool Leader);
+    [property: JsonPropertyName("leader")] bool Leader,
+    [property: JsonPropertyName("unsyncedCaches"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<UnsyncedScope>? UnsyncedCaches = null);

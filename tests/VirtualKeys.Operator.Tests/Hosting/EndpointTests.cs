@@ -58,4 +58,43 @@ public sealed class EndpointTests(PostgresFixture postgres)
         var body = await (await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct)).Content.ReadAsStringAsync(Ct);
         Assert.Contains("\"registryReachable\":false", body, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Readiness_names_a_watched_namespace_the_operator_may_not_list_and_recovers_when_it_may()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "readyz-rbac");
+
+        // As a RoleBinding missing in team-b would: every list of Secrets there is refused.
+        env.Server.Faults.FailNext(int.MaxValue, 403, "secrets", "list", "secrets is forbidden: cannot list resource \"secrets\" in the namespace \"team-b\"", "team-b");
+        var op = await env.StartOperatorAsync(env.Settings(watchNamespaces: [OperatorEnvironment.Ns, "team-b"]), waitForSync: false);
+        using var http = new HttpClient { BaseAddress = new Uri(op.App.Urls.First()) };
+
+        JsonElement waiting = default;
+        await Waits.UntilAsync(
+            async () =>
+            {
+                using var response = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct);
+                using var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+                if (response.StatusCode != HttpStatusCode.ServiceUnavailable
+                    || !report.RootElement.TryGetProperty("unsyncedCaches", out var unsynced)
+                    || unsynced.GetArrayLength() != 1
+                    || unsynced[0].GetProperty("lastError").ValueKind != JsonValueKind.String)
+                {
+                    return false;
+                }
+
+                waiting = unsynced[0].Clone();
+                return true;
+            },
+            "/readyz names the namespace it cannot list");
+        Assert.Equal("secrets", waiting.GetProperty("kind").GetString());
+        Assert.Equal("team-b", waiting.GetProperty("namespace").GetString());
+        Assert.Equal("403 Forbidden: secrets is forbidden: cannot list resource \"secrets\" in the namespace \"team-b\"", waiting.GetProperty("lastError").GetString());
+
+        env.Server.Faults.Reset();
+        await Waits.UntilAsync(() => op.App.HasSynced, "the caches synced once team-b may be listed");
+        using var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.DoesNotContain("unsyncedCaches", await ready.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
 }

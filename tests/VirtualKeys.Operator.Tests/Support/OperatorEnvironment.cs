@@ -67,8 +67,10 @@ internal sealed class OperatorEnvironment : IAsyncDisposable
         bool leaderElection = false,
         string identity = "test-operator",
         TimeSpan? leaseDuration = null,
-        string? connectionString = null) => new()
+        string? connectionString = null,
+        IReadOnlyList<string>? watchNamespaces = null) => new()
         {
+            WatchNamespaces = watchNamespaces ?? [],
             RegistryConnectionString = connectionString ?? ConnectionString,
             RegistryKekFile = KekPath,
             Workers = 2,

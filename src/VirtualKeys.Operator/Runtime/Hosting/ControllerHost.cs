@@ -46,6 +46,9 @@ public sealed class ControllerHost : BackgroundService
     /// <summary>True once every informer's first list is cached.</summary>
     public bool HasSynced => _informers.All(i => i.HasSynced);
 
+    /// <summary>What <see cref="HasSynced"/> still waits for: each informer's namespaces not listed yet, with the last list's failure.</summary>
+    public IReadOnlyList<UnsyncedScope> Unsynced => [.. _informers.SelectMany(i => i.Unsynced)];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var stopInformers = new CancellationTokenSource();

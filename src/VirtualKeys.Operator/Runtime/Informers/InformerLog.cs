@@ -19,11 +19,11 @@ internal static partial class InformerLog
     [LoggerMessage(1004, LogLevel.Information, "Resource version {ResourceVersion} of {Kind} in {Namespace} has expired (410 Gone); relisting")]
     public static partial void Expired(ILogger logger, string kind, string @namespace, string? resourceVersion);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Listing {Kind} in {Namespace} failed; retrying in {Delay}")]
-    public static partial void ListFailed(ILogger logger, Exception exception, string kind, string @namespace, TimeSpan delay);
+    [LoggerMessage(1005, LogLevel.Warning, "Listing {Kind} in {Namespace} failed ({Error}); retrying in {Delay}")]
+    public static partial void ListFailed(ILogger logger, Exception exception, string kind, string @namespace, string error, TimeSpan delay);
 
-    [LoggerMessage(1006, LogLevel.Warning, "Watching {Kind} in {Namespace} from resource version {ResourceVersion} failed; retrying in {Delay}")]
-    public static partial void WatchFailed(ILogger logger, Exception exception, string kind, string @namespace, string resourceVersion, TimeSpan delay);
+    [LoggerMessage(1006, LogLevel.Warning, "Watching {Kind} in {Namespace} from resource version {ResourceVersion} failed ({Error}); retrying in {Delay}")]
+    public static partial void WatchFailed(ILogger logger, Exception exception, string kind, string @namespace, string resourceVersion, string error, TimeSpan delay);
 
     [LoggerMessage(1007, LogLevel.Information, "{Kind} {Namespace}/{Name} is gone from the relist; delivering its missed delete")]
     public static partial void DeleteSynthesized(ILogger logger, string kind, string @namespace, string name);

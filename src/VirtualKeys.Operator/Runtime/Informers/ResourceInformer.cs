@@ -30,6 +30,8 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<string> _syncedScopes = [];
+    private readonly ConcurrentDictionary<string, string> _listErrors = new(StringComparer.Ordinal);
+    private readonly IReadOnlyList<string?> _scopes;
     private int _running;
 
     public ResourceInformer(
@@ -41,6 +43,9 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
         _listWatcher = listWatcher ?? throw new ArgumentNullException(nameof(listWatcher));
         _options = options ?? new InformerOptions();
         _options.Validate();
+        _scopes = _options.Namespaces.Count == 0
+            ? [null]
+            : [.. _options.Namespaces.Distinct(StringComparer.Ordinal)];
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = logger ?? (ILogger)NullLogger.Instance;
     }
@@ -48,6 +53,19 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
     public string Kind => _listWatcher.Kind;
 
     public bool HasSynced => _synced.Task.IsCompleted;
+
+    public IReadOnlyList<UnsyncedScope> Unsynced
+    {
+        get
+        {
+            lock (_syncedScopes)
+            {
+                return [.. _scopes
+                    .Where(scope => !_syncedScopes.Contains(scope ?? string.Empty))
+                    .Select(scope => new UnsyncedScope(Kind, scope, _listErrors.TryGetValue(scope ?? string.Empty, out var error) ? error : null))];
+            }
+        }
+    }
 
     public int Count => _store.Count;
 
@@ -90,10 +108,7 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
             throw new InvalidOperationException($"The {Kind} informer is already running.");
         }
 
-        IReadOnlyList<string?> scopes = _options.Namespaces.Count == 0
-            ? [null]
-            : [.. _options.Namespaces.Distinct(StringComparer.Ordinal)];
-        var loops = scopes.Select(scope => Task.Run(() => ListAndWatchAsync(scope, scopes.Count, cancellationToken), CancellationToken.None)).ToList();
+        var loops = _scopes.Select(scope => Task.Run(() => ListAndWatchAsync(scope, _scopes.Count, cancellationToken), CancellationToken.None)).ToList();
         if (_options.ResyncPeriod > TimeSpan.Zero)
         {
             loops.Add(Task.Run(() => ResyncAsync(cancellationToken), CancellationToken.None));
@@ -164,13 +179,17 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
             {
                 failures++;
                 var delay = Backoff(failures);
+                var error = WatchErrors.Describe(e);
                 if (resourceVersion is null)
                 {
-                    InformerLog.ListFailed(_logger, e, Kind, scope ?? "*", delay);
+                    // Kept for readiness until this scope lists: one namespace the operator may not
+                    // list (a RoleBinding missing there) holds up every controller, and says why.
+                    _listErrors[scope ?? string.Empty] = error;
+                    InformerLog.ListFailed(_logger, e, Kind, scope ?? "*", error, delay);
                 }
                 else
                 {
-                    InformerLog.WatchFailed(_logger, e, Kind, scope ?? "*", resourceVersion, delay);
+                    InformerLog.WatchFailed(_logger, e, Kind, scope ?? "*", resourceVersion, error, delay);
                 }
 
                 if (!await DelayAsync(delay, cancellationToken))
@@ -297,6 +316,7 @@ public sealed class ResourceInformer<T> : IResourceInformer<T>
         lock (_syncedScopes)
         {
             _syncedScopes.Add(scope ?? string.Empty);
+            _listErrors.TryRemove(scope ?? string.Empty, out _);
             if (_syncedScopes.Count == scopeCount && _synced.TrySetResult())
             {
                 InformerLog.Synced(_logger, Kind, _store.Count);

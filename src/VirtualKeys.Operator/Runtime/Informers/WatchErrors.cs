@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using k8s;
 using k8s.Autorest;
 
@@ -17,4 +18,41 @@ internal static class WatchErrors
         HttpOperationException { Response.StatusCode: HttpStatusCode.Gone } => true,
         _ => false,
     };
+
+    /// <summary>
+    /// What went wrong, in the API server's words where it gave any: the client's own message for a
+    /// refused request says only the status ("Operation returned an invalid status code
+    /// 'Forbidden'"), while the Status body names the user, verb, resource and namespace.
+    /// </summary>
+    public static string Describe(Exception exception) => exception switch
+    {
+        HttpOperationException { Response: { } response } =>
+            StatusMessage(response.Content) is { } message
+                ? $"{(int)response.StatusCode} {response.StatusCode}: {message}"
+                : $"{(int)response.StatusCode} {response.StatusCode}",
+        KubernetesException { Status: { } status } => $"{status.Code} {status.Reason}: {status.Message}",
+        _ => exception.Message,
+    };
+
+    private static string? StatusMessage(string? content)
+    {
+        if (string.IsNullOrWhiteSpace(content))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var status = JsonDocument.Parse(content);
+            return status.RootElement.ValueKind == JsonValueKind.Object
+                && status.RootElement.TryGetProperty("message", out var message)
+                && message.ValueKind == JsonValueKind.String
+                    ? message.GetString()
+                    : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }

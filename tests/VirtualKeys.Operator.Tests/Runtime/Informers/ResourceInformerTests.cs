@@ -217,6 +217,42 @@ public sealed class ResourceInformerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_namespace_that_cannot_be_listed_is_named_with_the_servers_reason_until_it_lists()
+    {
+        var refusals = 2;
+        _source.OnList = ns => ns == "team-b" && Interlocked.Decrement(ref refusals) >= 0
+            ? throw HttpError(HttpStatusCode.Forbidden, """{"kind":"Status","status":"Failure","message":"secrets is forbidden: User \"system:serviceaccount:vk:operator\" cannot list resource \"secrets\" in API group \"\" in the namespace \"team-b\"","reason":"Forbidden","code":403}""")
+            : new ResourceList<V1Secret>([], "10");
+        var informer = Start(new InformerOptions { Namespaces = ["team-a", "team-b"], RetryBaseDelay = TimeSpan.FromSeconds(1), ResyncPeriod = TimeSpan.Zero });
+        await _source.WaitForListCallsAsync(2);
+        await _time.WaitForTimerAsync();
+
+        Assert.False(informer.HasSynced);
+        var waiting = Assert.Single(informer.Unsynced);
+        Assert.Equal("scripted", waiting.Kind);
+        Assert.Equal("team-b", waiting.Namespace);
+        Assert.Equal(
+            "403 Forbidden: secrets is forbidden: User \"system:serviceaccount:vk:operator\" cannot list resource \"secrets\" in API group \"\" in the namespace \"team-b\"",
+            waiting.LastError);
+
+        // The RoleBinding arrives: the next lists succeed and nothing is left waiting.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _time.WaitForTimerAsync();
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await informer.WaitForCacheSyncAsync(TestContext.Current.CancellationToken).WaitAsync(Wait.Bound, TestContext.Current.CancellationToken);
+
+        Assert.Empty(informer.Unsynced);
+    }
+
+    [Fact]
+    public void Before_it_runs_an_informer_waits_for_every_namespace_with_no_error_yet()
+    {
+        var informer = new ResourceInformer<V1Secret>(_source, new InformerOptions { Namespaces = ["team-a", "team-b"] }, _time);
+
+        Assert.Equal([new UnsyncedScope("scripted", "team-a", null), new UnsyncedScope("scripted", "team-b", null)], informer.Unsynced);
+    }
+
+    [Fact]
     public async Task A_handler_added_late_first_receives_the_cached_objects_as_adds()
     {
         _source.OnList = _ => new ResourceList<V1Secret>([Objects.Secret("a", "one", "1")], "10");
@@ -266,9 +302,9 @@ public sealed class ResourceInformerTests : IAsyncDisposable
         Assert.Equal(["10"], calls.WatchVersions);
     }
 
-    private static HttpOperationException HttpError(HttpStatusCode status) => new($"HTTP {(int)status}")
+    private static HttpOperationException HttpError(HttpStatusCode status, string body = "") => new($"HTTP {(int)status}")
     {
-        Response = new HttpResponseMessageWrapper(new HttpResponseMessage(status), string.Empty),
+        Response = new HttpResponseMessageWrapper(new HttpResponseMessage(status), body),
     };
 
     private ResourceInformer<V1Secret> Start(InformerOptions? options = null)

@@ -125,6 +125,21 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
             cancellationToken: cancellationToken);
     }
 
+    /// <summary>Reads a key from the API server, not the cache; null when there is none of that name.</summary>
+    public async Task<VirtualKey?> GetAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        observer.BeforeCall("api:virtualkeys:get");
+        try
+        {
+            return await client.CustomObjects.GetNamespacedCustomObjectAsync<VirtualKey>(
+                WellKnown.Group, WellKnown.Version, @namespace, WellKnown.Plural, name, cancellationToken);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reads a key through its status subresource: the usage syncer's fresh copy after a conflict.</summary>
     public async Task<VirtualKey?> ReadStatusAsync(string @namespace, string name, CancellationToken cancellationToken)
     {

@@ -14,6 +14,7 @@ using VirtualKeys.Operator.Api;
 using VirtualKeys.Operator.Events;
 using VirtualKeys.Operator.Observability;
 using VirtualKeys.Operator.Options;
+using VirtualKeys.Operator.Orphans;
 using VirtualKeys.Operator.Reconciliation;
 using VirtualKeys.Operator.Runtime.Hosting;
 using VirtualKeys.Operator.Runtime.Informers;
@@ -140,6 +141,13 @@ public sealed class OperatorApp : IAsyncDisposable
         });
         services.AddSingleton<UsageSyncer>();
         services.AddSingleton<Runtime.Controllers.IController>(sp => sp.GetRequiredService<UsageSyncer>());
+        services.Configure<OrphanedKeySweeperOptions>(o =>
+        {
+            o.Interval = settings.ResyncInterval;
+            o.WatchNamespaces = [.. settings.WatchNamespaces];
+        });
+        services.AddSingleton<OrphanedKeySweeper>();
+        services.AddSingleton<Runtime.Controllers.IController>(sp => sp.GetRequiredService<OrphanedKeySweeper>());
         services.AddSingleton<RegistryProbe>();
 
         var app = builder.Build();

@@ -25,7 +25,7 @@ public sealed class OperatorMetrics
             "Status writes by the usage syncer.");
         _registryWrites = factory.CreateCounter(
             "vk_registry_writes_total",
-            "Registry upserts and tombstones sent by the reconciler, by operation.",
+            "Registry writes by operation: upserts and tombstones sent by the reconciler, and tombstones of orphaned keys (tombstone_orphaned: the resource was deleted without its finalizer).",
             ["operation"]);
     }
 

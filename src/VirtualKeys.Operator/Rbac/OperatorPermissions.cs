@@ -14,7 +14,7 @@ public static class OperatorPermissions
     [
         new(WellKnown.Group, WellKnown.Plural, "list", "VirtualKey informer (ListWatchers.CustomResource)"),
         new(WellKnown.Group, WellKnown.Plural, "watch", "VirtualKey informer (ListWatchers.CustomResource)"),
-        new(WellKnown.Group, WellKnown.Plural, "get", "VirtualKeyApi.RemoveFinalizerAsync (fresh copy after a conflict)"),
+        new(WellKnown.Group, WellKnown.Plural, "get", "VirtualKeyApi.RemoveFinalizerAsync (fresh copy after a conflict), VirtualKeyApi.GetAsync (orphaned key sweep)"),
         new(WellKnown.Group, WellKnown.Plural, "patch", "VirtualKeyApi.AddFinalizerAsync"),
         new(WellKnown.Group, WellKnown.Plural, "update", "VirtualKeyApi.RemoveFinalizerAsync"),
         new(WellKnown.Group, WellKnown.Plural + "/status", "update", "VirtualKeyApi.ReplaceStatusAsync (reconciler)"),

@@ -1,0 +1,119 @@
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using VirtualKeys.Model;
+using VirtualKeys.Operator.Orphans;
+using VirtualKeys.Operator.Reconciliation;
+using VirtualKeys.Operator.Tests.Reconciliation;
+using VirtualKeys.Operator.Tests.Support;
+using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
+using VirtualKeys.Testing.Postgres;
+
+namespace VirtualKeys.Operator.Tests.Orphans;
+
+/// <summary>
+/// A VirtualKey deleted without its finalizer (stripped by hand to unstick a namespace) never
+/// reaches the reconciler's tombstone; its token must still stop working.
+/// </summary>
+public sealed class OrphanedKeySweeperTests(PostgresFixture postgres)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_key_deleted_without_its_finalizer_while_the_operator_was_down_is_revoked_when_it_leads_again()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-down");
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync();
+        await env.CreateKeyAsync("stripped");
+        await env.CreateKeyAsync("kept");
+        await env.WaitForReadyReasonAsync("stripped", ConditionReasons.Reconciled);
+        await env.WaitForReadyReasonAsync("kept", ConditionReasons.Reconciled);
+        var stripped = await VirtualKeyLifecycleTests.TokenAsync(env, "stripped-token");
+        var kept = await VirtualKeyLifecycleTests.TokenAsync(env, "kept-token");
+        await env.StopAsync(op);
+
+        await DeleteWithoutFinalizerAsync(env, "stripped");
+        op = await env.StartOperatorAsync();
+
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(stripped, Ct)).Status == TokenVerificationStatus.KeyDeleted,
+            "the orphaned key's token is refused");
+        Assert.Equal(VirtualKeyState.Tombstoned, (await op.App.Registry.GetAsync(OperatorEnvironment.Ns, "stripped", includeCredentials: false, Ct))!.State);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(kept, Ct)).Status);
+    }
+
+    [Fact]
+    public async Task A_key_whose_finalizer_was_stripped_during_a_registry_outage_is_revoked_by_a_sweep_once_the_registry_is_back()
+    {
+        // The usual way to get here: the registry is down, so deleting a key (or its namespace)
+        // hangs on the finalizer, and someone strips it.
+        await using var cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-live", cluster.GetConnectionString());
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync(env.Settings(resync: TimeSpan.FromSeconds(1)));
+        await env.CreateKeyAsync("stripped");
+        await env.WaitForReadyReasonAsync("stripped", ConditionReasons.Reconciled);
+        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "stripped-token");
+
+        await cluster.StopAsync(Ct);
+        await env.DeleteKeyAsync("stripped");
+        await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        Assert.NotNull(await env.GetKeyAsync("stripped"));
+        await DeleteWithoutFinalizerAsync(env, "stripped");
+        await cluster.StartAsync(Ct);
+
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status == TokenVerificationStatus.KeyDeleted,
+            "the orphaned key's token is refused");
+    }
+
+    [Fact]
+    public async Task A_sweep_revokes_nothing_that_exists_and_nothing_outside_the_watched_namespaces()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-scope");
+        await env.Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "team-b" } }, cancellationToken: Ct);
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.Client.CoreV1.CreateNamespacedSecretAsync(
+            new V1Secret { Metadata = new V1ObjectMeta { Name = OperatorEnvironment.ProviderSecret }, StringData = new Dictionary<string, string> { [OperatorEnvironment.ProviderKey] = "sk-1" } },
+            "team-b",
+            cancellationToken: Ct);
+
+        // An operator watching every namespace registers a key in each.
+        var everywhere = await env.StartOperatorAsync();
+        await env.CreateKeyAsync("here");
+        var there = OperatorEnvironment.NewKey("there");
+        there.Metadata.NamespaceProperty = "team-b";
+        await env.Client.CustomObjects.CreateNamespacedCustomObjectAsync<VirtualKey>(there, WellKnown.Group, WellKnown.Version, "team-b", WellKnown.Plural, cancellationToken: Ct);
+        await env.WaitForReadyReasonAsync("here", ConditionReasons.Reconciled);
+        await Waits.UntilAsync(
+            async () => await everywhere.App.Registry.GetAsync("team-b", "there", includeCredentials: false, Ct) is { State: VirtualKeyState.Active },
+            "the key in team-b is registered");
+        await env.StopAsync(everywhere);
+
+        // team-b's key goes without its finalizer; an operator that watches only the default namespace sweeps.
+        await env.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch), WellKnown.Group, WellKnown.Version, "team-b", WellKnown.Plural, "there", cancellationToken: Ct);
+        await env.Client.CustomObjects.DeleteNamespacedCustomObjectAsync(WellKnown.Group, WellKnown.Version, "team-b", WellKnown.Plural, "there", cancellationToken: Ct);
+        var scoped = await env.StartOperatorAsync(env.Settings(watchNamespaces: [OperatorEnvironment.Ns]));
+        var sweeper = scoped.App.Services.GetRequiredService<OrphanedKeySweeper>();
+
+        Assert.Equal(0, await sweeper.SweepOnceAsync(Ct));
+        Assert.Equal(VirtualKeyState.Active, (await scoped.App.Registry.GetAsync("team-b", "there", includeCredentials: false, Ct))!.State);
+        Assert.Equal(VirtualKeyState.Active, (await scoped.App.Registry.GetAsync(OperatorEnvironment.Ns, "here", includeCredentials: false, Ct))!.State);
+    }
+
+    /// <summary>Strips the finalizer, then deletes (a no-op when the key is already being deleted, as when its deletion hung).</summary>
+    private static async Task DeleteWithoutFinalizerAsync(OperatorEnvironment env, string name)
+    {
+        await env.Client.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch("""{"metadata":{"finalizers":null}}""", V1Patch.PatchType.MergePatch), WellKnown.Group, WellKnown.Version, OperatorEnvironment.Ns, WellKnown.Plural, name, cancellationToken: Ct);
+        if (await env.GetKeyAsync(name) is not null)
+        {
+            await env.DeleteKeyAsync(name);
+        }
+
+        await Waits.UntilAsync(async () => await env.GetKeyAsync(name) is null, $"{name} is gone at once, with no finalizer to wait for");
+    }
+}

@@ -113,7 +113,7 @@ public sealed class OperatorApp : IAsyncDisposable
             host.LeaderElection = LeaderElection(settings);
         });
         services.AddCustomResourceInformer<VirtualKey>(i => i.ResyncPeriod = settings.ResyncInterval);
-        services.AddSecretInformer(i => i.ResyncPeriod = settings.ResyncInterval);
+        services.AddSecretInformer(i => i.ResyncPeriod = settings.ResyncInterval, SecretCacheTrim.Trim);
 
         var index = new SecretReferenceIndex();
         services.AddSingleton(index);

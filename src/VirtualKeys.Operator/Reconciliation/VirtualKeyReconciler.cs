@@ -157,6 +157,12 @@ public sealed partial class VirtualKeyReconciler(
                 continue;
             }
 
+            if (SecretCacheTrim.OmitsData(secret))
+            {
+                keyNotFound.Add($"Secret {ns}/{reference.Name} of spec.providers[{i}] ({provider.Name}) is of type {secret.Type}, which the operator does not read provider keys from: put the key in an Opaque Secret");
+                continue;
+            }
+
             if (secret.Data?.TryGetValue(reference.Key, out var bytes) != true || bytes is null)
             {
                 keyNotFound.Add($"Secret {ns}/{reference.Name} has no key '{reference.Key}' (spec.providers[{i}].secretRef.key of {provider.Name})");

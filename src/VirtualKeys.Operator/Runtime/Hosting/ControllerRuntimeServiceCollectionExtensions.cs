@@ -81,8 +81,16 @@ public static class ControllerRuntimeServiceCollectionExtensions
                 sp.GetService<ILoggerFactory>()?.CreateLogger(typeof(ListWatchers).FullName!)),
             configure);
 
-    public static IServiceCollection AddSecretInformer(this IServiceCollection services, Action<InformerOptions>? configure = null) =>
-        services.AddInformer(sp => ListWatchers.Secrets(sp.GetRequiredService<IKubernetes>()), configure);
+    /// <param name="transform">Applied to every Secret before it is cached (see <see cref="TransformingListWatcher{T}"/>); null keeps them whole.</param>
+    public static IServiceCollection AddSecretInformer(
+        this IServiceCollection services,
+        Action<InformerOptions>? configure = null,
+        Func<V1Secret, V1Secret>? transform = null) =>
+        services.AddInformer(
+            sp => transform is null
+                ? ListWatchers.Secrets(sp.GetRequiredService<IKubernetes>())
+                : new TransformingListWatcher<V1Secret>(ListWatchers.Secrets(sp.GetRequiredService<IKubernetes>()), transform),
+            configure);
 
     /// <summary>
     /// Registers a controller for <typeparamref name="T"/> (whose informer must be registered)

@@ -42,7 +42,7 @@ public sealed partial class EventRecorder(IKubernetes client, TimeProvider timeP
                 return;
             }
 
-            var name = string.Create(CultureInfo.InvariantCulture, $"{key.Metadata.Name}.{now.Ticks:x}");
+            var name = EventName(key.Metadata.Name, now);
             var ev = new Corev1Event
             {
                 Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
@@ -82,6 +82,21 @@ public sealed partial class EventRecorder(IKubernetes client, TimeProvider timeP
             Log.EventFailed(logger, e, ns, key.Metadata.Name, reason);
         }
     }
+
+    /// <summary>
+    /// The object's name and the time, as client-go names Events, within the 253 characters of a
+    /// name: a VirtualKey's own name may use all of them, and an Event named past them is refused,
+    /// so a long name is cut (and never left ending in '.' or '-', which a name may not).
+    /// </summary>
+    internal static string EventName(string objectName, DateTime now)
+    {
+        var suffix = string.Create(CultureInfo.InvariantCulture, $".{now.Ticks:x}");
+        var room = MaxNameLength - suffix.Length;
+        var prefix = objectName.Length <= room ? objectName : objectName[..room].TrimEnd('.', '-');
+        return prefix + suffix;
+    }
+
+    private const int MaxNameLength = 253;
 
     private sealed record Series(string Name, int Count, DateTime LastSeen);
 

@@ -27,6 +27,13 @@ public static class ConditionReasons
     /// <summary>The PostgreSQL registry could not be reached; the operator retries with backoff.</summary>
     public const string RegistryUnavailable = "RegistryUnavailable";
 
+    /// <summary>
+    /// The API server refused the operator's write of the token Secret (403: RBAC or a policy; 422: a
+    /// policy finds it invalid); the message names the Secret, the HTTP status and the API server's
+    /// message. The operator retries with backoff.
+    /// </summary>
+    public const string TokenSecretRefused = "TokenSecretRefused";
+
     /// <summary>BudgetAlert is True: spending reached <c>spec.budget.alertAtPercent</c>.</summary>
     public const string AlertThresholdReached = "AlertThresholdReached";
 

@@ -14,8 +14,8 @@ public sealed class VirtualKeyStatus
 
     /// <summary>
     /// Ready says whether the key works right now and, if not, why (InvalidSpec, SecretNotFound,
-    /// SecretKeyNotFound, Expired, Suspended, BudgetExhausted, RegistryUnavailable); BudgetAlert turns
-    /// True at budget.alertAtPercent.
+    /// SecretKeyNotFound, Expired, Suspended, BudgetExhausted, RegistryUnavailable,
+    /// TokenSecretRefused); BudgetAlert turns True at budget.alertAtPercent.
     /// </summary>
     [ListMap("type")]
     [JsonPropertyName("conditions")]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using VirtualKeys.Registry.Keys;
+using VirtualKeys.Registry.Tokens;
 
 namespace VirtualKeys.Operator.Reconciliation;
 
@@ -12,7 +13,9 @@ namespace VirtualKeys.Operator.Reconciliation;
 /// not be registered (with the registry's answer, which the status reports). An idle resync whose
 /// digest matches skips the registry entirely. After a restart the cache is empty and the first
 /// write per key runs; the registry compares it with what it holds and writes nothing when nothing
-/// differs. A restriction replaces the upsert's digest, so the upsert after it runs again.
+/// differs. A restriction replaces the upsert's digest, so the upsert after it runs again. The
+/// hashes of the tokens a write issued are kept with it: the reconciler trusts such a token without
+/// asking the registry whether it was retired.
 /// </summary>
 public sealed class RegistryWriteCache
 {
@@ -76,11 +79,26 @@ public sealed class RegistryWriteCache
         return true;
     }
 
-    public void Applied(string uid, string digest) => _applied[uid] = new AppliedWrite(digest, null);
+    /// <summary>
+    /// Whether this process's last write for the key issued <paramref name="token"/>. The registry
+    /// then holds it live: only a later write for the key (a rotation) sets it an end, and a rotation
+    /// by another process also changes the token Secret, which then holds another token.
+    /// </summary>
+    public bool Issued(string uid, VirtualKeyToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return _applied.TryGetValue(uid, out var applied) && applied.Tokens.Contains(Convert.ToHexStringLower(token.ComputeHash()), StringComparer.Ordinal);
+    }
 
-    public void Applied(string uid, string digest, RestrictionResult? restriction) => _applied[uid] = new AppliedWrite(digest, restriction);
+    public void Applied(string uid, string digest, TokenChanges tokens) => _applied[uid] = new AppliedWrite(digest, null, Hashes(tokens));
+
+    /// <param name="tokens">The token changes the restriction carried; they reached a key only when <paramref name="restriction"/> is not null.</param>
+    public void Applied(string uid, string digest, RestrictionResult? restriction, TokenChanges? tokens) =>
+        _applied[uid] = new AppliedWrite(digest, restriction, restriction is null ? [] : Hashes(tokens));
 
     public void Forget(string uid) => _applied.TryRemove(uid, out _);
 
-    private sealed record AppliedWrite(string Digest, RestrictionResult? Restriction);
+    private static string[] Hashes(TokenChanges? tokens) => [.. (tokens?.Issue ?? []).Select(t => Convert.ToHexStringLower(t.ComputeHash()))];
+
+    private sealed record AppliedWrite(string Digest, RestrictionResult? Restriction, string[] Tokens);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -39,6 +40,9 @@ public sealed partial class VirtualKeyReconciler(
     TimeProvider timeProvider,
     ILogger<VirtualKeyReconciler> logger) : IReconciler<VirtualKey>
 {
+    /// <summary>The Warning Event's reason when a token Secret held a token its key's rotation had retired.</summary>
+    public const string RetiredTokenReplaced = "RetiredTokenReplaced";
+
     /// <summary>Longest wait asked of the queue for an expiry; a resync or a change comes sooner anyway.</summary>
     private static readonly TimeSpan MaxRequeue = TimeSpan.FromHours(12);
 
@@ -85,7 +89,21 @@ public sealed partial class VirtualKeyReconciler(
                 return await RestrictAsync(key, problem, await TokensWhileHeldBackAsync(key, cancellationToken), cancellationToken);
             }
 
-            var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
+            (VirtualKeyToken? Token, DateTimeOffset IssuedAt, ReconcileOutcome? Problem) ensured;
+            try
+            {
+                ensured = await EnsureTokenAsync(key, cancellationToken);
+            }
+            catch (TokenSecretRefusedException e)
+            {
+                // Thrown on once the status says so, for the queue's backoff: a permission granted or
+                // a policy lifted comes with no event that would reconcile the key again.
+                problem = ReconcileOutcome.NotReady(ConditionReasons.TokenSecretRefused, e.Message);
+                await RestrictAsync(key, problem, tokens: null, cancellationToken);
+                throw;
+            }
+
+            var (token, issuedAt, tokenProblem) = ensured;
             if (tokenProblem is not null)
             {
                 problem = tokenProblem;
@@ -201,7 +219,7 @@ public sealed partial class VirtualKeyReconciler(
         if (secret is null)
         {
             var token = VirtualKeyToken.Generate(keyId);
-            var created = await api.CreateSecretAsync(TokenSecrets.Build(key, name, token, requested, now), cancellationToken);
+            var created = await CallAsync("create", ns, name, () => api.CreateSecretAsync(TokenSecrets.Build(key, name, token, requested, now), cancellationToken));
             if (created is not null)
             {
                 writtenSecrets.Wrote(null, created);
@@ -210,7 +228,7 @@ public sealed partial class VirtualKeyReconciler(
             }
 
             // It exists after all (our cache lags, or another writer): use what is there.
-            secret = await api.ReadSecretAsync(ns, name, cancellationToken)
+            secret = await CallAsync("read", ns, name, () => api.ReadSecretAsync(ns, name, cancellationToken))
                 ?? throw new InvalidOperationException($"Token Secret {ns}/{name} was reported to exist and then not found; retrying.");
         }
 
@@ -224,7 +242,8 @@ public sealed partial class VirtualKeyReconciler(
             }
 
             var replaced = secret.Metadata.ResourceVersion;
-            secret = await api.PatchSecretOwnerAsync(secret, TokenSecrets.Owner(key), cancellationToken);
+            var orphan = secret;
+            secret = await CallAsync("patch", ns, name, () => api.PatchSecretOwnerAsync(orphan, TokenSecrets.Owner(key), cancellationToken));
             writtenSecrets.Wrote(replaced, secret);
         }
 
@@ -232,32 +251,71 @@ public sealed partial class VirtualKeyReconciler(
         var handled = TokenSecrets.HandledRotation(secret);
         var rotationAsked = !string.IsNullOrEmpty(requested) && !string.Equals(requested, handled, StringComparison.Ordinal);
 
-        // spec.tokenSecretName moved to a Secret that already holds a token of this key. Switched back
-        // to an earlier Secret, its token was rotated out when the key moved away from it: issue a new
-        // one. A token the registry has not retired is this switch's own, written by an earlier attempt
-        // that failed before status.tokenSecretName recorded the switch (registry unavailable, a
-        // conflict on the status write, a crash): keep it, or every retry would issue another and
-        // retire a token clients may already have read.
+        // A token the registry has set an end to was rotated out, however it came back into the
+        // Secret: a switch of spec.tokenSecretName back to an earlier Secret, a restore from a backup,
+        // a GitOps tool applying an old copy. Its clients would be refused: issue a new one, as for a
+        // Secret deleted or edited out of shape. A token the registry does not know is this Secret's
+        // own, written by an earlier attempt that failed before registering it (registry unavailable,
+        // a conflict on the status write, a crash): keep it, or every retry would issue another and
+        // retire a token clients may already have read. The registry is asked only about a token this
+        // process did not register last, which an idle resync never meets.
         var switched = key.Status?.TokenSecretName is { Length: > 0 } previous && !string.Equals(previous, name, StringComparison.Ordinal);
-        if (current is not null && current.KeyId == keyId && !rotationAsked && (!switched || !await IsRetiredAsync(current, cancellationToken)))
+        var retired = false;
+        if (current is not null && current.KeyId == keyId && !rotationAsked)
         {
-            return (current, TokenSecrets.IssuedAt(secret), null);
+            retired = !registryWrites.Issued(key.Metadata.Uid, current) && await IsRetiredAsync(current, cancellationToken);
+            if (!retired)
+            {
+                return (current, TokenSecrets.IssuedAt(secret), null);
+            }
         }
 
-        // A rotation request, a switch back, or a token that was edited out of shape: issue a new one.
+        // A rotation request, a retired token, or a token that was edited out of shape: issue a new one.
         // The registry refuses the previous one after the grace period from the issue time recorded here.
         var fresh = VirtualKeyToken.Generate(keyId);
         var previousVersion = secret.Metadata.ResourceVersion;
-        var written = await api.ReplaceSecretAsync(TokenSecrets.WithToken(secret, fresh, rotationAsked ? requested : handled, now), cancellationToken);
+        var replacement = TokenSecrets.WithToken(secret, fresh, rotationAsked ? requested : handled, now);
+        var written = await CallAsync("update", ns, name, () => api.ReplaceSecretAsync(replacement, cancellationToken));
         writtenSecrets.Wrote(previousVersion, written);
         Log.TokenRotated(logger, ns, key.Metadata.Name, name, keyId);
-        await events.RecordAsync(
-            key,
-            EventRecorder.Normal,
-            "TokenRotated",
-            $"Issued a new token into Secret {ns}/{name}; the previous token is refused after {options.Value.TokenRotationGrace}",
-            cancellationToken);
+        var grace = options.Value.TokenRotationGrace;
+        if (retired && !switched)
+        {
+            // Nobody asked for this one: say why the Secret changed, and where the retired token came from.
+            await events.RecordAsync(
+                key,
+                EventRecorder.Warning,
+                RetiredTokenReplaced,
+                $"Secret {ns}/{name} held a token that a rotation of this key had retired (restored from a backup, or an old copy applied again): issued a new token into it. The retired token stays refused; the token the Secret held before is refused after {grace}",
+                cancellationToken);
+        }
+        else
+        {
+            await events.RecordAsync(
+                key,
+                EventRecorder.Normal,
+                "TokenRotated",
+                $"Issued a new token into Secret {ns}/{name}; the previous token is refused after {grace}",
+                cancellationToken);
+        }
+
         return (fresh, TokenSecrets.IssuedAt(written), null);
+    }
+
+    /// <summary>
+    /// A call on the token Secret; a refusal a retry alone does not cure becomes a
+    /// <see cref="TokenSecretRefusedException"/> that names the Secret.
+    /// </summary>
+    private static async Task<T> CallAsync<T>(string verb, string ns, string name, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (HttpOperationException e) when (TokenSecretRefusedException.IsRefusal(e))
+        {
+            throw TokenSecretRefusedException.From(e, verb, ns, name);
+        }
     }
 
     /// <summary>Whether the registry has set an end to <paramref name="token"/>: rotated out, in its grace period or past it.</summary>
@@ -282,8 +340,18 @@ public sealed partial class VirtualKeyReconciler(
             return null;
         }
 
-        var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
-        return tokenProblem is null ? new TokenChanges([token!], issuedAt + options.Value.TokenRotationGrace) : null;
+        try
+        {
+            var (token, issuedAt, tokenProblem) = await EnsureTokenAsync(key, cancellationToken);
+            return tokenProblem is null ? new TokenChanges([token!], issuedAt + options.Value.TokenRotationGrace) : null;
+        }
+        catch (TokenSecretRefusedException e)
+        {
+            // As for the token problems above: the provider Secret is what the status reports, and
+            // the refusal is reported once that is fixed.
+            Log.TokenSecretRefusedWhileHeldBack(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, e.Message);
+            return null;
+        }
     }
 
     /// <summary>
@@ -318,7 +386,7 @@ public sealed partial class VirtualKeyReconciler(
                 Log.Restricted(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, result.KeyId, result.State, result.ChangeVersion);
             }
 
-            registryWrites.Applied(uid, digest, result);
+            registryWrites.Applied(uid, digest, result, tokens);
         }
 
         var now = timeProvider.GetUtcNow();
@@ -361,7 +429,7 @@ public sealed partial class VirtualKeyReconciler(
             Log.Registered(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, result.KeyId, result.ChangeVersion);
         }
 
-        registryWrites.Applied(key.Metadata.Uid, digest);
+        registryWrites.Applied(key.Metadata.Uid, digest, upsert.Tokens!);
     }
 
     private (ReconcileOutcome Outcome, ReconcileResult Requeue) Readiness(VirtualKey key)
@@ -465,5 +533,8 @@ public sealed partial class VirtualKeyReconciler(
 
         [LoggerMessage(4007, LogLevel.Information, "VirtualKey {Namespace}/{Name}: its spec does not register whole; the registry key (key id {KeyId}) is restricted to it: {State} at change version {ChangeVersion}")]
         public static partial void Restricted(ILogger logger, string @namespace, string name, string keyId, VirtualKeyState state, long changeVersion);
+
+        [LoggerMessage(4008, LogLevel.Warning, "VirtualKey {Namespace}/{Name}: its provider Secrets hold the spec back, and its token Secret could not be written either: {Problem}")]
+        public static partial void TokenSecretRefusedWhileHeldBack(ILogger logger, string @namespace, string name, string problem);
     }
 }

@@ -22,7 +22,8 @@ namespace VirtualKeys.Operator.Usage;
 /// A new period shows as fresh totals with the new period start. Crossing the alert threshold
 /// sets condition BudgetAlert; an exhausted budget turns Ready to False with reason
 /// BudgetExhausted (the reconciler reaches the same verdict from the same status), each with a
-/// Warning Event.
+/// Warning Event. It turns Ready only for a generation the reconciler has already judged, and never
+/// writes observedGeneration.
 /// </summary>
 public sealed partial class UsageSyncer(
     IResourceCache<VirtualKey> keys,
@@ -165,15 +166,23 @@ public sealed partial class UsageSyncer(
             status.Conditions.Remove(stale);
         }
 
+        // Only the reconciler judges a spec: Ready follows the budget only while the reconciler's
+        // verdict is about the generation the cache holds. A spec applied since (a raised maxCostUsd
+        // beside a field that does not validate, say) leaves Ready and observedGeneration as the
+        // reconciler wrote them; its next status write moves the resourceVersion this patch is
+        // guarded by, so a round that read the key before that write cannot overwrite it.
         var ready = StatusConditions.Find(status, ConditionTypes.Ready);
+        var judged = ready is not null
+            && key.Status?.ObservedGeneration == key.Metadata.Generation
+            && ready.ObservedGeneration == key.Metadata.Generation;
         var exhausted = BudgetState.IsExhausted(probe, now);
-        if (exhausted && ready is { Status: StatusConditions.True })
+        if (judged && exhausted && ready is { Status: StatusConditions.True })
         {
-            StatusConditions.Set(status, ConditionTypes.Ready, StatusConditions.False, ConditionReasons.BudgetExhausted, BudgetMessages.Exhausted(probe, now), key.Metadata.Generation, now);
+            StatusConditions.Set(status, ConditionTypes.Ready, StatusConditions.False, ConditionReasons.BudgetExhausted, BudgetMessages.Exhausted(probe, now), ready.ObservedGeneration, now);
         }
-        else if (!exhausted && ready is { Reason: ConditionReasons.BudgetExhausted })
+        else if (judged && !exhausted && ready is { Reason: ConditionReasons.BudgetExhausted })
         {
-            StatusConditions.Set(status, ConditionTypes.Ready, StatusConditions.True, ConditionReasons.Reconciled, "The budget is no longer exhausted.", key.Metadata.Generation, now);
+            StatusConditions.Set(status, ConditionTypes.Ready, StatusConditions.True, ConditionReasons.Reconciled, "The budget is no longer exhausted.", ready.ObservedGeneration, now);
         }
 
         status.LastUsageSync = key.Status?.LastUsageSync;

@@ -207,6 +207,73 @@ public sealed class FailureConditionTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task TokenSecretCreation_Forbidden_IsReportedWithTheSecretAndStatus_AndRetriedUntilAllowed()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "secretforbidden");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+
+        // The operator's Role lacks secrets in this namespace.
+        env.Server.Faults.FailNext(
+            1000,
+            403,
+            "secrets",
+            "create",
+            "secrets \"walled-token\" is forbidden: User \"system:serviceaccount:vk-system:virtual-key-operator\" cannot create resource \"secrets\" in API group \"\" in the namespace \"default\"");
+        await env.CreateKeyAsync("walled");
+
+        var key = await env.WaitForReadyReasonAsync("walled", ConditionReasons.TokenSecretRefused);
+        var ready = OperatorEnvironment.ReadyOf(key)!;
+        Assert.Equal("False", ready.Status);
+        Assert.Contains("create token Secret default/walled-token: 403 Forbidden", ready.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot create resource \"secrets\"", ready.Message, StringComparison.Ordinal);
+        await Waits.UntilAsync(
+            async () => (await env.EventsForAsync("walled")).Any(e => e.Reason == ConditionReasons.TokenSecretRefused && e.Type == "Warning"),
+            "a TokenSecretRefused Warning event");
+        var reconciles = op.Calls!.Count("reconcile");
+        await Waits.UntilAsync(() => op.Calls.Count("reconcile") >= reconciles + 2, "the write is retried");
+
+        env.Server.Faults.Reset();
+        await env.WaitForReadyReasonAsync("walled", ConditionReasons.Reconciled);
+        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "walled-token");
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+    }
+
+    [Fact]
+    public async Task TokenRotation_RefusedAsInvalid_IsReported_WithoutAnyToken_AndTheOldTokenKeepsWorking()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "secretinvalid");
+        var op = await env.StartOperatorAsync();
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("policed");
+        await env.WaitForReadyReasonAsync("policed", ConditionReasons.Reconciled);
+        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "policed-token");
+
+        // An admission policy refuses the update, and its message echoes something token-shaped.
+        var echoed = "vk_0123456789abcdef_" + new string('x', 43);
+        env.Server.Faults.FailNext(
+            1000,
+            422,
+            "secrets",
+            "update",
+            $"Secret \"policed-token\" is invalid: data[token]: Invalid value: \"{echoed}\": denied by ValidatingAdmissionPolicy 'secret-rules'");
+        await env.UpdateKeyAsync("policed", k => k.Metadata.Annotations = new Dictionary<string, string> { [WellKnown.RotateTokenAnnotation] = "r1" });
+
+        var key = await env.WaitForReadyReasonAsync("policed", ConditionReasons.TokenSecretRefused);
+        var message = OperatorEnvironment.ReadyOf(key)!.Message;
+        Assert.Contains("update token Secret default/policed-token: 422 Invalid", message, StringComparison.Ordinal);
+        Assert.Contains("denied by ValidatingAdmissionPolicy 'secret-rules'", message, StringComparison.Ordinal);
+        Assert.Contains("meanwhile the key is served as last registered", message, StringComparison.Ordinal);
+        Assert.DoesNotContain(echoed[^43..], message, StringComparison.Ordinal);
+        Assert.DoesNotContain(token[^43..], message, StringComparison.Ordinal);
+        Assert.Equal(TokenVerificationStatus.Accepted, (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status);
+
+        env.Server.Faults.Reset();
+        await env.WaitForReadyReasonAsync("policed", ConditionReasons.Reconciled);
+        Assert.False(token == await VirtualKeyLifecycleTests.TokenAsync(env, "policed-token"), "the rotation did not happen once allowed");
+    }
+
+    [Fact]
     public async Task RegistryOutage_IsReported_AndRecoversWithoutRestart()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -145,6 +145,41 @@ public sealed class VirtualKeyLifecycleTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task TokenSecret_HoldingARetiredTokenAgain_GetsANewToken_AndAWarning()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "restoreretired");
+        var op = await env.StartOperatorAsync(env.Settings(grace: TimeSpan.FromSeconds(1)));
+        await env.CreateProviderSecretAsync("sk-1");
+        await env.CreateKeyAsync("kept");
+        await env.WaitForReadyReasonAsync("kept", ConditionReasons.Reconciled);
+        var backedUp = await TokenAsync(env, "kept-token");
+        await env.UpdateKeyAsync("kept", k => k.Metadata.Annotations = new Dictionary<string, string> { [WellKnown.RotateTokenAnnotation] = "r1" });
+        var rotated = await Waits.UntilAsync(async () => await TokenAsync(env, "kept-token"), t => t != backedUp, _ => "the token Secret holds a new token");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(backedUp, Ct)).Status == TokenVerificationStatus.Retired,
+            "the first token is refused after the grace");
+
+        // The Secret's data as backed up before the rotation, applied again (a restore, a GitOps tool).
+        var restore = new V1Patch(
+            new { data = new Dictionary<string, byte[]> { [WellKnown.TokenSecretKey] = Encoding.UTF8.GetBytes(backedUp) } },
+            V1Patch.PatchType.MergePatch);
+        await env.Client.CoreV1.PatchNamespacedSecretAsync(restore, "kept-token", OperatorEnvironment.Ns, cancellationToken: Ct);
+
+        var issued = await Waits.UntilAsync(
+            async () => await TokenAsync(env, "kept-token"),
+            t => t != backedUp,
+            _ => "the token Secret holds a token that is not retired");
+        Assert.False(issued == rotated, "the Secret holds the token the restore replaced, which only the registry knows the hash of");
+        await Waits.UntilAsync(
+            async () => (await op.App.Registry.VerifyTokenAsync(issued, Ct)).Status == TokenVerificationStatus.Accepted,
+            "the new token is accepted");
+        await env.WaitForReadyReasonAsync("kept", ConditionReasons.Reconciled);
+        await Waits.UntilAsync(
+            async () => (await env.EventsForAsync("kept")).Any(e => e.Type == "Warning" && e.Reason == VirtualKeyReconciler.RetiredTokenReplaced && e.Message.Contains("default/kept-token", StringComparison.Ordinal)),
+            "a Warning event that names the token Secret");
+    }
+
+    [Fact]
     public async Task TokenSecretName_SwitchedAwayAndBack_LeavesOneLiveTokenInTheNamedSecret()
     {
         await using var env = await OperatorEnvironment.StartAsync(postgres, "switchback");

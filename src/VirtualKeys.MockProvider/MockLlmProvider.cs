@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -121,6 +122,22 @@ public sealed class MockLlmProvider : IAsyncDisposable
     /// <c>cache_read_input_tokens</c> beside it.
     /// </summary>
     public int CachedInputTokens { get; set; }
+
+    /// <summary>
+    /// How many input tokens later Anthropic answers report as written to the prompt cache (at most those
+    /// not read from it): <c>cache_creation_input_tokens</c> beside the input, split by how long they are
+    /// kept in <c>cache_creation</c> (see <see cref="CacheWriteOneHourInputTokens"/>).
+    /// </summary>
+    public int CacheWriteInputTokens { get; set; }
+
+    /// <summary>Of <see cref="CacheWriteInputTokens"/>, how many are reported as kept for an hour (<c>ephemeral_1h_input_tokens</c>).</summary>
+    public int CacheWriteOneHourInputTokens { get; set; }
+
+    /// <summary>
+    /// When set, later non-streamed Anthropic answers to a request that offers tools call the first of them
+    /// with this input: a <c>tool_use</c> block after the text, whose input is an object, as Anthropic's is.
+    /// </summary>
+    public JsonObject? ToolUseInput { get; set; }
 
     /// <summary>Streams stop after their first content chunk until <see cref="ResumeStreams"/>.</summary>
     public void PauseStreamsAfterFirstChunk()
@@ -382,9 +399,20 @@ public sealed class MockLlmProvider : IAsyncDisposable
             && options.ValueKind == JsonValueKind.Object
             && options.TryGetProperty("include_usage", out var include)
             && include.ValueKind == JsonValueKind.True;
+        var cached = Math.Clamp(CachedInputTokens, 0, inputTokens);
+        var written = Math.Clamp(CacheWriteInputTokens, 0, inputTokens - cached);
+        var toolInput = ToolUseInput?.ToJsonString();
+        var tool = toolInput is not null
+            && json.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0
+            && tools[0].TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+            ? (name.GetString()!, toolInput)
+            : ((string, string)?)null;
         return new MockCall(model, inputTokens, words, stream, includeUsage, Interlocked.Increment(ref _sequence))
         {
-            CachedInputTokens = Math.Clamp(CachedInputTokens, 0, inputTokens),
+            CachedInputTokens = cached,
+            CacheWriteInputTokens = written,
+            CacheWriteOneHourInputTokens = Math.Clamp(CacheWriteOneHourInputTokens, 0, written),
+            ToolUse = tool,
         };
     }
 

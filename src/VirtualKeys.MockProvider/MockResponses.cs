@@ -205,14 +205,20 @@ internal static class MockResponses
         var id = $"msg_mock_{call.Sequence}";
         if (!call.Stream)
         {
+            var content = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = call.Text });
+            if (call.ToolUse is { } tool)
+            {
+                content.Add(new JsonObject { ["type"] = "tool_use", ["id"] = $"toolu_mock_{call.Sequence}", ["name"] = tool.Name, ["input"] = JsonNode.Parse(tool.Input) });
+            }
+
             await JsonAsync(context, new JsonObject
             {
                 ["id"] = id,
                 ["type"] = "message",
                 ["role"] = "assistant",
                 ["model"] = call.Model,
-                ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = call.Text }),
-                ["stop_reason"] = "end_turn",
+                ["content"] = content,
+                ["stop_reason"] = call.ToolUse is null ? "end_turn" : "tool_use",
                 ["stop_sequence"] = null,
                 ["usage"] = AnthropicUsage(call, call.OutputTokens),
             });
@@ -294,12 +300,17 @@ internal static class MockResponses
         return context.Response.Body.WriteAsync(bytes).AsTask();
     }
 
-    // Anthropic counts cache reads beside input_tokens, not within them.
+    // Anthropic counts cache reads and writes beside input_tokens, not within them.
     private static JsonObject AnthropicUsage(MockCall call, int outputTokens) => new()
     {
-        ["input_tokens"] = call.InputTokens - call.CachedInputTokens,
-        ["cache_creation_input_tokens"] = 0,
+        ["input_tokens"] = call.InputTokens - call.CachedInputTokens - call.CacheWriteInputTokens,
+        ["cache_creation_input_tokens"] = call.CacheWriteInputTokens,
         ["cache_read_input_tokens"] = call.CachedInputTokens,
+        ["cache_creation"] = new JsonObject
+        {
+            ["ephemeral_5m_input_tokens"] = call.CacheWriteInputTokens - call.CacheWriteOneHourInputTokens,
+            ["ephemeral_1h_input_tokens"] = call.CacheWriteOneHourInputTokens,
+        },
         ["output_tokens"] = outputTokens,
     };
 

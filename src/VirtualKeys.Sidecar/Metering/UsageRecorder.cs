@@ -27,7 +27,7 @@ internal sealed class UsageRecorder
     {
         var input = Math.Max(0, completion.InputTokens);
         var output = Math.Max(0, completion.OutputTokens);
-        var cost = decision.Price.Cost(input, output, completion.CachedInputTokens, completion.CacheWriteInputTokens);
+        var cost = decision.Price.Cost(input, output, completion.CachedInputTokens, completion.CacheWriteInputTokens, completion.CacheWriteOneHourInputTokens);
         var outcome = completion.Outcome;
         var provider = completion.Provider;
         var detail = completion.Detail;
@@ -92,5 +92,8 @@ internal sealed class UsageRecorder
 
         /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache: priced at the table's cache-write price.</summary>
         public long CacheWriteInputTokens { get; init; }
+
+        /// <summary>Of <see cref="CacheWriteInputTokens"/>, kept for an hour: priced at the table's 1-hour cache-write price.</summary>
+        public long CacheWriteOneHourInputTokens { get; init; }
     }
 }

@@ -187,12 +187,18 @@ public sealed class PricingTable
                 var output = model.Value.TryGetProperty("outputPerMillionUsd", out var o) ? o.GetDecimal() : 0m;
                 decimal? cached = model.Value.TryGetProperty("cachedInputPerMillionUsd", out var c) ? c.GetDecimal() : null;
                 decimal? cacheWrite = model.Value.TryGetProperty("cacheWriteInputPerMillionUsd", out var w) ? w.GetDecimal() : null;
-                if (input < 0 || output < 0 || cached < 0 || cacheWrite < 0)
+                decimal? cacheWriteOneHour = model.Value.TryGetProperty("cacheWriteOneHourInputPerMillionUsd", out var h) ? h.GetDecimal() : null;
+                if (input < 0 || output < 0 || cached < 0 || cacheWrite < 0 || cacheWriteOneHour < 0)
                 {
                     throw new InvalidOperationException($"{source}: model {model.Name} has a negative price.");
                 }
 
-                into[model.Name] = new ModelPrice(input, output) { CachedInputPerMillionUsd = cached, CacheWriteInputPerMillionUsd = cacheWrite };
+                into[model.Name] = new ModelPrice(input, output)
+                {
+                    CachedInputPerMillionUsd = cached,
+                    CacheWriteInputPerMillionUsd = cacheWrite,
+                    CacheWriteOneHourInputPerMillionUsd = cacheWriteOneHour,
+                };
             }
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException)

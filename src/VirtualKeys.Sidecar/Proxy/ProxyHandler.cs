@@ -273,6 +273,7 @@ internal sealed partial class ProxyHandler
             {
                 CachedInputTokens = scanner.CachedInputTokens,
                 CacheWriteInputTokens = scanner.CacheWriteInputTokens,
+                CacheWriteOneHourInputTokens = scanner.CacheWriteOneHourInputTokens,
             };
         }
 
@@ -286,6 +287,7 @@ internal sealed partial class ProxyHandler
             {
                 CachedInputTokens = scanner.CachedInputTokens,
                 CacheWriteInputTokens = scanner.CacheWriteInputTokens,
+                CacheWriteOneHourInputTokens = scanner.CacheWriteOneHourInputTokens,
             };
         }
 

@@ -6,7 +6,9 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// Follows the JSON of a response as it streams past, without buffering it, for two things the usage
 /// report does not say: how many bytes of generated text were relayed (the output estimate when no
 /// report comes, or the stream ends early), and whether the provider reported an error inside a 2xx
-/// answer (Anthropic's and the Responses API's <c>error</c> events, an OpenAI-style error object).
+/// answer (Anthropic's and the Responses API's <c>error</c> events, an OpenAI-style error object). It
+/// also finds where the usage report itself is, for the <see cref="UsageScanner"/> to read (see
+/// <see cref="FeedToUsageEdge"/>).
 /// </summary>
 /// <remarks>
 /// SSE framing needs no handling: every data line's payload is JSON, and the <c>event:</c> and
@@ -19,7 +21,12 @@ namespace VirtualKeys.Sidecar.Proxy;
 /// counted again. An error is only one reported at the top of a document (a top-level <c>error</c>
 /// object, <c>"type": "error"</c> or <c>"response.failed"</c>): a tool's schema or a tool call's input
 /// may have an <c>error</c> property of its own. Keys and values inside a string (a tool call's
-/// arguments that look like JSON) are part of that string and not taken for structure.
+/// arguments that look like JSON) are part of that string and not taken for structure. A usage report,
+/// likewise, is only a <c>usage</c> object where providers put theirs: at the top of a document (OpenAI's
+/// bodies and the last chunk of its streams, Anthropic's body and <c>message_delta</c>), or at the top of
+/// its <c>message</c> (Anthropic's <c>message_start</c>) or <c>response</c> object (the Responses API's
+/// events). An Anthropic tool call's input is an object, and a tool that reports usage figures of its
+/// own would otherwise be charged as the answer's.
 /// </remarks>
 internal sealed class ResponseTextScanner
 {
@@ -41,6 +48,15 @@ internal sealed class ResponseTextScanner
 
     // The current document is a Responses API event that repeats text already counted.
     private bool _repeatsText;
+
+    // The document's last top-level key was message or response: an object under it may hold the usage report.
+    private bool _topKeyHoldsReport;
+
+    // The depth of the usage report's own keys while it is open, else 0.
+    private int _usageDepth;
+
+    // FeedToUsageEdge stops here: a usage report is about to open, or just closed.
+    private bool _atUsageEdge;
 
     private enum State
     {
@@ -71,6 +87,9 @@ internal sealed class ResponseTextScanner
         /// <summary>The value of <c>error</c>: an object is an error report.</summary>
         Error,
 
+        /// <summary>The value of <c>usage</c> where a provider puts its report: an object is the report.</summary>
+        Usage,
+
         /// <summary>A value of no interest.</summary>
         Other,
     }
@@ -81,10 +100,28 @@ internal sealed class ResponseTextScanner
     /// <summary>The provider reported an error inside the answer.</summary>
     public bool SawError { get; private set; }
 
+    /// <summary>A usage report is open: the bytes fed since it opened, its opening brace first, are its JSON.</summary>
+    public bool InUsageReport => _usageDepth > 0;
+
     public void Feed(ReadOnlySpan<byte> data)
     {
+        while (!data.IsEmpty)
+        {
+            data = data[FeedToUsageEdge(data)..];
+        }
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="data"/> up to the next edge of a usage report, so a caller can copy the report
+    /// as it passes: the bytes before its opening brace (<see cref="InUsageReport"/> turns true), or up to
+    /// and including its closing brace (it turns false). Returns the number of bytes taken, all of them
+    /// when no edge is among them.
+    /// </summary>
+    public int FeedToUsageEdge(ReadOnlySpan<byte> data)
+    {
+        _atUsageEdge = false;
         var i = 0;
-        while (i < data.Length)
+        while (i < data.Length && !_atUsageEdge)
         {
             i = _state switch
             {
@@ -94,6 +131,8 @@ internal sealed class ResponseTextScanner
                 _ => BeforeValue(data, i),
             };
         }
+
+        return i;
     }
 
     private int Outside(ReadOnlySpan<byte> data, int i)
@@ -120,6 +159,15 @@ internal sealed class ResponseTextScanner
                     {
                         // The document ended; the next one is another event.
                         _repeatsText = false;
+                        _topKeyHoldsReport = false;
+                    }
+
+                    if (_usageDepth > 0 && _depth < _usageDepth)
+                    {
+                        // The usage report closed.
+                        _usageDepth = 0;
+                        _atUsageEdge = true;
+                        return i;
                     }
 
                     break;
@@ -232,9 +280,16 @@ internal sealed class ResponseTextScanner
                 return i;
             }
 
-            _kind = KeyKind(_nameTooLong ? default : _name.AsSpan(0, _nameLength));
+            var name = _nameTooLong ? default : _name.AsSpan(0, _nameLength);
+            _kind = KeyKind(name);
             _keyAtTop = _depth == 1;
-            if (_kind == Kind.Error && !_keyAtTop)
+            if (_keyAtTop)
+            {
+                _topKeyHoldsReport = name.SequenceEqual("message"u8) || name.SequenceEqual("response"u8);
+            }
+
+            if ((_kind == Kind.Error && !_keyAtTop)
+                || (_kind == Kind.Usage && (_usageDepth > 0 || !(_keyAtTop || (_depth == 2 && _topKeyHoldsReport)))))
             {
                 _kind = Kind.Other;
             }
@@ -266,6 +321,14 @@ internal sealed class ResponseTextScanner
             {
                 SawError = true;
             }
+            else if (b == '{' && _kind == Kind.Usage)
+            {
+                // Stop before the brace, which opens the report's level when it is looked at again.
+                _usageDepth = _depth + 1;
+                _atUsageEdge = true;
+                _state = State.Outside;
+                return i;
+            }
 
             // Looked at again outside: a bracket opens a level there.
             _state = State.Outside;
@@ -287,6 +350,11 @@ internal sealed class ResponseTextScanner
         if (key.SequenceEqual("type"u8))
         {
             return Kind.Type;
+        }
+
+        if (key.SequenceEqual("usage"u8))
+        {
+            return Kind.Usage;
         }
 
         return key.SequenceEqual("error"u8) ? Kind.Error : Kind.Other;

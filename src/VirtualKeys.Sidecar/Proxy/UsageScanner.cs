@@ -4,17 +4,19 @@ using VirtualKeys.Sidecar.Metering;
 namespace VirtualKeys.Sidecar.Proxy;
 
 /// <summary>
-/// Finds token usage in a response as it streams past, without buffering it. It looks for a JSON key
-/// <c>"usage"</c> followed by an object, anywhere: the top-level usage of an OpenAI or Anthropic JSON
-/// body, the last chunk of an OpenAI stream with include_usage, Anthropic's message_start and
-/// message_delta events, and the Responses API's response.completed event. Only the usage object
-/// itself is copied (at most <see cref="MaxUsageObject"/> bytes). Counts are cumulative in every
-/// format, so the largest value seen wins.
+/// Finds token usage in a response as it streams past, without buffering it: the <c>usage</c> object
+/// where providers put their report, which the <see cref="ResponseTextScanner"/> fed the same bytes
+/// finds (the top-level usage of an OpenAI or Anthropic JSON body, the last chunk of an OpenAI stream
+/// with include_usage, Anthropic's message_start and message_delta events, and the Responses API's
+/// response.completed event). Only the usage object itself is copied (at most
+/// <see cref="MaxUsageObject"/> bytes). Counts are cumulative in every format, so the largest value
+/// seen wins.
 /// </summary>
 /// <remarks>
-/// A quote preceded by a backslash is inside a string (e.g. tool-call arguments), so it is skipped.
-/// What a report does not say (the text relayed, an error inside the answer) comes from a
-/// <see cref="ResponseTextScanner"/> fed the same bytes.
+/// A <c>usage</c> object anywhere else (inside an Anthropic tool call's input, which is an object, or
+/// any other object nested in the answer) is the answer's content, not the provider's report. What a
+/// report does not say (the text relayed, an error inside the answer) comes from the same
+/// <see cref="ResponseTextScanner"/>.
 /// </remarks>
 /// <param name="firstUsageIsPreliminary">
 /// The first usage object is not the final report (Anthropic's streams: message_start's usage says one
@@ -23,26 +25,12 @@ namespace VirtualKeys.Sidecar.Proxy;
 internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 {
     private const int MaxUsageObject = 2048;
-    private const int TailLength = 7;
 
     private readonly ResponseTextScanner _text = new();
-    private readonly byte[] _tail = new byte[TailLength];
     private int _usageObjects;
-    private int _tailLength;
-    private Mode _mode;
-    private bool _colonSeen;
     private byte[]? _capture;
     private int _captureLength;
-    private int _depth;
-    private bool _inString;
-    private bool _escaped;
-
-    private enum Mode
-    {
-        Search,
-        AfterKey,
-        Capture,
-    }
+    private bool _captureTooLong;
 
     public long? InputTokens { get; private set; }
 
@@ -53,6 +41,9 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
 
     /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache (Anthropic's cache_creation_input_tokens).</summary>
     public long CacheWriteInputTokens { get; private set; }
+
+    /// <summary>Of <see cref="CacheWriteInputTokens"/>, written to be kept for an hour (Anthropic's cache_creation.ephemeral_1h_input_tokens).</summary>
+    public long CacheWriteOneHourInputTokens { get; private set; }
 
     public long BytesSeen { get; private set; }
 
@@ -65,190 +56,61 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
     /// <summary>The provider reported an error inside the answer (<see cref="ResponseTextScanner.SawError"/>).</summary>
     public bool SawError => _text.SawError;
 
-    private static ReadOnlySpan<byte> Key => "\"usage\""u8;
-
     public void Feed(ReadOnlySpan<byte> data)
     {
         BytesSeen += data.Length;
-        _text.Feed(data);
-        var i = 0;
-        while (i < data.Length)
+        while (!data.IsEmpty)
         {
-            switch (_mode)
+            var inReport = _text.InUsageReport;
+            var taken = _text.FeedToUsageEdge(data);
+            if (inReport)
             {
-                case Mode.Search:
-                    i = Search(data, i);
-                    break;
-                case Mode.AfterKey:
-                    i = AfterKey(data, i);
-                    break;
-                default:
-                    i = Capture(data, i);
-                    break;
+                Capture(data[..taken]);
+                if (!_text.InUsageReport && !_captureTooLong)
+                {
+                    Read(_capture.AsSpan(0, _captureLength));
+                }
             }
+            else if (_text.InUsageReport)
+            {
+                _captureLength = 0;
+                _captureTooLong = false;
+            }
+
+            data = data[taken..];
         }
     }
 
-    private int Search(ReadOnlySpan<byte> data, int start)
+    // An oversized report is not one a provider sends: it is left unread rather than read in part.
+    private void Capture(ReadOnlySpan<byte> part)
     {
-        if (start == 0 && _tailLength > 0)
+        if (_captureTooLong)
         {
-            // A key split across two reads: look at the end of the last read joined to this one's start.
-            var tailLength = _tailLength;
-            Span<byte> joined = stackalloc byte[TailLength * 2];
-            _tail.AsSpan(0, tailLength).CopyTo(joined);
-            var take = Math.Min(data.Length, Key.Length - 1);
-            data[..take].CopyTo(joined[tailLength..]);
-            var window = joined[..(tailLength + take)];
-            var at = window.IndexOf(Key);
-            if (at >= 0 && at + Key.Length > tailLength && (at == 0 || window[at - 1] != '\\'))
-            {
-                _tailLength = 0;
-                EnterAfterKey();
-                return at + Key.Length - tailLength;
-            }
-        }
-
-        var offset = start;
-        while (true)
-        {
-            var found = data[offset..].IndexOf(Key);
-            if (found < 0)
-            {
-                Remember(data);
-                return data.Length;
-            }
-
-            var at = offset + found;
-            var before = at > 0 ? data[at - 1] : (_tailLength > 0 ? _tail[_tailLength - 1] : (byte)0);
-            if (before != '\\')
-            {
-                _tailLength = 0;
-                EnterAfterKey();
-                return at + Key.Length;
-            }
-
-            offset = at + 1;
-        }
-    }
-
-    private void EnterAfterKey()
-    {
-        _mode = Mode.AfterKey;
-        _colonSeen = false;
-    }
-
-    private void Remember(ReadOnlySpan<byte> data)
-    {
-        if (data.Length >= TailLength)
-        {
-            data[^TailLength..].CopyTo(_tail);
-            _tailLength = TailLength;
             return;
         }
 
-        var keep = Math.Min(_tailLength, TailLength - data.Length);
-        _tail.AsSpan(_tailLength - keep, keep).CopyTo(_tail);
-        data.CopyTo(_tail.AsSpan(keep));
-        _tailLength = keep + data.Length;
-    }
-
-    private int AfterKey(ReadOnlySpan<byte> data, int i)
-    {
-        for (; i < data.Length; i++)
+        if (_captureLength + part.Length > MaxUsageObject)
         {
-            var b = data[i];
-            if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
-            {
-                continue;
-            }
-
-            if (!_colonSeen && b == ':')
-            {
-                _colonSeen = true;
-                continue;
-            }
-
-            if (_colonSeen && b == '{')
-            {
-                _capture ??= new byte[MaxUsageObject];
-                _capture[0] = b;
-                _captureLength = 1;
-                _depth = 1;
-                _inString = false;
-                _escaped = false;
-                _mode = Mode.Capture;
-                return i + 1;
-            }
-
-            // "usage" was a value, or its value is null: look further from this byte.
-            _mode = Mode.Search;
-            return i;
+            _captureTooLong = true;
+            return;
         }
 
-        return i;
+        _capture ??= new byte[MaxUsageObject];
+        part.CopyTo(_capture.AsSpan(_captureLength));
+        _captureLength += part.Length;
     }
 
-    private int Capture(ReadOnlySpan<byte> data, int i)
+    /// <summary>The count <paramref name="name"/> of a nested object the reader stands at the start of (0 without it); leaves it at its end.</summary>
+    private static long NestedCount(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
     {
-        for (; i < data.Length; i++)
-        {
-            var b = data[i];
-            if (_captureLength == MaxUsageObject)
-            {
-                _mode = Mode.Search;
-                return i;
-            }
-
-            _capture![_captureLength++] = b;
-            if (_inString)
-            {
-                if (_escaped)
-                {
-                    _escaped = false;
-                }
-                else if (b == '\\')
-                {
-                    _escaped = true;
-                }
-                else if (b == '"')
-                {
-                    _inString = false;
-                }
-
-                continue;
-            }
-
-            if (b == '"')
-            {
-                _inString = true;
-            }
-            else if (b == '{')
-            {
-                _depth++;
-            }
-            else if (b == '}' && --_depth == 0)
-            {
-                Read(_capture.AsSpan(0, _captureLength));
-                _mode = Mode.Search;
-                return i + 1;
-            }
-        }
-
-        return i;
-    }
-
-    /// <summary>The <c>cached_tokens</c> of a details object the reader stands at the start of; leaves it at its end.</summary>
-    private static long CachedTokens(ref Utf8JsonReader reader)
-    {
-        long cached = 0;
+        long count = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var isCached = reader.ValueTextEquals("cached_tokens"u8);
+            var isCount = reader.ValueTextEquals(name);
             reader.Read();
-            if (isCached && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0)
+            if (isCount && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0)
             {
-                cached = Math.Min(value, TokenCounts.Max);
+                count = Math.Min(value, TokenCounts.Max);
             }
             else
             {
@@ -256,13 +118,13 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
             }
         }
 
-        return cached;
+        return count;
     }
 
     private void Read(ReadOnlySpan<byte> usage)
     {
         long? prompt = null, input = null, completion = null, output = null, total = null;
-        long cacheCreation = 0, cacheRead = 0, cached = 0;
+        long cacheCreation = 0, cacheRead = 0, cached = 0, cacheCreationOneHour = 0;
         try
         {
             var reader = new Utf8JsonReader(usage);
@@ -277,11 +139,20 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
                 var isCacheCreation = reader.ValueTextEquals("cache_creation_input_tokens"u8);
                 var isCacheRead = reader.ValueTextEquals("cache_read_input_tokens"u8);
                 var isInputDetails = reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8);
+                var isCacheCreationDetails = reader.ValueTextEquals("cache_creation"u8);
                 reader.Read();
                 if (isInputDetails && reader.TokenType == JsonTokenType.StartObject)
                 {
                     // OpenAI's cache hits, a part of prompt_tokens (chat) or input_tokens (Responses API).
-                    cached = CachedTokens(ref reader);
+                    cached = NestedCount(ref reader, "cached_tokens"u8);
+                    continue;
+                }
+
+                if (isCacheCreationDetails && reader.TokenType == JsonTokenType.StartObject)
+                {
+                    // Anthropic's cache writes by how long they are kept, parts of cache_creation_input_tokens:
+                    // those kept for an hour cost more than those kept for five minutes.
+                    cacheCreationOneHour = NestedCount(ref reader, "ephemeral_1h_input_tokens"u8);
                     continue;
                 }
 
@@ -337,6 +208,7 @@ internal sealed class UsageScanner(bool firstUsageIsPreliminary = false)
             InputTokens = Math.Max(InputTokens ?? 0, inputTokens + cacheCreation + cacheRead);
             CachedInputTokens = Math.Max(CachedInputTokens, cacheRead + cached);
             CacheWriteInputTokens = Math.Max(CacheWriteInputTokens, cacheCreation);
+            CacheWriteOneHourInputTokens = Math.Max(CacheWriteOneHourInputTokens, Math.Min(cacheCreationOneHour, cacheCreation));
         }
 
         // A total beyond input and output is output left out of the count: thinking tokens, which

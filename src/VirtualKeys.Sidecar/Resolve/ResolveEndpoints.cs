@@ -98,7 +98,8 @@ internal sealed class ResolveEndpoints
 
         if ((Negative(report.InputTokens, "inputTokens") ?? Negative(report.OutputTokens, "outputTokens")
             ?? Negative(report.CachedInputTokens, "cachedInputTokens") ?? Negative(report.CacheWriteInputTokens, "cacheWriteInputTokens")
-            ?? CacheBeyondInput(report) ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
+            ?? Negative(report.CacheWriteOneHourInputTokens, "cacheWriteOneHourInputTokens")
+            ?? CacheBeyondInput(report) ?? OneHourBeyondWrites(report) ?? NegativeLatency(report.LatencyMs) ?? InvalidProvider(report.Provider)) is { } invalid)
         {
             await RefuseAsync(context, invalid);
             return;
@@ -115,6 +116,7 @@ internal sealed class ResolveEndpoints
         {
             CachedInputTokens = report.CachedInputTokens ?? 0,
             CacheWriteInputTokens = report.CacheWriteInputTokens ?? 0,
+            CacheWriteOneHourInputTokens = report.CacheWriteOneHourInputTokens ?? 0,
         });
 
         switch (result.Status)
@@ -153,6 +155,13 @@ internal sealed class ResolveEndpoints
     private static Refusal? CacheBeyondInput(UsageReport report) =>
         (report.CachedInputTokens ?? 0) + (report.CacheWriteInputTokens ?? 0) > (report.InputTokens ?? 0)
             ? Refusals.InvalidValue("cachedInputTokens", "'cachedInputTokens' and 'cacheWriteInputTokens' are parts of 'inputTokens', which must count them too (with Anthropic: input_tokens plus cache_read_input_tokens plus cache_creation_input_tokens).")
+            : null;
+
+    // Anthropic's cache_creation_input_tokens count the writes kept for an hour too: a router that
+    // reports only those kept for five minutes as cacheWriteInputTokens would be charged for less.
+    private static Refusal? OneHourBeyondWrites(UsageReport report) =>
+        (report.CacheWriteOneHourInputTokens ?? 0) > (report.CacheWriteInputTokens ?? 0)
+            ? Refusals.InvalidValue("cacheWriteOneHourInputTokens", "'cacheWriteOneHourInputTokens' is a part of 'cacheWriteInputTokens', which must count it too (with Anthropic: cache_creation_input_tokens, ephemeral_5m_input_tokens plus ephemeral_1h_input_tokens).")
             : null;
 
     private static Refusal? NegativeLatency(double? value) =>

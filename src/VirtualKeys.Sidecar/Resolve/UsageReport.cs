@@ -17,6 +17,9 @@ public sealed class UsageReport
     /// <summary>Of <see cref="InputTokens"/>, written to the prompt cache (Anthropic's cache_creation_input_tokens).</summary>
     public long? CacheWriteInputTokens { get; set; }
 
+    /// <summary>Of <see cref="CacheWriteInputTokens"/>, kept for an hour (Anthropic's cache_creation.ephemeral_1h_input_tokens).</summary>
+    public long? CacheWriteOneHourInputTokens { get; set; }
+
     /// <summary>The upstream HTTP status (a number) or one of "success", "error", "cancelled".</summary>
     [JsonConverter(typeof(UsageReportStatusConverter))]
     public UsageReportStatus? Status { get; set; }

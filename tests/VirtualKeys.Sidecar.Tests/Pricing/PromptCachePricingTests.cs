@@ -7,8 +7,9 @@ namespace VirtualKeys.Sidecar.Tests.Pricing;
 
 /// <summary>
 /// Prompt-cache hits and writes, which providers price apart from other input (OpenAI: cached input at
-/// a fraction of the input price; Anthropic: cache reads at a tenth, cache writes at 1.25 times):
-/// charged at the table's prices for them, from the provider's report or the router's.
+/// a fraction of the input price; Anthropic: cache reads at a tenth, cache writes at 1.25 times, or twice
+/// for writes kept for an hour): charged at the table's prices for them, from the provider's report or
+/// the router's.
 /// </summary>
 public sealed class PromptCachePricingTests
 {
@@ -35,6 +36,47 @@ public sealed class PromptCachePricingTests
 
         Assert.Equal(price.InputPerMillionUsd * 1.25m, price.CacheWriteInputPerMillionUsd);
         Assert.Equal(price.InputPerMillionUsd / 10m, price.CachedInputPerMillionUsd);
+    }
+
+    [Fact]
+    public void Every_shipped_Anthropic_model_prices_cache_writes_kept_for_an_hour_at_twice_its_input_price()
+    {
+        var anthropic = Shipped.Prices.Where(p => p.Key.StartsWith("claude-", StringComparison.Ordinal)).ToList();
+
+        Assert.NotEmpty(anthropic);
+        Assert.All(anthropic, p => Assert.Equal(p.Value.InputPerMillionUsd * 2m, p.Value.CacheWriteOneHourInputPerMillionUsd));
+    }
+
+    [Fact]
+    public void Writes_kept_for_an_hour_cost_their_own_price_or_without_one_the_cache_write_price()
+    {
+        var price = new ModelPrice(2m, 8m) { CachedInputPerMillionUsd = 0.2m, CacheWriteInputPerMillionUsd = 2.5m, CacheWriteOneHourInputPerMillionUsd = 4m };
+        var withoutOneHourPrice = price with { CacheWriteOneHourInputPerMillionUsd = null };
+
+        Assert.Equal(((100 * 2m) + (500 * 0.2m) + (100 * 2.5m) + (300 * 4m) + (10 * 8m)) / 1_000_000m, price.Cost(1000, 10, 500, 400, 300));
+        Assert.Equal(((100 * 2m) + (500 * 0.2m) + (400 * 2.5m) + (10 * 8m)) / 1_000_000m, withoutOneHourPrice.Cost(1000, 10, 500, 400, 300));
+
+        // A part of the writes, never more than they were.
+        Assert.Equal(price.Cost(1000, 10, 500, 400, 400), price.Cost(1000, 10, 500, 400, 9000));
+    }
+
+    [Fact]
+    public void A_pricing_file_sets_the_one_hour_cache_write_price()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "{\"models\":{\"house-claude\":{\"inputPerMillionUsd\":4,\"cacheWriteInputPerMillionUsd\":5,\"cacheWriteOneHourInputPerMillionUsd\":8}}}");
+
+            var table = PricingTable.Load(file, new ModelPrice(10m, 30m));
+
+            Assert.True(table.TryFind("house-claude", out var price));
+            Assert.Equal((5m, 8m), (price.CacheWriteInputPerMillionUsd, price.CacheWriteOneHourInputPerMillionUsd));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]
@@ -85,6 +127,33 @@ public sealed class PromptCachePricingTests
         Assert.Equal(((record.InputTokens * price.CachedInputPerMillionUsd!.Value) + (record.OutputTokens * price.OutputPerMillionUsd)) / 1_000_000m, record.CostUsd);
     }
 
+    // Anthropic reports its writes in cache_creation_input_tokens and, of them, those kept for an hour in
+    // cache_creation.ephemeral_1h_input_tokens.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_proxied_Anthropic_answer_that_wrote_to_the_cache_for_an_hour_costs_the_one_hour_price_for_those_writes(bool stream)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        sidecar.Upstream.CacheWriteInputTokens = 5;
+        sidecar.Upstream.CacheWriteOneHourInputTokens = 3;
+        var body = Chat("claude-sonnet-4-5");
+        body["stream"] = stream;
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, body, anthropicHeader: true);
+        await response.Content.ReadAsStringAsync(TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.True(Shipped.TryFind("claude-sonnet-4-5", out var price));
+        Assert.False(record.Estimated);
+        Assert.True(record.InputTokens > 5, "cache writes are input, and some input was not written");
+        var expected = (((record.InputTokens - 5) * price.InputPerMillionUsd) + (2 * price.CacheWriteInputPerMillionUsd!.Value)
+            + (3 * price.CacheWriteOneHourInputPerMillionUsd!.Value) + (record.OutputTokens * price.OutputPerMillionUsd)) / 1_000_000m;
+        Assert.Equal(expected, record.CostUsd);
+    }
+
     [Fact]
     public async Task A_router_reports_its_cached_and_written_input_and_is_charged_for_each_at_its_price()
     {
@@ -111,6 +180,64 @@ public sealed class PromptCachePricingTests
         Assert.Equal(expected, (await TestSidecar.ReadJsonAsync(reported)).GetProperty("costUsd").GetDecimal());
         var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
         Assert.Equal((10_000L, expected), (record.InputTokens, record.CostUsd));
+    }
+
+    [Fact]
+    public async Task A_router_reports_cache_writes_kept_for_an_hour_and_is_charged_the_one_hour_price_for_them()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "claude-sonnet-4-5"));
+        var decisionId = await DecisionAsync(sidecar, token);
+
+        using var reported = await sidecar.Client.PostAsync(
+            "/v1/usage",
+            TestSidecar.Json(new JsonObject
+            {
+                ["decisionId"] = decisionId,
+                ["inputTokens"] = 10_000,
+                ["cachedInputTokens"] = 2_000,
+                ["cacheWriteInputTokens"] = 7_000,
+                ["cacheWriteOneHourInputTokens"] = 6_000,
+                ["outputTokens"] = 300,
+            }),
+            TestSidecar.Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, reported.StatusCode);
+        Assert.True(Shipped.TryFind("claude-sonnet-4-5", out var price));
+        var expected = ((1_000 * price.InputPerMillionUsd) + (2_000 * price.CachedInputPerMillionUsd!.Value) + (1_000 * price.CacheWriteInputPerMillionUsd!.Value)
+            + (6_000 * price.CacheWriteOneHourInputPerMillionUsd!.Value) + (300 * price.OutputPerMillionUsd)) / 1_000_000m;
+        Assert.Equal(expected, (await TestSidecar.ReadJsonAsync(reported)).GetProperty("costUsd").GetDecimal());
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((10_000L, expected), (record.InputTokens, record.CostUsd));
+    }
+
+    // Writes kept for an hour are a part of cacheWriteInputTokens, as Anthropic's are of its
+    // cache_creation_input_tokens: a router that reports only its 5-minute writes there would be
+    // charged for less than was written.
+    [Theory]
+    [InlineData(10_000, 0, 2_000, "part of 'cacheWriteInputTokens'")]
+    [InlineData(10_000, 1_000, -1, "must not be negative")]
+    public async Task A_report_with_more_one_hour_cache_writes_than_writes_is_refused(long input, long written, long oneHour, string problem)
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync();
+        var decisionId = await DecisionAsync(sidecar, token);
+
+        using var reported = await sidecar.Client.PostAsync(
+            "/v1/usage",
+            TestSidecar.Json(new JsonObject
+            {
+                ["decisionId"] = decisionId,
+                ["inputTokens"] = input,
+                ["cacheWriteInputTokens"] = written,
+                ["cacheWriteOneHourInputTokens"] = oneHour,
+                ["outputTokens"] = 5,
+            }),
+            TestSidecar.Cancel);
+
+        var error = await ErrorAssert.IsErrorAsync(reported, HttpStatusCode.BadRequest, "invalid_value");
+        Assert.Equal("cacheWriteOneHourInputTokens", error.GetProperty("param").GetString());
+        Assert.Contains(problem, error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     // A negative figure, or cache figures beyond the input they are part of: Anthropic's input_tokens

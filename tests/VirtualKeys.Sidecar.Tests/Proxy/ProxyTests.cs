@@ -139,6 +139,36 @@ public sealed class ProxyTests
         Assert.Equal(body.GetProperty("usage").GetProperty("output_tokens").GetInt64(), record.OutputTokens);
     }
 
+    // Anthropic's tool_use input is an object in the answer; a tool that records usage figures of its own
+    // must not have them charged as the answer's.
+    [Fact]
+    public async Task An_Anthropic_tool_call_whose_input_has_usage_of_its_own_is_charged_for_the_answers_usage_only()
+    {
+        await using var sidecar = await TestSidecar.StartAsync();
+        var (_, token) = await sidecar.AddKeyAsync(customize: e => e.With(defaultModel: "claude-sonnet-4"), providers: [TestKeys.Anthropic(sidecar.Upstream.RootUrl)]);
+        sidecar.Upstream.ToolUseInput = new JsonObject
+        {
+            ["job"] = "nightly-summary",
+            ["usage"] = new JsonObject { ["input_tokens"] = 900_000, ["cache_creation_input_tokens"] = 50_000, ["output_tokens"] = 70_000 },
+        };
+        var request = new JsonObject
+        {
+            ["max_tokens"] = 64,
+            ["tools"] = new JsonArray(new JsonObject { ["name"] = "record_job", ["input_schema"] = new JsonObject { ["type"] = "object" } }),
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "record the nightly job" }),
+        };
+
+        using var response = await sidecar.ProxyAsync("/v1/messages", token, request, anthropicHeader: true);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await TestSidecar.ReadJsonAsync(response);
+        Assert.Equal(900_000, body.GetProperty("content")[1].GetProperty("input").GetProperty("usage").GetProperty("input_tokens").GetInt64());
+        var usage = body.GetProperty("usage");
+        var record = Assert.Single(await sidecar.WaitForUsageAsync(r => r.Count > 0));
+        Assert.Equal((usage.GetProperty("input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64()), (record.InputTokens, record.OutputTokens));
+        Assert.False(record.Estimated);
+    }
+
     [Fact]
     public async Task Anthropic_refusals_carry_the_anthropic_error_type()
     {

@@ -25,12 +25,37 @@ public sealed class UsageScannerTests
     private const string JsonBody =
         "{\"id\":\"chatcmpl-1\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"usage\"}}],\n  \"usage\": {\n    \"prompt_tokens\": 11,\n    \"completion_tokens\": 7\n  }\n}";
 
+    private const string ResponsesBody =
+        "{\"id\":\"r\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\"}]}],\"usage\":{\"input_tokens\":21,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":1,\"total_tokens\":22}}";
+
+    // An Anthropic tool call's input is an object: here a tool's own usage figures, which come before the
+    // answer's usage and are larger.
+    private const string AnthropicToolUseBody =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Recording the batch\"}," +
+        "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"record_batch\",\"input\":{\"batch\":\"b-7\",\"usage\": {\"input_tokens\": 900000, \"cache_creation_input_tokens\": 5000, \"output_tokens\": 70000}}}]," +
+        "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":30}}";
+
+    // Usage-shaped objects nested in the answer, in the events and under the keys that do carry a report.
+    private const string NestedInEvents =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"content\":[{\"type\":\"tool_use\",\"input\":{\"usage\":{\"input_tokens\":800000}}}],\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n" +
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"usage\":{\"output_tokens\":600000}},\"usage\":{\"output_tokens\":15}}\n\n" +
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"parsed\":{\"usage\":{\"input_tokens\":700000,\"output_tokens\":9}}}]}],\"usage\":{\"input_tokens\":8,\"output_tokens\":4}}}\n\n" +
+        "data: [{\"usage\":{\"prompt_tokens\":500000}}]\n\n";
+
     public static TheoryData<string, long, long> Samples() => new()
     {
         { OpenAIStream, 17, 42 },
         { AnthropicStream, 30, 15 },
         { ResponsesStream, 8, 4 },
         { JsonBody, 11, 7 },
+        { ResponsesBody, 21, 1 },
+        { AnthropicToolUseBody, 12, 30 },
+    };
+
+    public static TheoryData<string, long, long> AnswersWithUsageOfTheirOwn() => new()
+    {
+        { AnthropicToolUseBody, 12, 30 },
+        { NestedInEvents, 25, 15 },
     };
 
     [Theory]
@@ -56,6 +81,17 @@ public sealed class UsageScannerTests
 
         Assert.Equal((910L, 0L, 900L), (anthropic.InputTokens!.Value, anthropic.CachedInputTokens, anthropic.CacheWriteInputTokens));
         Assert.Equal((1000L, 768L, 0L), (responses.InputTokens!.Value, responses.CachedInputTokens, responses.CacheWriteInputTokens));
+    }
+
+    [Fact]
+    public void Anthropic_cache_writes_kept_for_an_hour_are_read_as_a_part_of_the_cache_writes()
+    {
+        var scanner = new UsageScanner();
+
+        scanner.Feed(Encoding.UTF8.GetBytes(
+            "{\"usage\":{\"input_tokens\":10,\"cache_creation_input_tokens\":900,\"cache_read_input_tokens\":50,\"cache_creation\":{\"ephemeral_5m_input_tokens\":300,\"ephemeral_1h_input_tokens\":600},\"output_tokens\":4}}"));
+
+        Assert.Equal((960L, 50L, 900L, 600L), (scanner.InputTokens!.Value, scanner.CachedInputTokens, scanner.CacheWriteInputTokens, scanner.CacheWriteOneHourInputTokens));
     }
 
     // Thinking tokens a Gemini translation left out of completion_tokens are in its total, and billed as output.
@@ -141,6 +177,22 @@ public sealed class UsageScannerTests
 
         Assert.Equal((input, output), (scanner.InputTokens, scanner.OutputTokens));
         Assert.Equal(Encoding.UTF8.GetByteCount(response), scanner.BytesSeen);
+    }
+
+    [Theory]
+    [MemberData(nameof(AnswersWithUsageOfTheirOwn))]
+    public void A_usage_object_inside_the_answer_is_not_the_providers_report_however_the_answer_is_split(string response, long input, long output)
+    {
+        var bytes = Encoding.UTF8.GetBytes(response);
+        for (var split = 0; split <= bytes.Length; split++)
+        {
+            var scanner = new UsageScanner();
+
+            scanner.Feed(bytes.AsSpan(0, split));
+            scanner.Feed(bytes.AsSpan(split));
+
+            Assert.True((input, output, 0L) == (scanner.InputTokens, scanner.OutputTokens, scanner.CacheWriteInputTokens), $"split at {split}");
+        }
     }
 
     [Fact]

@@ -168,6 +168,7 @@ public sealed class OperatorApp : IAsyncDisposable
         }
 
         app.Services.GetRequiredService<IResourceInformer<VirtualKey>>().AddEventHandler(index);
+        app.Services.GetRequiredService<IResourceInformer<VirtualKey>>().AddEventHandler(app.Services.GetRequiredService<OrphanedKeySweeper>());
         MapEndpoints(app, metricsRegistry);
         return new OperatorApp(app, registry, settings);
     }

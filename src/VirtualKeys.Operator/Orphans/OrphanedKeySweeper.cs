@@ -1,8 +1,10 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Api;
 using VirtualKeys.Operator.Observability;
+using VirtualKeys.Operator.Reconciliation;
 using VirtualKeys.Operator.Runtime.Controllers;
 using VirtualKeys.Operator.Runtime.Informers;
 using VirtualKeys.Registry;
@@ -14,15 +16,20 @@ namespace VirtualKeys.Operator.Orphans;
 /// Revokes the registry keys whose VirtualKey is gone without its finalizer having run: stripped
 /// by hand (as people do to unstick a terminating namespace) or by a tool. Nothing else would
 /// ever tombstone such a key, and its tokens would keep resolving in every sidecar. Runs only on
-/// the leader (the controller host starts it like a controller, after the caches synced): once
-/// when leading starts, then every <see cref="OrphanedKeySweeperOptions.Interval"/>.
+/// the leader (the controller host starts it like a controller, after the caches synced): a full
+/// sweep when leading starts and every <see cref="OrphanedKeySweeperOptions.Interval"/>, and a check
+/// of each VirtualKey the informer sees deleted, at once. A check or sweep that fails (the registry
+/// or the API server away) is followed by a full sweep after <see cref="RetryDelay"/>, doubling up to
+/// the interval.
 /// </summary>
 /// <remarks>
 /// A live registry key is revoked only when its resource is missing from the cache and a read from
 /// the API server confirms it: no object of that name, or one with another uid (the name was
 /// deleted and created again). A cache that lags behind, or an object the informer could not read,
 /// never revokes a key, and neither does a failed read. Keys of namespaces this operator does not
-/// watch are left alone: they may be another operator's in a shared registry.
+/// watch are left alone: they may be another operator's in a shared registry. A key deleted the
+/// normal way was tombstoned by the reconciler before its finalizer went, so its check finds
+/// nothing to do.
 /// </remarks>
 public sealed partial class OrphanedKeySweeper(
     IResourceCache<VirtualKey> keys,
@@ -32,20 +39,46 @@ public sealed partial class OrphanedKeySweeper(
     IExternalCallObserver observer,
     IOptions<OrphanedKeySweeperOptions> options,
     TimeProvider timeProvider,
-    ILogger<OrphanedKeySweeper> logger) : IController
+    ILogger<OrphanedKeySweeper> logger) : IController, IResourceEventHandler<VirtualKey>
 {
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
+
     private readonly CancellationTokenSource _shutDown = new();
+
+    // Deleted keys to check. Bounded: what does not fit (a follower's informer sees deletes it never
+    // checks) is covered by the full sweep every leader starts with.
+    private readonly Channel<VirtualKeyIdentity> _deleted = Channel.CreateBounded<VirtualKeyIdentity>(
+        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     public string Name => "orphaned-key-sweeper";
 
     public async Task RunAsync(CancellationToken stopAccepting, CancellationToken abortInFlight)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopAccepting, _shutDown.Token);
+
+        // What was queued before leading started is covered by the first sweep.
+        while (_deleted.Reader.TryRead(out _))
+        {
+        }
+
+        var nextSweep = timeProvider.GetUtcNow();
+        var failures = 0;
+        Task<bool>? waiting = null;
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                await SweepOnceAsync(abortInFlight);
+                if (timeProvider.GetUtcNow() >= nextSweep)
+                {
+                    await SweepOnceAsync(abortInFlight);
+                    failures = 0;
+                    nextSweep = timeProvider.GetUtcNow() + options.Value.Interval;
+                }
+
+                while (_deleted.Reader.TryRead(out var identity))
+                {
+                    await CheckDeletedAsync(identity, abortInFlight);
+                }
             }
             catch (OperationCanceledException) when (abortInFlight.IsCancellationRequested)
             {
@@ -54,11 +87,22 @@ public sealed partial class OrphanedKeySweeper(
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
                 Log.SweepFailed(logger, e.Message);
+                failures++;
+                nextSweep = timeProvider.GetUtcNow() + Min(RetryDelay * Math.Pow(2, Math.Min(failures - 1, 16)), options.Value.Interval);
             }
 
             try
             {
-                await Task.Delay(options.Value.Interval, timeProvider, stop.Token);
+                waiting ??= _deleted.Reader.WaitToReadAsync(stop.Token).AsTask();
+                var due = nextSweep - timeProvider.GetUtcNow();
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                await Task.WhenAny(waiting, Task.Delay(due > TimeSpan.Zero ? due : TimeSpan.Zero, timeProvider, timer.Token));
+                await timer.CancelAsync();
+                if (waiting.IsCompleted)
+                {
+                    await waiting;
+                    waiting = null;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -69,6 +113,23 @@ public sealed partial class OrphanedKeySweeper(
 
     public void ShutDown() => _shutDown.Cancel();
 
+    public void OnAdded(VirtualKey obj)
+    {
+    }
+
+    public void OnUpdated(VirtualKey oldObj, VirtualKey newObj)
+    {
+    }
+
+    public void OnDeleted(VirtualKey obj)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        if (!string.IsNullOrEmpty(obj.Metadata?.Uid))
+        {
+            _deleted.Writer.TryWrite(RegistryMapping.Identity(obj));
+        }
+    }
+
     /// <summary>One sweep; returns how many keys it revoked.</summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
@@ -77,29 +138,57 @@ public sealed partial class OrphanedKeySweeper(
         var revoked = 0;
         foreach (var record in live.Keys)
         {
-            var identity = record.Identity;
-            if (!Watched(identity.Namespace) || SameUid(keys.Get(identity.Namespace, identity.Name), identity))
+            if (await RevokeIfGoneAsync(record, cancellationToken))
             {
-                continue;
-            }
-
-            var current = await api.GetAsync(identity.Namespace, identity.Name, cancellationToken);
-            if (SameUid(current, identity))
-            {
-                continue;
-            }
-
-            observer.BeforeCall("registry:tombstone");
-            if (await registry.TombstoneAsync(identity, cancellationToken))
-            {
-                metrics.RegistryWrite("tombstone_orphaned");
-                Log.Revoked(logger, identity.Namespace, identity.Name, identity.Uid, record.KeyId);
                 revoked++;
             }
         }
 
         return revoked;
     }
+
+    /// <summary>A VirtualKey the informer saw deleted: revoked if it went without its finalizer.</summary>
+    private async Task CheckDeletedAsync(VirtualKeyIdentity deleted, CancellationToken cancellationToken)
+    {
+        if (!Watched(deleted.Namespace))
+        {
+            return;
+        }
+
+        observer.BeforeCall("registry:get");
+        var record = await registry.GetAsync(deleted.Namespace, deleted.Name, includeCredentials: false, cancellationToken);
+        if (record is { State: not VirtualKeyState.Tombstoned } && string.Equals(record.Identity.Uid, deleted.Uid, StringComparison.Ordinal))
+        {
+            await RevokeIfGoneAsync(record, cancellationToken);
+        }
+    }
+
+    private async Task<bool> RevokeIfGoneAsync(VirtualKeyRecord record, CancellationToken cancellationToken)
+    {
+        var identity = record.Identity;
+        if (!Watched(identity.Namespace) || SameUid(keys.Get(identity.Namespace, identity.Name), identity))
+        {
+            return false;
+        }
+
+        var current = await api.GetAsync(identity.Namespace, identity.Name, cancellationToken);
+        if (SameUid(current, identity))
+        {
+            return false;
+        }
+
+        observer.BeforeCall("registry:tombstone");
+        if (!await registry.TombstoneAsync(identity, cancellationToken))
+        {
+            return false;
+        }
+
+        metrics.RegistryWrite("tombstone_orphaned");
+        Log.Revoked(logger, identity.Namespace, identity.Name, identity.Uid, record.KeyId);
+        return true;
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private bool Watched(string @namespace) =>
         options.Value.WatchNamespaces.Count == 0 || options.Value.WatchNamespaces.Contains(@namespace, StringComparer.Ordinal);

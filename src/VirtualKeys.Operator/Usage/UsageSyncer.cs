@@ -176,8 +176,9 @@ public sealed partial class UsageSyncer(
             && key.Status?.ObservedGeneration == key.Metadata.Generation
             && ready.ObservedGeneration == key.Metadata.Generation;
         var exhausted = BudgetState.IsExhausted(probe, now);
-        if (judged && exhausted && ready is { Status: StatusConditions.True })
+        if (judged && exhausted && ready is { Status: StatusConditions.True } or { Reason: ConditionReasons.BudgetExhausted })
         {
+            // Also while it stays exhausted: the message says what was spent, in which period.
             StatusConditions.Set(status, ConditionTypes.Ready, StatusConditions.False, ConditionReasons.BudgetExhausted, BudgetMessages.Exhausted(probe, now), ready.ObservedGeneration, now);
         }
         else if (judged && !exhausted && ready is { Reason: ConditionReasons.BudgetExhausted })
@@ -228,16 +229,21 @@ public sealed partial class UsageSyncer(
         metrics.UsageWritten();
         Log.UsageWritten(logger, key.Metadata.NamespaceProperty, key.Metadata.Name, usage.Requests);
 
+        // A new budget period is news of its own: spent again within minutes of its start, the key may
+        // never have been seen with its budget open, and its conditions carry over unchanged.
+        var newPeriod = key.Status?.Usage?.PeriodStart is { } periodBefore
+            && desired.Usage?.PeriodStart is { } periodAfter
+            && periodBefore != periodAfter;
         var alertBefore = StatusConditions.Find(key.Status, ConditionTypes.BudgetAlert);
         var alertAfter = StatusConditions.Find(desired, ConditionTypes.BudgetAlert);
-        if (alertAfter is { Status: StatusConditions.True } && alertBefore?.Status != StatusConditions.True)
+        if (alertAfter is { Status: StatusConditions.True } && (alertBefore?.Status != StatusConditions.True || newPeriod))
         {
             await events.RecordAsync(written, EventRecorder.Warning, ConditionTypes.BudgetAlert, alertAfter.Message, cancellationToken);
         }
 
         var readyBefore = StatusConditions.Find(key.Status, ConditionTypes.Ready);
         var readyAfter = StatusConditions.Find(desired, ConditionTypes.Ready);
-        if (readyAfter is { Reason: ConditionReasons.BudgetExhausted } && readyBefore?.Reason != ConditionReasons.BudgetExhausted)
+        if (readyAfter is { Reason: ConditionReasons.BudgetExhausted } && (readyBefore?.Reason != ConditionReasons.BudgetExhausted || newPeriod))
         {
             await events.RecordAsync(written, EventRecorder.Warning, ConditionReasons.BudgetExhausted, readyAfter.Message, cancellationToken);
         }

@@ -83,7 +83,7 @@ public sealed class UsageSyncerGenerationTests(PostgresFixture postgres)
         Assert.DoesNotContain(await env.EventsForAsync("roomy"), e => e.Reason == ConditionReasons.BudgetExhausted);
     }
 
-    private static (ListCache<VirtualKey> Cache, UsageSyncer Syncer) Syncer(OperatorEnvironment env, VirtualKeyRegistry registry, TimeProvider time)
+    internal static (ListCache<VirtualKey> Cache, UsageSyncer Syncer) Syncer(OperatorEnvironment env, VirtualKeyRegistry registry, TimeProvider time)
     {
         var cache = new ListCache<VirtualKey>();
         var syncer = new UsageSyncer(
@@ -99,10 +99,10 @@ public sealed class UsageSyncerGenerationTests(PostgresFixture postgres)
         return (cache, syncer);
     }
 
-    /// <summary>A key with a monthly budget, registered and Ready as the reconciler leaves it after its first generation.</summary>
-    private static async Task<VirtualKey> RegisterAsync(OperatorEnvironment env, VirtualKeyRegistry registry, string name, string maxCostUsd)
+    /// <summary>A key with a budget (monthly unless told), registered and Ready as the reconciler leaves it after its first generation.</summary>
+    internal static async Task<VirtualKey> RegisterAsync(OperatorEnvironment env, VirtualKeyRegistry registry, string name, string maxCostUsd, VirtualKeys.Model.BudgetPeriod period = VirtualKeys.Model.BudgetPeriod.Monthly)
     {
-        var created = await env.CreateKeyAsync(name, spec => spec.Budget = new BudgetSpec { MaxCostUsd = maxCostUsd, Period = VirtualKeys.Model.BudgetPeriod.Monthly });
+        var created = await env.CreateKeyAsync(name, spec => spec.Budget = new BudgetSpec { MaxCostUsd = maxCostUsd, Period = period });
         var result = await registry.UpsertAsync(
             new VirtualKeyUpsert(
                 new VirtualKeyIdentity(OperatorEnvironment.Ns, name, created.Metadata.Uid),

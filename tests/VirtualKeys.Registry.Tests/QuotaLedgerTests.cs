@@ -255,6 +255,21 @@ public sealed class QuotaLedgerTests(PostgresDatabase database) : IClassFixture<
         Assert.Equal(3, afterLeave.Slots);
     }
 
+    [Fact]
+    public async Task A_return_that_says_what_slots_it_keeps_frees_nothing_twice_when_sent_again()
+    {
+        var key = NewKeyId();
+        var a = "a-" + key;
+        var b = "b-" + key;
+        await GrantSlotsAsync(key, a, Monday, want: 3);
+        var slotReturn = new QuotaReturn(key, a, Monday) { Slots = 1, SlotsKept = 2 };
+        await _ledger.ReturnAsync(slotReturn, Ct);
+        await _ledger.ReturnAsync(slotReturn, Ct);
+        var forB = await GrantSlotsAsync(key, b, Monday, want: 4);
+
+        Assert.Equal(2, forB.Slots);
+    }
+
     /// <summary>What the usage recorder leaves in usage_totals for a day's spend.</summary>
     private async Task RecordSpendAsync(string key, DateTimeOffset periodStart, decimal costUsd)
     {

@@ -219,7 +219,12 @@ public sealed class QuotaLedger
             cancellationToken);
     }
 
-    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached.</exception>
+    /// <summary>
+    /// Gives back what the replica did not use, in one round trip; the returns of requests, tokens and
+    /// dollars are announced on <see cref="ReturnsChannel"/> when they commit.
+    /// </summary>
+    /// <exception cref="RegistryUnavailableException">PostgreSQL cannot be reached: nothing was sent.</exception>
+    /// <exception cref="QuotaOutcomeUnknownException">The return was sent and its answer lost: it may have been applied or not.</exception>
     public Task ReturnAsync(QuotaReturn leftover, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(leftover);
@@ -256,7 +261,17 @@ public sealed class QuotaLedger
                     batch.BatchCommands.Add(ReturnWindow(leftover.KeyId, "tokens", window, leftover.Tokens));
                 }
 
-                if (leftover.Slots > 0)
+                if (leftover.SlotsKept is { } kept)
+                {
+                    // What the replica holds, not what it frees: an UPDATE of its own row, which every
+                    // schema since migration 0002 runs (the sidecar's role writes vk.quota_slots already).
+                    var command = new NpgsqlBatchCommand("UPDATE vk.quota_slots SET slots = $3 WHERE key_id = $1 AND replica_id = $2 AND slots > $3");
+                    command.Parameters.Add(Text(leftover.KeyId));
+                    command.Parameters.Add(Text(leftover.ReplicaId));
+                    command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Max(0, kept) });
+                    batch.BatchCommands.Add(command);
+                }
+                else if (leftover.Slots > 0)
                 {
                     var command = new NpgsqlBatchCommand("SELECT vk.quota_return_slots($1, $2, $3)");
                     command.Parameters.Add(Text(leftover.KeyId));
@@ -277,12 +292,38 @@ public sealed class QuotaLedger
                     first.Parameters.Add(Text(leftover.KeyId + " " + leftover.ReplicaId));
                 }
 
-                await batch.ExecuteNonQueryAsync(ct);
+                // Cut short before it goes out, the return is not sent.
+                ct.ThrowIfCancellationRequested();
+                try
+                {
+                    await batch.ExecuteNonQueryAsync(ct);
+                }
+                catch (Exception ex) when (!Refused(ex, connection))
+                {
+                    var cause = RegistryDatabase.IsUnavailable(ex, ct) ? _database.Unavailable(ex) : ex;
+                    throw new QuotaOutcomeUnknownException(
+                        $"The answer to a quota return was lost; PostgreSQL may have applied it or not ({cause.Message}).",
+                        cause);
+                }
+
                 return true;
             },
             cancellationToken),
             cancellationToken);
     }
+
+    /// <summary>
+    /// Whether PostgreSQL answered a batch with an error and the session goes on: the error ended the
+    /// batch's implicit transaction, so nothing of it stayed. So for a cancellation PostgreSQL confirmed
+    /// (57014, which Npgsql throws as the cause of an <see cref="OperationCanceledException"/>) and a
+    /// deadlock. Any other failure after the batch went out leaves its outcome unknown: the connection
+    /// broke (the commit may have happened and its answer been lost), the cancellation was not answered
+    /// (Npgsql then breaks the connection), or an error came with the session's end, which a batch that
+    /// committed can also meet.
+    /// </summary>
+    private static bool Refused(Exception exception, NpgsqlConnection connection) =>
+        (exception is PostgresException || exception is OperationCanceledException { InnerException: PostgresException })
+        && (connection.FullState & System.Data.ConnectionState.Broken) == 0;
 
     /// <summary>
     /// Sends a grant or a return again when PostgreSQL broke a deadlock by rolling it back: each is

@@ -25,5 +25,14 @@ public sealed record QuotaReturn(string KeyId, string ReplicaId, DateTimeOffset 
 
     public int Slots { get; init; }
 
-    public bool IsEmpty => Requests <= 0 && Tokens <= 0 && (BudgetPeriodStart is null || BudgetUsd <= 0) && Slots <= 0;
+    /// <summary>
+    /// The parallel slots of the key the replica still holds after this return; null when the caller
+    /// does not keep count. When set, the ledger counts no more than this for the replica instead of
+    /// taking <see cref="Slots"/> off its count: sent again, the return frees nothing twice, and slots
+    /// left counted by a return whose outcome was lost (<see cref="QuotaOutcomeUnknownException"/>) go
+    /// back with it.
+    /// </summary>
+    public int? SlotsKept { get; init; }
+
+    public bool IsEmpty => Requests <= 0 && Tokens <= 0 && (BudgetPeriodStart is null || BudgetUsd <= 0) && Slots <= 0 && SlotsKept is null;
 }

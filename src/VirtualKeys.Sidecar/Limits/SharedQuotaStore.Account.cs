@@ -83,6 +83,22 @@ public sealed partial class SharedQuotaStore
         /// </summary>
         public bool BudgetUnverified;
 
+        /// <summary>
+        /// A return of dollars from the lease was lost on its way (<see cref="QuotaOutcomeUnknownException"/>):
+        /// the ledger may have them back, or may still count them as this replica's. They are in the lease
+        /// again, doubted (<see cref="BudgetUnverified"/>), and not given back before a grant has said what
+        /// of the lease is this replica's: sent again, the return would give back the reservations in
+        /// flight that the ledger's row kept, had the first one gone through.
+        /// </summary>
+        public bool BudgetReturnInDoubt;
+
+        /// <summary>
+        /// A return of parallel slots was lost on its way: the ledger may still count for this replica slots
+        /// it gave up. The key's next return says what it holds (<see cref="QuotaReturn.SlotsKept"/>), even
+        /// with no slot to give back, and the ledger's count comes down to that.
+        /// </summary>
+        public bool SlotsInDoubt;
+
         /// <summary>The clock of the last grant for the budget: the ledger's lease row is that fresh (its seen_at).</summary>
         public long BudgetGrantedTicks;
 
@@ -121,6 +137,7 @@ public sealed partial class SharedQuotaStore
         public void BudgetVerified()
         {
             BudgetUnverified = false;
+            BudgetReturnInDoubt = false;
             BudgetDoubted = 0m;
         }
 

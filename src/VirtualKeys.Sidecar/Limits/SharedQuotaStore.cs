@@ -673,6 +673,13 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             lock (account.Gate)
             {
                 UndoCharges(account, plan);
+
+                // A slot grant whose answer was lost may have counted slots for this replica that it
+                // does not know it holds: its next return says what it holds (Account.SlotsInDoubt).
+                if (plan.Request.Slots is not null)
+                {
+                    account.SlotsInDoubt = true;
+                }
             }
 
             MarkUnavailable(ex);

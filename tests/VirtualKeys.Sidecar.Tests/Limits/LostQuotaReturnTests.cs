@@ -7,7 +7,7 @@ using VirtualKeys.Testing.Postgres;
 namespace VirtualKeys.Sidecar.Tests.Limits;
 
 /// <summary>
-/// An idle key's return whose round trip is lost on the network, through a <see cref="LossyPostgresProxy"/>:
+/// An idle key's return (or a slot grant) whose round trip is lost on the network, through a <see cref="LossyPostgresProxy"/>:
 /// PostgreSQL applied it and its answer never came back, or it never reached PostgreSQL. The replica
 /// that sent it cannot tell which; whichever it was, the key is not admitted beyond its limit across
 /// replicas, and what PostgreSQL still counts for the replica is not lost for good.
@@ -66,6 +66,38 @@ public sealed class LostQuotaReturnTests(PostgresDatabase database) : SharedQuot
         Assert.All(byOther, d => Assert.True(d.Admitted, "the other replica runs the key's two requests in parallel"));
         Assert.False(byLossy.Admitted, "a third request in parallel");
         Assert.Equal(QuotaRefusalReason.ParallelRequests, byLossy.Reason);
+    }
+
+    [Fact]
+    public async Task Slots_of_a_grant_whose_answer_was_lost_are_freed_by_the_idle_keys_next_return()
+    {
+        await using var proxy = LossyPostgresProxy.Start(ConnectionString);
+        await using var lossyDatabase = RegistryDatabase.Create(proxy.ConnectionString);
+        await using var lossy = NewLossyStore(lossyDatabase);
+        var other = NewStore(new QuotaLedger(Database));
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m);
+        await lossy.HeartbeatNowAsync(Cancel);
+
+        // PostgreSQL counts a slot for the replica; the replica never hears of it.
+        var caught = proxy.LoseNextAsync("vk.quota_grant_slots", delivered: true);
+        var admitting = lossy.TryAdmitAsync(key, demand, Cancel).AsTask();
+        await caught.WaitAsync(TimeSpan.FromSeconds(30), Cancel);
+        Assert.True(await EventuallyAsync(() => SlotsHeldAsync(key, lossy.ReplicaId, 1)), "PostgreSQL applied the grant");
+        proxy.CutCaught();
+        var decision = await admitting;
+        if (decision.Admitted)
+        {
+            await lossy.SettleAsync(decision.Ticket, 0, 0m, Cancel);
+        }
+
+        await lossy.HeartbeatNowAsync(Cancel);
+        Time.Advance(TimeSpan.FromSeconds(6));
+        await lossy.ReturnIdleNowAsync(Cancel);
+
+        Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 0), "the idle key's return brought the replica's count down to what it holds");
+        var byOther = new[] { await other.TryAdmitAsync(key, demand, Cancel), await other.TryAdmitAsync(key, demand, Cancel) };
+        Assert.All(byOther, d => Assert.True(d.Admitted, "the other replica runs the key's two requests in parallel"));
     }
 
     [Theory]

@@ -34,6 +34,14 @@ public static class ConditionReasons
     /// </summary>
     public const string TokenSecretRefused = "TokenSecretRefused";
 
+    /// <summary>
+    /// The registry holds this key as deleted: its tokens are refused for good, and no new one can be
+    /// registered for it. A VirtualKey brought back after its deletion (an etcd restore), or one whose
+    /// key another cluster's operator revoked in a registry they share, ends here: delete the VirtualKey
+    /// and create it again for a new key.
+    /// </summary>
+    public const string Revoked = "Revoked";
+
     /// <summary>BudgetAlert is True: spending reached <c>spec.budget.alertAtPercent</c>.</summary>
     public const string AlertThresholdReached = "AlertThresholdReached";
 

@@ -15,7 +15,7 @@ public sealed class VirtualKeyStatus
     /// <summary>
     /// Ready says whether the key works right now and, if not, why (InvalidSpec, SecretNotFound,
     /// SecretKeyNotFound, Expired, Suspended, BudgetExhausted, RegistryUnavailable,
-    /// TokenSecretRefused); BudgetAlert turns True at budget.alertAtPercent.
+    /// TokenSecretRefused, Revoked); BudgetAlert turns True at budget.alertAtPercent.
     /// </summary>
     [ListMap("type")]
     [JsonPropertyName("conditions")]

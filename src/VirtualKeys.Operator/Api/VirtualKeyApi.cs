@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
@@ -125,7 +126,11 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
             cancellationToken: cancellationToken);
     }
 
-    /// <summary>Reads a key from the API server, not the cache; null when there is none of that name.</summary>
+    /// <summary>
+    /// Reads a key from the API server, not the cache; null when the API server says there is no
+    /// VirtualKey of that name. Only a NotFound that names the object counts: a 404 for the resource
+    /// itself (a CRD version no longer served, a proxy in front of the API server) is thrown.
+    /// </summary>
     public async Task<VirtualKey?> GetAsync(string @namespace, string name, CancellationToken cancellationToken)
     {
         observer.BeforeCall("api:virtualkeys:get");
@@ -134,9 +139,26 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
             return await client.CustomObjects.GetNamespacedCustomObjectAsync<VirtualKey>(
                 WellKnown.Group, WellKnown.Version, @namespace, WellKnown.Plural, name, cancellationToken);
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && NamesObject(e.Response.Content, name))
         {
             return null;
+        }
+    }
+
+    private static bool NamesObject(string? status, string name)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(status ?? "");
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.GetString() == "NotFound"
+                && root.TryGetProperty("details", out var details) && details.ValueKind == JsonValueKind.Object
+                && details.TryGetProperty("name", out var named) && named.ValueKind == JsonValueKind.String && named.GetString() == name;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

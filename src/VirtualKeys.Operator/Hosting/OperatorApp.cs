@@ -143,8 +143,9 @@ public sealed class OperatorApp : IAsyncDisposable
         services.AddSingleton<Runtime.Controllers.IController>(sp => sp.GetRequiredService<UsageSyncer>());
         services.Configure<OrphanedKeySweeperOptions>(o =>
         {
-            o.Interval = settings.ResyncInterval;
+            o.Interval = OrphanedKeySweeperOptions.IntervalFor(settings.ResyncInterval);
             o.WatchNamespaces = [.. settings.WatchNamespaces];
+            o.MaxRevocationsPerSweep = settings.OrphanSweepLimit;
         });
         services.AddSingleton<OrphanedKeySweeper>();
         services.AddSingleton<Runtime.Controllers.IController>(sp => sp.GetRequiredService<OrphanedKeySweeper>());

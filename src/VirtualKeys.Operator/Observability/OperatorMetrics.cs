@@ -9,6 +9,7 @@ public sealed class OperatorMetrics
     private readonly Gauge _usageSyncLag;
     private readonly Counter _usageWrites;
     private readonly Counter _registryWrites;
+    private readonly Gauge _orphanedKeysWithheld;
 
     public OperatorMetrics(IMetricFactory factory)
     {
@@ -27,6 +28,9 @@ public sealed class OperatorMetrics
             "vk_registry_writes_total",
             "Registry writes by operation: upserts and tombstones sent by the reconciler, and tombstones of orphaned keys (tombstone_orphaned: the resource was deleted without its finalizer).",
             ["operation"]);
+        _orphanedKeysWithheld = factory.CreateGauge(
+            "vk_orphaned_keys_withheld",
+            "Registry keys the last full sweep found without a VirtualKey and did not revoke, because they were more than Operator__OrphanSweepLimit (0 when it revoked them or found none).");
     }
 
     public void BudgetUsed(string @namespace, string name, double ratio) => _budgetUsedRatio.WithLabels(@namespace, name).Set(ratio);
@@ -38,4 +42,6 @@ public sealed class OperatorMetrics
     public void UsageWritten() => _usageWrites.Inc();
 
     public void RegistryWrite(string operation) => _registryWrites.WithLabels(operation).Inc();
+
+    public void OrphanedKeysWithheld(int count) => _orphanedKeysWithheld.Set(count);
 }

@@ -31,6 +31,9 @@ public sealed class OperatorSettings
 
     public double UsageSyncQps { get; init; } = 20;
 
+    /// <summary>The most orphaned registry keys one full sweep revokes; a sweep that finds more revokes none (Operator__OrphanSweepLimit).</summary>
+    public int OrphanSweepLimit { get; init; } = 10;
+
     public bool LeaderElectionEnabled { get; init; } = true;
 
     public string LeaseName { get; init; } = "virtual-key-operator";
@@ -60,6 +63,7 @@ public sealed class OperatorSettings
             TokenRotationGrace = Duration(configuration, "Operator:TokenRotationGrace", TimeSpan.FromHours(1)),
             UsageSyncInterval = Duration(configuration, "Operator:UsageSyncInterval", TimeSpan.FromSeconds(15)),
             UsageSyncQps = Number(configuration, "Operator:UsageSyncQps", 20),
+            OrphanSweepLimit = Int(configuration, "Operator:OrphanSweepLimit", 10),
             LeaderElectionEnabled = Bool(configuration, "LeaderElection:Enabled", true),
             LeaseName = Text(configuration, "LeaderElection:LeaseName") ?? "virtual-key-operator",
             LeaseNamespace = Text(configuration, "LeaderElection:LeaseNamespace") ?? DefaultLeaseNamespace(),
@@ -88,6 +92,11 @@ public sealed class OperatorSettings
         if (Workers is < 1 or > 256)
         {
             throw new OperatorSettingsException(Env("Operator:Workers"), "must be from 1 to 256", Workers.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (OrphanSweepLimit < 0)
+        {
+            throw new OperatorSettingsException(Env("Operator:OrphanSweepLimit"), "must be 0 or more", OrphanSweepLimit.ToString(CultureInfo.InvariantCulture));
         }
 
         Positive(ResyncInterval, "Operator:ResyncInterval", allowZero: true);

@@ -131,20 +131,50 @@ public sealed partial class OrphanedKeySweeper(
     }
 
     /// <summary>One sweep; returns how many keys it revoked.</summary>
+    /// <exception cref="AggregateException">Some keys could not be checked; the others were.</exception>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
         observer.BeforeCall("registry:list");
         var live = await registry.ListLiveKeysAsync(includeCredentials: false, cancellationToken);
-        var revoked = 0;
+        var orphaned = new List<VirtualKeyRecord>();
+        var failures = new List<Exception>();
         foreach (var record in live.Keys)
         {
-            if (await RevokeIfGoneAsync(record, cancellationToken))
+            try
             {
-                revoked++;
+                if (await IsGoneAsync(record.Identity, cancellationToken))
+                {
+                    orphaned.Add(record);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One key that cannot be read (an object its type cannot hold, an API error) must not
+                // keep every key after it from being checked.
+                failures.Add(e);
             }
         }
 
-        return revoked;
+        var revoked = 0;
+        metrics.OrphanedKeysWithheld(orphaned.Count > options.Value.MaxRevocationsPerSweep ? orphaned.Count : 0);
+        if (orphaned.Count > options.Value.MaxRevocationsPerSweep)
+        {
+            Log.Withheld(logger, orphaned.Count, options.Value.MaxRevocationsPerSweep, string.Join(", ", orphaned.Take(5).Select(r => r.Identity.ToString())));
+        }
+        else
+        {
+            foreach (var record in orphaned)
+            {
+                if (await RevokeAsync(record, cancellationToken))
+                {
+                    revoked++;
+                }
+            }
+        }
+
+        return failures.Count == 0
+            ? revoked
+            : throw new AggregateException($"{failures.Count} of {live.Keys.Count} registry keys could not be checked: {failures[0].Message}", failures);
     }
 
     /// <summary>A VirtualKey the informer saw deleted: revoked if it went without its finalizer.</summary>
@@ -163,20 +193,24 @@ public sealed partial class OrphanedKeySweeper(
         }
     }
 
-    private async Task<bool> RevokeIfGoneAsync(VirtualKeyRecord record, CancellationToken cancellationToken)
+    private async Task<bool> RevokeIfGoneAsync(VirtualKeyRecord record, CancellationToken cancellationToken) =>
+        await IsGoneAsync(record.Identity, cancellationToken) && await RevokeAsync(record, cancellationToken);
+
+    /// <summary>In a watched namespace, missing from the cache, and confirmed gone by the API server.</summary>
+    private async Task<bool> IsGoneAsync(VirtualKeyIdentity identity, CancellationToken cancellationToken)
     {
-        var identity = record.Identity;
         if (!Watched(identity.Namespace) || SameUid(keys.Get(identity.Namespace, identity.Name), identity))
         {
             return false;
         }
 
         var current = await api.GetAsync(identity.Namespace, identity.Name, cancellationToken);
-        if (SameUid(current, identity))
-        {
-            return false;
-        }
+        return !SameUid(current, identity);
+    }
 
+    private async Task<bool> RevokeAsync(VirtualKeyRecord record, CancellationToken cancellationToken)
+    {
+        var identity = record.Identity;
         observer.BeforeCall("registry:tombstone");
         if (!await registry.TombstoneAsync(identity, cancellationToken))
         {
@@ -200,6 +234,9 @@ public sealed partial class OrphanedKeySweeper(
     {
         [LoggerMessage(4301, LogLevel.Warning, "VirtualKey {Namespace}/{Name} (uid {Uid}) no longer exists but its registry key {KeyId} was still live (was its finalizer removed?); the key is revoked and its tokens refused from now on")]
         public static partial void Revoked(ILogger logger, string @namespace, string name, string uid, string keyId);
+
+        [LoggerMessage(4303, LogLevel.Error, "{Count} registry keys have no VirtualKey in this cluster, more than the {Limit} one sweep revokes (Operator__OrphanSweepLimit): none is revoked. Is this operator pointed at the right cluster, and are its VirtualKeys applied? If they were deleted on purpose, raise the limit until the next sweep. The first: {Keys}")]
+        public static partial void Withheld(ILogger logger, int count, int limit, string keys);
 
         [LoggerMessage(4302, LogLevel.Warning, "Orphaned key sweep failed: {Problem}")]
         public static partial void SweepFailed(ILogger logger, string problem);

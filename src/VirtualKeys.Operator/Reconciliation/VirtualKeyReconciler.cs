@@ -110,7 +110,11 @@ public sealed partial class VirtualKeyReconciler(
                 return await RestrictAsync(key, problem, tokens: null, cancellationToken);
             }
 
-            await RegisterAsync(key, credentials, token!, issuedAt, cancellationToken);
+            if (await RegisterAsync(key, credentials, token!, issuedAt, cancellationToken) is { } revoked)
+            {
+                problem = revoked;
+                return await RestrictAsync(key, problem, tokens: null, cancellationToken);
+            }
         }
         catch (RegistryUnavailableException e)
         {
@@ -263,7 +267,14 @@ public sealed partial class VirtualKeyReconciler(
         var retired = false;
         if (current is not null && current.KeyId == keyId && !rotationAsked)
         {
-            retired = !registryWrites.Issued(key.Metadata.Uid, current) && await IsRetiredAsync(current, cancellationToken);
+            var verdict = registryWrites.Issued(key.Metadata.Uid, current) ? TokenVerdict.Current : await IsRetiredAsync(current, cancellationToken);
+            if (verdict == TokenVerdict.KeyRevoked)
+            {
+                // Every token of a tombstoned key is retired: a new one would be refused as well.
+                return (null, default, RevokedOutcome(key));
+            }
+
+            retired = verdict == TokenVerdict.Retired;
             if (!retired)
             {
                 return (current, TokenSecrets.IssuedAt(secret), null);
@@ -319,13 +330,24 @@ public sealed partial class VirtualKeyReconciler(
     }
 
     /// <summary>Whether the registry has set an end to <paramref name="token"/>: rotated out, in its grace period or past it.</summary>
-    private async Task<bool> IsRetiredAsync(VirtualKeyToken token, CancellationToken cancellationToken)
+    private async Task<TokenVerdict> IsRetiredAsync(VirtualKeyToken token, CancellationToken cancellationToken)
     {
         observer.BeforeCall("registry:get");
         var record = await registry.GetByKeyIdAsync(token.KeyId, includeCredentials: false, cancellationToken);
+        if (record?.State == VirtualKeyState.Tombstoned)
+        {
+            return TokenVerdict.KeyRevoked;
+        }
+
         var hash = token.ComputeHash();
-        return record?.Tokens.Any(t => t.NotAfter is not null && t.Hash.AsSpan().SequenceEqual(hash)) == true;
+        return record?.Tokens.Any(t => t.NotAfter is not null && t.Hash.AsSpan().SequenceEqual(hash)) == true
+            ? TokenVerdict.Retired
+            : TokenVerdict.Current;
     }
+
+    private static ReconcileOutcome RevokedOutcome(VirtualKey key) => ReconcileOutcome.NotReady(
+        ConditionReasons.Revoked,
+        $"The registry holds key id {VirtualKeyId.FromUid(key.Metadata.Uid)} as deleted, so its tokens are refused for good (this VirtualKey was brought back after its deletion, or another cluster's operator sharing the registry revoked it): delete the VirtualKey and create it again for a new key.");
 
     /// <summary>
     /// The token to keep registered while a provider Secret problem holds the spec back, so that a
@@ -406,7 +428,8 @@ public sealed partial class VirtualKeyReconciler(
         static string Utc(DateTimeOffset at) => at.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture);
     }
 
-    private async Task RegisterAsync(VirtualKey key, List<ProviderCredential> credentials, VirtualKeyToken token, DateTimeOffset issuedAt, CancellationToken cancellationToken)
+    /// <returns>The problem when the registry holds the key as deleted; null when it is registered.</returns>
+    private async Task<ReconcileOutcome?> RegisterAsync(VirtualKey key, List<ProviderCredential> credentials, VirtualKeyToken token, DateTimeOffset issuedAt, CancellationToken cancellationToken)
     {
         var upsert = new VirtualKeyUpsert(
             RegistryMapping.Identity(key),
@@ -418,11 +441,17 @@ public sealed partial class VirtualKeyReconciler(
         var digest = registryWrites.Digest(upsert);
         if (registryWrites.IsCurrent(key.Metadata.Uid, digest))
         {
-            return;
+            return null;
         }
 
         observer.BeforeCall("registry:upsert");
         var result = await registry.UpsertAsync(upsert, cancellationToken);
+        if (result.State == VirtualKeyState.Tombstoned)
+        {
+            registryWrites.Forget(key.Metadata.Uid);
+            return RevokedOutcome(key);
+        }
+
         if (result.Changed)
         {
             metrics.RegistryWrite("upsert");
@@ -430,6 +459,7 @@ public sealed partial class VirtualKeyReconciler(
         }
 
         registryWrites.Applied(key.Metadata.Uid, digest, upsert.Tokens!);
+        return null;
     }
 
     private (ReconcileOutcome Outcome, ReconcileResult Requeue) Readiness(VirtualKey key)
@@ -510,6 +540,18 @@ public sealed partial class VirtualKeyReconciler(
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private enum TokenVerdict
+    {
+        /// <summary>Registered, or unknown to the registry (this Secret's own, not registered yet).</summary>
+        Current,
+
+        /// <summary>A rotation set an end to it.</summary>
+        Retired,
+
+        /// <summary>The whole key is tombstoned.</summary>
+        KeyRevoked,
+    }
 
     private static partial class Log
     {

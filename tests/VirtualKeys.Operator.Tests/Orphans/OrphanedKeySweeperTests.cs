@@ -106,6 +106,79 @@ public sealed class OrphanedKeySweeperTests(PostgresFixture postgres)
         Assert.Equal(VirtualKeyState.Active, (await scoped.App.Registry.GetAsync(OperatorEnvironment.Ns, "here", includeCredentials: false, Ct))!.State);
     }
 
+    [Fact]
+    public async Task A_sweep_that_finds_more_orphans_than_its_limit_revokes_none_of_them()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-limit");
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync();
+        string[] names = ["first", "second", "third"];
+        foreach (var name in names)
+        {
+            await env.CreateKeyAsync(name);
+            await env.WaitForReadyReasonAsync(name, ConditionReasons.Reconciled);
+        }
+
+        await env.StopAsync(op);
+        foreach (var name in names)
+        {
+            await DeleteWithoutFinalizerAsync(env, name);
+        }
+
+        // As an operator pointed at a cluster whose VirtualKeys are not applied yet would see them.
+        var held = await env.StartOperatorAsync(env.Settings(orphanSweepLimit: 2));
+        var sweeper = held.App.Services.GetRequiredService<OrphanedKeySweeper>();
+        Assert.Equal(0, await sweeper.SweepOnceAsync(Ct));
+        foreach (var name in names)
+        {
+            Assert.Equal(VirtualKeyState.Active, (await held.App.Registry.GetAsync(OperatorEnvironment.Ns, name, includeCredentials: false, Ct))!.State);
+        }
+
+        using var http = new HttpClient();
+        var scrape = await http.GetStringAsync(new Uri(new Uri(held.App.Urls.First()), "/metrics"), Ct);
+        Assert.Contains("vk_orphaned_keys_withheld 3", scrape, StringComparison.Ordinal);
+        await env.StopAsync(held);
+
+        var allowed = await env.StartOperatorAsync(env.Settings(orphanSweepLimit: 3));
+        await Waits.UntilAsync(
+            async () => (await allowed.App.Registry.GetAsync(OperatorEnvironment.Ns, "third", includeCredentials: false, Ct))!.State == VirtualKeyState.Tombstoned,
+            "with the limit raised the orphans are revoked");
+        Assert.Equal(0, await allowed.App.Services.GetRequiredService<OrphanedKeySweeper>().SweepOnceAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_key_the_registry_holds_as_deleted_is_reported_revoked_and_its_token_Secret_left_alone()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-revoked");
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync();
+        var created = await env.CreateKeyAsync("back");
+        await env.WaitForReadyReasonAsync("back", ConditionReasons.Reconciled);
+        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "back-token");
+        await env.StopAsync(op);
+
+        // Revoked behind this cluster's back: another cluster's operator sharing the registry, say.
+        await using (var registry = await VirtualKeys.Registry.VirtualKeyRegistry.OpenAsync(env.ConnectionString, env.KekPath, TimeProvider.System, null, Ct))
+        {
+            Assert.True(await registry.TombstoneAsync(new VirtualKeyIdentity(OperatorEnvironment.Ns, "back", created.Metadata.Uid), Ct));
+        }
+
+        await env.StartOperatorAsync();
+        var key = await env.WaitForReadyReasonAsync("back", ConditionReasons.Revoked);
+
+        Assert.Equal("False", OperatorEnvironment.ReadyOf(key)!.Status);
+        Assert.Contains("delete the VirtualKey and create it again", OperatorEnvironment.ReadyOf(key)!.Message, StringComparison.Ordinal);
+        Assert.Equal(token, await VirtualKeyLifecycleTests.TokenAsync(env, "back-token"));
+        Assert.DoesNotContain(await env.EventsForAsync("back"), e => e.Reason is "RetiredTokenReplaced" or "TokenRotated");
+    }
+
+    [Theory]
+    [InlineData(0, 600)]
+    [InlineData(1, 60)]
+    [InlineData(300, 300)]
+    public void The_sweep_interval_follows_the_resync_interval_with_a_floor_and_a_default_for_none(int resyncSeconds, int sweepSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(sweepSeconds), OrphanedKeySweeperOptions.IntervalFor(TimeSpan.FromSeconds(resyncSeconds)));
+
     /// <summary>Strips the finalizer, then deletes (a no-op when the key is already being deleted, as when its deletion hung).</summary>
     private static async Task DeleteWithoutFinalizerAsync(OperatorEnvironment env, string name)
     {

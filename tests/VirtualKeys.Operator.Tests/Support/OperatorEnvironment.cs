@@ -68,9 +68,11 @@ internal sealed class OperatorEnvironment : IAsyncDisposable
         string identity = "test-operator",
         TimeSpan? leaseDuration = null,
         string? connectionString = null,
-        IReadOnlyList<string>? watchNamespaces = null) => new()
+        IReadOnlyList<string>? watchNamespaces = null,
+        int orphanSweepLimit = 10) => new()
         {
             WatchNamespaces = watchNamespaces ?? [],
+            OrphanSweepLimit = orphanSweepLimit,
             RegistryConnectionString = connectionString ?? ConnectionString,
             RegistryKekFile = KekPath,
             Workers = 2,

@@ -187,26 +187,6 @@ public sealed class LostQuotaReturnTests(PostgresDatabase database) : SharedQuot
         return admitted;
     }
 
-    /// <summary>Asks <paramref name="condition"/> until it holds, for up to 30 s of real time.</summary>
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), deadline.Token);
-            }
-            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     private async Task<bool> WindowGrantedAsync(string key, long granted) =>
         await PostgresScalar.ReadAsync<long>(
             ConnectionString,

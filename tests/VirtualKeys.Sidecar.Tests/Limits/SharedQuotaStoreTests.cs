@@ -279,26 +279,6 @@ public sealed class SharedQuotaStoreTests(PostgresDatabase database) : SharedQuo
         Assert.True(waiting, "no session came to wait for the locked row");
     }
 
-    /// <summary>Asks <paramref name="condition"/> until it holds, for up to 30 s of real time.</summary>
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), deadline.Token);
-            }
-            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     private async Task<DateTimeOffset> LastSeenAsync(string replicaId) =>
         new(await PostgresScalar.ReadAsync<DateTime>(ConnectionString, "SELECT last_seen FROM vk.quota_replicas WHERE replica_id = $1", Cancel, replicaId));
 

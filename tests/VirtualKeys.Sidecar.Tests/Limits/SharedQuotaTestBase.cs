@@ -48,6 +48,26 @@ public abstract class SharedQuotaTestBase(PostgresDatabase database) : IAsyncLif
 
     protected static string NewKeyId() => "k" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>Asks <paramref name="condition"/> until it holds, for up to 30 s of real time.</summary>
+    protected static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), deadline.Token);
+            }
+            catch (OperationCanceledException) when (!Cancel.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     protected SharedQuotaStore NewStore(QuotaLedger ledger, Action<QuotaOptions>? configure = null)
     {
         var options = new QuotaOptions { ReplicaId = "replica-" + Guid.NewGuid().ToString("N")[..8] };

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -35,6 +36,8 @@ public sealed partial class OrphanedKeySweeper(
     IResourceCache<VirtualKey> keys,
     VirtualKeyRegistry registry,
     VirtualKeyApi api,
+    RegistryWriteCache registryWrites,
+    Controller<VirtualKey> controller,
     OperatorMetrics metrics,
     IExternalCallObserver observer,
     IOptions<OrphanedKeySweeperOptions> options,
@@ -43,58 +46,75 @@ public sealed partial class OrphanedKeySweeper(
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
+    /// <summary>Deletes kept for checking at most; beyond, the full sweeps cover them.</summary>
+    private const int MaxPendingDeletes = 10_000;
+
     private readonly CancellationTokenSource _shutDown = new();
 
-    // Deleted keys to check. Bounded: what does not fit (a follower's informer sees deletes it never
-    // checks) is covered by the full sweep every leader starts with.
-    private readonly Channel<VirtualKeyIdentity> _deleted = Channel.CreateBounded<VirtualKeyIdentity>(
-        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    // The deletes the informer saw, by uid, each kept until a check of it gets an answer: one seen
+    // while the registry is away, or while another replica leads, is checked when it can be. They
+    // are checked one by one, outside the full sweep's limit: the informer saw that very object go.
+    private readonly ConcurrentDictionary<string, VirtualKeyIdentity> _deleted = new(StringComparer.Ordinal);
+
+    // Wakes the loop when a delete is seen.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     public string Name => "orphaned-key-sweeper";
 
     public async Task RunAsync(CancellationToken stopAccepting, CancellationToken abortInFlight)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopAccepting, _shutDown.Token);
-
-        // What was queued before leading started is covered by the first sweep.
-        while (_deleted.Reader.TryRead(out _))
-        {
-        }
-
         var nextSweep = timeProvider.GetUtcNow();
+        var nextRetry = DateTimeOffset.MaxValue;
         var failures = 0;
         Task<bool>? waiting = null;
         while (!stop.IsCancellationRequested)
         {
+            var failed = false;
             try
             {
                 if (timeProvider.GetUtcNow() >= nextSweep)
                 {
-                    await SweepOnceAsync(abortInFlight);
-                    failures = 0;
                     nextSweep = timeProvider.GetUtcNow() + options.Value.Interval;
+                    await SweepOnceAsync(abortInFlight);
+                }
+            }
+            catch (Exception e)
+            {
+                if (stop.IsCancellationRequested || abortInFlight.IsCancellationRequested)
+                {
+                    // Stopping: a round cut short or failing now is no failure of the host's.
+                    return;
                 }
 
-                while (_deleted.Reader.TryRead(out var identity))
-                {
-                    await CheckDeletedAsync(identity, abortInFlight);
-                }
+                Log.SweepFailed(logger, e.Message);
+                nextSweep = DateTimeOffset.MinValue;
+                failed = true;
+            }
+
+            try
+            {
+                failed |= !await CheckDeletedAsync(abortInFlight);
             }
             catch (OperationCanceledException) when (abortInFlight.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (!stop.IsCancellationRequested)
+
+            // One backoff for the round, however many checks failed in it: the next round retries
+            // the deletes not checked yet, and a failed sweep as well.
+            failures = failed ? failures + 1 : 0;
+            nextRetry = failed ? timeProvider.GetUtcNow() + Min(RetryDelay * Math.Pow(2, Math.Min(failures - 1, 16)), options.Value.Interval) : DateTimeOffset.MaxValue;
+            if (nextSweep == DateTimeOffset.MinValue)
             {
-                Log.SweepFailed(logger, e.Message);
-                failures++;
-                nextSweep = timeProvider.GetUtcNow() + Min(RetryDelay * Math.Pow(2, Math.Min(failures - 1, 16)), options.Value.Interval);
+                nextSweep = nextRetry;
             }
 
             try
             {
-                waiting ??= _deleted.Reader.WaitToReadAsync(stop.Token).AsTask();
-                var due = nextSweep - timeProvider.GetUtcNow();
+                waiting ??= _wake.Reader.WaitToReadAsync(stop.Token).AsTask();
+                var due = Min(nextSweep, nextRetry) - timeProvider.GetUtcNow();
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
                 await Task.WhenAny(waiting, Task.Delay(due > TimeSpan.Zero ? due : TimeSpan.Zero, timeProvider, timer.Token));
                 await timer.CancelAsync();
@@ -102,6 +122,7 @@ public sealed partial class OrphanedKeySweeper(
                 {
                     await waiting;
                     waiting = null;
+                    _wake.Reader.TryRead(out _);
                 }
             }
             catch (OperationCanceledException)
@@ -124,9 +145,10 @@ public sealed partial class OrphanedKeySweeper(
     public void OnDeleted(VirtualKey obj)
     {
         ArgumentNullException.ThrowIfNull(obj);
-        if (!string.IsNullOrEmpty(obj.Metadata?.Uid))
+        if (!string.IsNullOrEmpty(obj.Metadata?.Uid) && _deleted.Count < MaxPendingDeletes)
         {
-            _deleted.Writer.TryWrite(RegistryMapping.Identity(obj));
+            _deleted[obj.Metadata.Uid] = RegistryMapping.Identity(obj);
+            _wake.Writer.TryWrite(true);
         }
     }
 
@@ -136,6 +158,7 @@ public sealed partial class OrphanedKeySweeper(
     {
         observer.BeforeCall("registry:list");
         var live = await registry.ListLiveKeysAsync(includeCredentials: false, cancellationToken);
+        NoticeRevoked(live);
         var orphaned = new List<VirtualKeyRecord>();
         var failures = new List<Exception>();
         foreach (var record in live.Keys)
@@ -177,6 +200,33 @@ public sealed partial class OrphanedKeySweeper(
             : throw new AggregateException($"{failures.Count} of {live.Keys.Count} registry keys could not be checked: {failures[0].Message}", failures);
     }
 
+    /// <summary>Checks every delete not checked yet; false when some could not be (they are kept).</summary>
+    private async Task<bool> CheckDeletedAsync(CancellationToken cancellationToken)
+    {
+        var failed = 0;
+        string? problem = null;
+        foreach (var (uid, deleted) in _deleted)
+        {
+            try
+            {
+                await CheckDeletedAsync(deleted, cancellationToken);
+                _deleted.TryRemove(uid, out _);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                failed++;
+                problem ??= e.Message;
+            }
+        }
+
+        if (failed > 0)
+        {
+            Log.DeletesNotChecked(logger, failed, problem!);
+        }
+
+        return failed == 0;
+    }
+
     /// <summary>A VirtualKey the informer saw deleted: revoked if it went without its finalizer.</summary>
     private async Task CheckDeletedAsync(VirtualKeyIdentity deleted, CancellationToken cancellationToken)
     {
@@ -190,6 +240,28 @@ public sealed partial class OrphanedKeySweeper(
         if (record is { State: not VirtualKeyState.Tombstoned } && string.Equals(record.Identity.Uid, deleted.Uid, StringComparison.Ordinal))
         {
             await RevokeIfGoneAsync(record, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// A VirtualKey this cluster has, registered before, whose registry key is no longer live
+    /// (tombstoned by another cluster's operator sharing the registry, or a registry restored from
+    /// before it existed): what the reconciler remembers writing is forgotten and the key reconciled,
+    /// so its status says so instead of Ready.
+    /// </summary>
+    private void NoticeRevoked(RegistryKeySet live)
+    {
+        var liveUids = live.Keys.Select(k => k.Identity.Uid).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in keys.List())
+        {
+            if (key.Metadata.DeletionTimestamp is null
+                && !string.IsNullOrEmpty(key.Status?.KeyId)
+                && Watched(key.Metadata.NamespaceProperty)
+                && !liveUids.Contains(key.Metadata.Uid)
+                && registryWrites.Forget(key.Metadata.Uid))
+            {
+                controller.Queue.Add(ReconcileRequest.For(key));
+            }
         }
     }
 
@@ -224,6 +296,8 @@ public sealed partial class OrphanedKeySweeper(
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
     private bool Watched(string @namespace) =>
         options.Value.WatchNamespaces.Count == 0 || options.Value.WatchNamespaces.Contains(@namespace, StringComparer.Ordinal);
 
@@ -237,6 +311,9 @@ public sealed partial class OrphanedKeySweeper(
 
         [LoggerMessage(4303, LogLevel.Error, "{Count} registry keys have no VirtualKey in this cluster, more than the {Limit} one sweep revokes (Operator__OrphanSweepLimit): none is revoked. Is this operator pointed at the right cluster, and are its VirtualKeys applied? If they were deleted on purpose, raise the limit until the next sweep. The first: {Keys}")]
         public static partial void Withheld(ILogger logger, int count, int limit, string keys);
+
+        [LoggerMessage(4304, LogLevel.Warning, "{Count} deleted VirtualKeys could not be checked for a registry key left live; retrying: {Problem}")]
+        public static partial void DeletesNotChecked(ILogger logger, int count, string problem);
 
         [LoggerMessage(4302, LogLevel.Warning, "Orphaned key sweep failed: {Problem}")]
         public static partial void SweepFailed(ILogger logger, string problem);

@@ -96,7 +96,8 @@ public sealed class RegistryWriteCache
     public void Applied(string uid, string digest, RestrictionResult? restriction, TokenChanges? tokens) =>
         _applied[uid] = new AppliedWrite(digest, restriction, restriction is null ? [] : Hashes(tokens));
 
-    public void Forget(string uid) => _applied.TryRemove(uid, out _);
+    /// <returns>Whether anything was remembered for the key.</returns>
+    public bool Forget(string uid) => _applied.TryRemove(uid, out _);
 
     private static string[] Hashes(TokenChanges? tokens) => [.. (tokens?.Issue ?? []).Select(t => Convert.ToHexStringLower(t.ComputeHash()))];
 

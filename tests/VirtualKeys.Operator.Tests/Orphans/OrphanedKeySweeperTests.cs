@@ -45,30 +45,66 @@ public sealed class OrphanedKeySweeperTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task A_key_whose_finalizer_was_stripped_during_a_registry_outage_is_revoked_soon_after_the_registry_is_back()
+    public async Task Keys_whose_finalizers_were_stripped_during_a_registry_outage_are_revoked_soon_after_the_registry_is_back_however_many()
     {
-        // The usual way to get here: the registry is down, so deleting a key (or its namespace)
-        // hangs on the finalizer, and someone strips it.
+        // The usual way to get here: the registry is down, so deleting keys (or their namespace)
+        // hangs on the finalizer, and someone strips them.
         await using var cluster = await PostgresCluster.StartNewAsync(cancellationToken: Ct);
         await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-live", cluster.GetConnectionString());
         await env.CreateProviderSecretAsync("sk-1");
-        // The default interval (10 minutes) between full sweeps: the delete itself starts the check,
-        // and its failure while the registry is away brings the next sweep forward.
-        var op = await env.StartOperatorAsync();
-        await env.CreateKeyAsync("stripped");
-        await env.WaitForReadyReasonAsync("stripped", ConditionReasons.Reconciled);
-        var token = await VirtualKeyLifecycleTests.TokenAsync(env, "stripped-token");
+
+        // The default interval (10 minutes) between full sweeps, and fewer allowed per sweep than
+        // there are keys: the deletes the informer saw are checked one by one, retried while the
+        // registry is away, and not held back by the sweep's limit.
+        var op = await env.StartOperatorAsync(env.Settings(orphanSweepLimit: 2));
+        string[] names = ["first", "second", "third"];
+        var tokens = new List<string>();
+        foreach (var name in names)
+        {
+            await env.CreateKeyAsync(name);
+            await env.WaitForReadyReasonAsync(name, ConditionReasons.Reconciled);
+            tokens.Add(await VirtualKeyLifecycleTests.TokenAsync(env, name + "-token"));
+        }
 
         await cluster.StopAsync(Ct);
-        await env.DeleteKeyAsync("stripped");
+        foreach (var name in names)
+        {
+            await env.DeleteKeyAsync(name);
+        }
+
         await Task.Delay(TimeSpan.FromSeconds(1), Ct);
-        Assert.NotNull(await env.GetKeyAsync("stripped"));
-        await DeleteWithoutFinalizerAsync(env, "stripped");
+        Assert.NotNull(await env.GetKeyAsync("first"));
+        foreach (var name in names)
+        {
+            await DeleteWithoutFinalizerAsync(env, name);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(6), Ct);
         await cluster.StartAsync(Ct);
 
-        await Waits.UntilAsync(
-            async () => (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status == TokenVerificationStatus.KeyDeleted,
-            "the orphaned key's token is refused");
+        foreach (var token in tokens)
+        {
+            await Waits.UntilAsync(
+                async () => (await op.App.Registry.VerifyTokenAsync(token, Ct)).Status == TokenVerificationStatus.KeyDeleted,
+                "each orphaned key's token is refused");
+        }
+    }
+
+    [Fact]
+    public async Task A_running_operator_reports_a_key_revoked_behind_its_back_at_its_next_sweep()
+    {
+        await using var env = await OperatorEnvironment.StartAsync(postgres, "orphan-behind");
+        await env.CreateProviderSecretAsync("sk-1");
+        var op = await env.StartOperatorAsync();
+        var created = await env.CreateKeyAsync("behind");
+        await env.WaitForReadyReasonAsync("behind", ConditionReasons.Reconciled);
+
+        // Another cluster's operator sharing the registry revokes it, say.
+        Assert.True(await op.App.Registry.TombstoneAsync(new VirtualKeyIdentity(OperatorEnvironment.Ns, "behind", created.Metadata.Uid), Ct));
+        await op.App.Services.GetRequiredService<OrphanedKeySweeper>().SweepOnceAsync(Ct);
+
+        var key = await env.WaitForReadyReasonAsync("behind", ConditionReasons.Revoked);
+        Assert.Equal("False", OperatorEnvironment.ReadyOf(key)!.Status);
     }
 
     [Fact]

@@ -663,6 +663,16 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 plan.SlotEpoch = Volatile.Read(ref _slotEpoch);
             }
 
+            if (plan.Request.Slots is not null && TakeSlotsInDoubt(account) is { } held)
+            {
+                // A slot grant or return of this key lost its answer, so the ledger may count slots
+                // this replica does not hold; a busy key never reaches the idle pass that would say
+                // so. Said first (one more round trip, only then), or the ledger's count could grow
+                // to the key's limit with every blip and refuse it everywhere.
+                var window = new DateTimeOffset(plan.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+                await _ledger.ReturnAsync(new QuotaReturn(account.KeyId, ReplicaId, window) { SlotsKept = held }, timeout.Token);
+            }
+
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
             PresenceCarried(new ReplicaPresence(ReplicaId, plan.Request.Now, _options.ReplicaTtl), grant.Present, grant.LiveReplicas);
             Apply(account, plan, grant);
@@ -692,6 +702,21 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
             }
 
             done.SetResult();
+        }
+    }
+
+    /// <summary>The slots the key holds, when the ledger may count others for it; null when it may not.</summary>
+    private static int? TakeSlotsInDoubt(Account account)
+    {
+        lock (account.Gate)
+        {
+            if (!account.SlotsInDoubt)
+            {
+                return null;
+            }
+
+            account.SlotsInDoubt = false;
+            return account.SlotsHeld;
         }
     }
 

@@ -100,6 +100,38 @@ public sealed class LostQuotaReturnTests(PostgresDatabase database) : SharedQuot
         Assert.All(byOther, d => Assert.True(d.Admitted, "the other replica runs the key's two requests in parallel"));
     }
 
+    [Fact]
+    public async Task Slots_of_a_grant_whose_answer_was_lost_are_corrected_by_the_busy_keys_next_slot_grant()
+    {
+        await using var proxy = LossyPostgresProxy.Start(ConnectionString);
+        await using var lossyDatabase = RegistryDatabase.Create(proxy.ConnectionString);
+        await using var lossy = NewLossyStore(lossyDatabase);
+        var other = NewStore(new QuotaLedger(Database));
+        var key = NewKeyId();
+        var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m);
+        await lossy.HeartbeatNowAsync(Cancel);
+
+        // PostgreSQL counts a slot for the replica; the replica never hears of it.
+        var caught = proxy.LoseNextAsync("vk.quota_grant_slots", delivered: true);
+        var admitting = lossy.TryAdmitAsync(key, demand, Cancel).AsTask();
+        await caught.WaitAsync(TimeSpan.FromSeconds(30), Cancel);
+        Assert.True(await EventuallyAsync(() => SlotsHeldAsync(key, lossy.ReplicaId, 1)), "PostgreSQL applied the grant");
+        proxy.CutCaught();
+        var lost = await admitting;
+        if (lost.Admitted)
+        {
+            await lossy.SettleAsync(lost.Ticket, 0, 0m, Cancel);
+        }
+
+        // The key stays busy, so no idle pass comes: its next request asks for a slot again.
+        await lossy.HeartbeatNowAsync(Cancel);
+        var busy = await lossy.TryAdmitAsync(key, demand, Cancel);
+        Assert.True(busy.Admitted);
+
+        Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 1), "PostgreSQL counts the one slot the replica holds, not the lost one too");
+        Assert.True((await other.TryAdmitAsync(key, demand, Cancel)).Admitted, "the other replica runs the key's second request");
+    }
+
     [Theory]
     [InlineData(true, false, 9, 0)]
     [InlineData(false, false, 5, 4)]

@@ -19,9 +19,12 @@ namespace VirtualKeys.Operator.Orphans;
 /// ever tombstone such a key, and its tokens would keep resolving in every sidecar. Runs only on
 /// the leader (the controller host starts it like a controller, after the caches synced): a full
 /// sweep when leading starts and every <see cref="OrphanedKeySweeperOptions.Interval"/>, and a check
-/// of each VirtualKey the informer sees deleted, at once. A check or sweep that fails (the registry
-/// or the API server away) is followed by a full sweep after <see cref="RetryDelay"/>, doubling up to
-/// the interval.
+/// of each VirtualKey the informer sees deleted, at once. A sweep that fails (the registry or the
+/// API server away) is run again, and the deletes not checked yet are checked again, after
+/// <see cref="RetryDelay"/>, doubling per round up to the interval. A full sweep revokes at most
+/// <see cref="OrphanedKeySweeperOptions.MaxRevocationsPerSweep"/> keys (it withholds them all when it
+/// finds more), and has the reconciler look again at keys of this cluster whose registry key is no
+/// longer live, so their status says Revoked.
 /// </summary>
 /// <remarks>
 /// A live registry key is revoked only when its resource is missing from the cache and a read from

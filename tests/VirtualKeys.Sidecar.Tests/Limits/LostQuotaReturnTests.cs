@@ -68,40 +68,10 @@ public sealed class LostQuotaReturnTests(PostgresDatabase database) : SharedQuot
         Assert.Equal(QuotaRefusalReason.ParallelRequests, byLossy.Reason);
     }
 
-    [Fact]
-    public async Task Slots_of_a_grant_whose_answer_was_lost_are_freed_by_the_idle_keys_next_return()
-    {
-        await using var proxy = LossyPostgresProxy.Start(ConnectionString);
-        await using var lossyDatabase = RegistryDatabase.Create(proxy.ConnectionString);
-        await using var lossy = NewLossyStore(lossyDatabase);
-        var other = NewStore(new QuotaLedger(Database));
-        var key = NewKeyId();
-        var demand = new QuotaDemand(new KeyLimits(MaxParallelRequests: 2), null, 0, 0m);
-        await lossy.HeartbeatNowAsync(Cancel);
-
-        // PostgreSQL counts a slot for the replica; the replica never hears of it.
-        var caught = proxy.LoseNextAsync("vk.quota_grant_slots", delivered: true);
-        var admitting = lossy.TryAdmitAsync(key, demand, Cancel).AsTask();
-        await caught.WaitAsync(TimeSpan.FromSeconds(30), Cancel);
-        Assert.True(await EventuallyAsync(() => SlotsHeldAsync(key, lossy.ReplicaId, 1)), "PostgreSQL applied the grant");
-        proxy.CutCaught();
-        var decision = await admitting;
-        if (decision.Admitted)
-        {
-            await lossy.SettleAsync(decision.Ticket, 0, 0m, Cancel);
-        }
-
-        await lossy.HeartbeatNowAsync(Cancel);
-        Time.Advance(TimeSpan.FromSeconds(6));
-        await lossy.ReturnIdleNowAsync(Cancel);
-
-        Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 0), "the idle key's return brought the replica's count down to what it holds");
-        var byOther = new[] { await other.TryAdmitAsync(key, demand, Cancel), await other.TryAdmitAsync(key, demand, Cancel) };
-        Assert.All(byOther, d => Assert.True(d.Admitted, "the other replica runs the key's two requests in parallel"));
-    }
-
-    [Fact]
-    public async Task Slots_of_a_grant_whose_answer_was_lost_are_corrected_by_the_busy_keys_next_slot_grant()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Slots_of_a_grant_whose_answer_was_lost_are_corrected_by_the_keys_next_return_or_slot_grant(bool idle)
     {
         await using var proxy = LossyPostgresProxy.Start(ConnectionString);
         await using var lossyDatabase = RegistryDatabase.Create(proxy.ConnectionString);
@@ -123,13 +93,23 @@ public sealed class LostQuotaReturnTests(PostgresDatabase database) : SharedQuot
             await lossy.SettleAsync(lost.Ticket, 0, 0m, Cancel);
         }
 
-        // The key stays busy, so no idle pass comes: its next request asks for a slot again.
         await lossy.HeartbeatNowAsync(Cancel);
-        var busy = await lossy.TryAdmitAsync(key, demand, Cancel);
-        Assert.True(busy.Admitted);
-
-        Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 1), "PostgreSQL counts the one slot the replica holds, not the lost one too");
-        Assert.True((await other.TryAdmitAsync(key, demand, Cancel)).Admitted, "the other replica runs the key's second request");
+        if (idle)
+        {
+            // The idle key's return says what the replica holds: nothing.
+            Time.Advance(TimeSpan.FromSeconds(6));
+            await lossy.ReturnIdleNowAsync(Cancel);
+            Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 0), "the idle key's return brought the replica's count down to what it holds");
+            var byOther = new[] { await other.TryAdmitAsync(key, demand, Cancel), await other.TryAdmitAsync(key, demand, Cancel) };
+            Assert.All(byOther, d => Assert.True(d.Admitted, "the other replica runs the key's two requests in parallel"));
+        }
+        else
+        {
+            // A busy key reaches no idle pass: its next request asks for a slot again, and says first what it holds.
+            Assert.True((await lossy.TryAdmitAsync(key, demand, Cancel)).Admitted);
+            Assert.True(await SlotsHeldAsync(key, lossy.ReplicaId, 1), "PostgreSQL counts the one slot the replica holds, not the lost one too");
+            Assert.True((await other.TryAdmitAsync(key, demand, Cancel)).Admitted, "the other replica runs the key's second request");
+        }
     }
 
     [Theory]

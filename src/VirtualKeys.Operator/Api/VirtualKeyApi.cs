@@ -1,11 +1,11 @@
 using System.Net;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using VirtualKeys.Model;
 using VirtualKeys.Operator.Observability;
+using VirtualKeys.Operator.Runtime;
 
 namespace VirtualKeys.Operator.Api;
 
@@ -145,22 +145,8 @@ public sealed class VirtualKeyApi(IKubernetes client, IExternalCallObserver obse
         }
     }
 
-    private static bool NamesObject(string? status, string name)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(status ?? "");
-            var root = document.RootElement;
-            return root.ValueKind == JsonValueKind.Object
-                && root.TryGetProperty("reason", out var reason) && reason.ValueKind == JsonValueKind.String && reason.GetString() == "NotFound"
-                && root.TryGetProperty("details", out var details) && details.ValueKind == JsonValueKind.Object
-                && details.TryGetProperty("name", out var named) && named.ValueKind == JsonValueKind.String && named.GetString() == name;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    private static bool NamesObject(string? content, string name) =>
+        ApiStatus.Read(content) is { Reason: "NotFound", Details.Name: var named } && named == name;
 
     /// <summary>Reads a key through its status subresource: the usage syncer's fresh copy after a conflict.</summary>
     public async Task<VirtualKey?> ReadStatusAsync(string @namespace, string name, CancellationToken cancellationToken)

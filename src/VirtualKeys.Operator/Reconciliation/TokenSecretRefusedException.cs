@@ -1,9 +1,7 @@
 using System.Net;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using k8s;
 using k8s.Autorest;
-using k8s.Models;
+using VirtualKeys.Operator.Runtime;
 
 namespace VirtualKeys.Operator.Reconciliation;
 
@@ -48,29 +46,12 @@ public sealed partial class TokenSecretRefusedException : Exception
     {
         ArgumentNullException.ThrowIfNull(e);
         var code = (int)e.Response.StatusCode;
-        var status = ReadStatus(e.Response.Content);
+        var status = ApiStatus.Read(e.Response.Content);
         var reason = status?.Reason is { Length: > 0 } r ? r : e.Response.ReasonPhrase ?? e.Response.StatusCode.ToString();
         var said = status?.Message is { Length: > 0 } m ? ": " + Scrub(m) : "";
         return new TokenSecretRefusedException(
             $"The API server refused to {verb} token Secret {@namespace}/{name}: {code} {reason}{said}; the operator retries with backoff",
             e);
-    }
-
-    private static V1Status? ReadStatus(string? content)
-    {
-        if (string.IsNullOrWhiteSpace(content))
-        {
-            return null;
-        }
-
-        try
-        {
-            return KubernetesJson.Deserialize<V1Status>(content);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
     }
 
     /// <summary>

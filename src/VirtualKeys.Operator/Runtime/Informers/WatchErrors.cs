@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using k8s;
 using k8s.Autorest;
 
@@ -27,32 +26,10 @@ internal static class WatchErrors
     public static string Describe(Exception exception) => exception switch
     {
         HttpOperationException { Response: { } response } =>
-            StatusMessage(response.Content) is { } message
+            ApiStatus.Read(response.Content)?.Message is { } message
                 ? $"{(int)response.StatusCode} {response.StatusCode}: {message}"
                 : $"{(int)response.StatusCode} {response.StatusCode}",
         KubernetesException { Status: { } status } => $"{status.Code} {status.Reason}: {status.Message}",
         _ => exception.Message,
     };
-
-    private static string? StatusMessage(string? content)
-    {
-        if (string.IsNullOrWhiteSpace(content))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var status = JsonDocument.Parse(content);
-            return status.RootElement.ValueKind == JsonValueKind.Object
-                && status.RootElement.TryGetProperty("message", out var message)
-                && message.ValueKind == JsonValueKind.String
-                    ? message.GetString()
-                    : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 }

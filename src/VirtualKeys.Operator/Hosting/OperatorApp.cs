@@ -168,8 +168,9 @@ public sealed class OperatorApp : IAsyncDisposable
             throw;
         }
 
-        app.Services.GetRequiredService<IResourceInformer<VirtualKey>>().AddEventHandler(index);
-        app.Services.GetRequiredService<IResourceInformer<VirtualKey>>().AddEventHandler(app.Services.GetRequiredService<OrphanedKeySweeper>());
+        var keyInformer = app.Services.GetRequiredService<IResourceInformer<VirtualKey>>();
+        keyInformer.AddEventHandler(index);
+        keyInformer.AddEventHandler(app.Services.GetRequiredService<OrphanedKeySweeper>());
         MapEndpoints(app, metricsRegistry);
         return new OperatorApp(app, registry, settings);
     }

@@ -98,7 +98,7 @@ public sealed partial class OrphanedKeySweeper(
 
             try
             {
-                failed |= !await CheckDeletedAsync(abortInFlight);
+                failed |= !await CheckPendingDeletesAsync(abortInFlight);
             }
             catch (OperationCanceledException) when (abortInFlight.IsCancellationRequested)
             {
@@ -204,7 +204,7 @@ public sealed partial class OrphanedKeySweeper(
     }
 
     /// <summary>Checks every delete not checked yet; false when some could not be (they are kept).</summary>
-    private async Task<bool> CheckDeletedAsync(CancellationToken cancellationToken)
+    private async Task<bool> CheckPendingDeletesAsync(CancellationToken cancellationToken)
     {
         var failed = 0;
         string? problem = null;

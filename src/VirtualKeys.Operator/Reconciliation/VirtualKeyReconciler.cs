@@ -267,7 +267,7 @@ public sealed partial class VirtualKeyReconciler(
         var retired = false;
         if (current is not null && current.KeyId == keyId && !rotationAsked)
         {
-            var verdict = registryWrites.Issued(key.Metadata.Uid, current) ? TokenVerdict.Current : await IsRetiredAsync(current, cancellationToken);
+            var verdict = registryWrites.Issued(key.Metadata.Uid, current) ? TokenVerdict.Current : await JudgeTokenAsync(current, cancellationToken);
             if (verdict == TokenVerdict.KeyRevoked)
             {
                 // Every token of a tombstoned key is retired: a new one would be refused as well.
@@ -329,8 +329,11 @@ public sealed partial class VirtualKeyReconciler(
         }
     }
 
-    /// <summary>Whether the registry has set an end to <paramref name="token"/>: rotated out, in its grace period or past it.</summary>
-    private async Task<TokenVerdict> IsRetiredAsync(VirtualKeyToken token, CancellationToken cancellationToken)
+    /// <summary>
+    /// What the registry says of <paramref name="token"/>: retired when a rotation set it an end (in
+    /// its grace period or past it), and whether its whole key is tombstoned.
+    /// </summary>
+    private async Task<TokenVerdict> JudgeTokenAsync(VirtualKeyToken token, CancellationToken cancellationToken)
     {
         observer.BeforeCall("registry:get");
         var record = await registry.GetByKeyIdAsync(token.KeyId, includeCredentials: false, cancellationToken);

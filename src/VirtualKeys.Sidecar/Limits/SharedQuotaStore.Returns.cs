@@ -25,7 +25,7 @@ public sealed partial class SharedQuotaStore
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var minute = MinuteOf(now);
-        var windowStart = new DateTimeOffset(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+        var windowStart = WindowStartOf(minute);
         var idleBefore = (now - _options.IdleReturnAfter).UtcTicks;
         foreach (var account in _accounts.Values)
         {

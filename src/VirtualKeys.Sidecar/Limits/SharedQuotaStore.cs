@@ -258,6 +258,8 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
 
     private static long MinuteOf(DateTimeOffset now) => now.UtcTicks / TimeSpan.TicksPerMinute;
 
+    private static DateTimeOffset WindowStartOf(long minute) => new(minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+
     private static long WindowEndTicks(long minute) => (minute + 1) * TimeSpan.TicksPerMinute;
 
     private static bool IsUnlimited(QuotaDemand demand) =>
@@ -669,8 +671,7 @@ public sealed partial class SharedQuotaStore : IQuotaStore, IQuotaHealth, IQuota
                 // this replica does not hold; a busy key never reaches the idle pass that would say
                 // so. Said first (one more round trip, only then), or the ledger's count could grow
                 // to the key's limit with every blip and refuse it everywhere.
-                var window = new DateTimeOffset(plan.Minute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
-                await _ledger.ReturnAsync(new QuotaReturn(account.KeyId, ReplicaId, window) { SlotsKept = held }, timeout.Token);
+                await _ledger.ReturnAsync(new QuotaReturn(account.KeyId, ReplicaId, WindowStartOf(plan.Minute)) { SlotsKept = held }, timeout.Token);
             }
 
             var grant = await _ledger.GrantAsync(plan.Request, _options.ReplicaTtl, timeout.Token);
